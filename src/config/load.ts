@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type RepositoryConfig, type ShelfConfig } from './schema.js';
+
+/** Every problem found in a config file, each prefixed with the key path it concerns. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function loadConfigFile(file: string): ShelfConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, source = '<config>'): ShelfConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message}`));
+  }
+  return validateConfig(doc.toJS() ?? {}, source);
+}
+
+export function validateConfig(raw: unknown, source = '<config>'): ShelfConfig {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
+  const problems = checkRepositoryGraph(parsed.data.repositories);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return parsed.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = formatKeyPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${formatKeyPath([...issue.path, k])}: unknown key`).join('; ');
+  }
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    return `${path}: must be one of local, remote, virtual`;
+  }
+  return `${path || '(top level)'}: ${issue.message}`;
+}
+
+export function formatKeyPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}
+
+/** Cross-repository rules that a schema cannot express: unique keys, known members of the same format, no cycles. */
+function checkRepositoryGraph(repos: RepositoryConfig[]): string[] {
+  const problems: string[] = [];
+  const byKey = new Map<string, RepositoryConfig>();
+  repos.forEach((repo, i) => {
+    if (byKey.has(repo.key)) problems.push(`repositories[${i}].key: duplicate key "${repo.key}"`);
+    else byKey.set(repo.key, repo);
+  });
+  repos.forEach((repo, i) => {
+    if (repo.type !== 'virtual') return;
+    repo.members.forEach((member, m) => {
+      const target = byKey.get(member);
+      if (!target) problems.push(`repositories[${i}].members[${m}]: no repository "${member}"`);
+      else if (target.format !== repo.format) {
+        problems.push(`repositories[${i}].members[${m}]: "${member}" is ${target.format}, not ${repo.format}`);
+      }
+    });
+    if (repo.defaultDeployRepo !== undefined) {
+      const target = byKey.get(repo.defaultDeployRepo);
+      if (!repo.members.includes(repo.defaultDeployRepo)) {
+        problems.push(`repositories[${i}].defaultDeployRepo: "${repo.defaultDeployRepo}" is not a member`);
+      } else if (target && target.type !== 'local') {
+        problems.push(`repositories[${i}].defaultDeployRepo: "${repo.defaultDeployRepo}" is not a local repository`);
+      }
+    }
+    const cycle = findCycle(repo.key, byKey, []);
+    if (cycle) problems.push(`repositories[${i}].members: cycle ${cycle.join(' -> ')}`);
+  });
+  return problems;
+}
+
+function findCycle(key: string, byKey: Map<string, RepositoryConfig>, trail: string[]): string[] | undefined {
+  if (trail.includes(key)) return [...trail, key];
+  const repo = byKey.get(key);
+  if (!repo || repo.type !== 'virtual') return undefined;
+  for (const member of repo.members) {
+    const cycle = findCycle(member, byKey, [...trail, key]);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}

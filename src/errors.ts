@@ -1,0 +1,22 @@
+/**
+ * An error that knows what it means to a client: a stable code, an HTTP status and a message safe to show.
+ * Each protocol maps these to its own error body in one place (see http/errors.ts).
+ */
+export class ShelfError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ShelfError';
+  }
+}
+
+export const notFound = (what: string) => new ShelfError('NOT_FOUND', 404, `${what} not found`);
+export const badRequest = (message: string) => new ShelfError('BAD_REQUEST', 400, message);
+export const forbidden = (message: string) => new ShelfError('FORBIDDEN', 403, message);
+export const conflict = (message: string) => new ShelfError('CONFLICT', 409, message);
+export const methodNotAllowed = (method: string, allowed: string[]) =>
+  new ShelfError('METHOD_NOT_ALLOWED', 405, `${method} is not allowed here`, { allow: allowed.join(', ') });

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { ShelfError } from '../errors.js';
+import { findMismatch, isHexDigest, MultiHasher, type Checksums } from './checksums.js';
+
+export interface StoredBlob extends Checksums {
+  size: number;
+}
+
+/** What the writer expects of the content; any mismatch aborts the write and stores nothing. */
+export interface BlobExpectation extends Partial<Checksums> {
+  size?: number;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive, as in HTTP. */
+  end: number;
+}
+
+export interface BlobWriteOptions {
+  expect?: BlobExpectation;
+  /** Refuse content larger than this many bytes. */
+  maxBytes?: number;
+}
+
+export class DigestMismatchError extends ShelfError {
+  constructor(readonly algorithm: string, expected: string, actual: string) {
+    super('DIGEST_MISMATCH', 400, `${algorithm} of the content is ${actual}, expected ${expected}`);
+  }
+}
+
+export class SizeMismatchError extends ShelfError {
+  constructor(expected: number, actual: number) {
+    super('SIZE_MISMATCH', 400, `content is ${actual} bytes, expected ${expected}`);
+  }
+}
+
+export class TooLargeError extends ShelfError {
+  constructor(limit: number) {
+    super('TOO_LARGE', 413, `content exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/**
+ * Content-addressed blobs on local disk. A blob lives at sha256/<2 hex>/<64 hex>; it appears there only
+ * once complete, verified and fsynced (written to tmp/ on the same filesystem, then renamed), so a reader
+ * never sees half a file and a crash leaves only temp files behind.
+ */
+export class FsBlobStore {
+  readonly blobDir: string;
+  readonly tempDir: string;
+
+  constructor(root: string) {
+    this.blobDir = join(root, 'sha256');
+    this.tempDir = join(root, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.blobDir, { recursive: true });
+    await mkdir(this.tempDir, { recursive: true });
+  }
+
+  /** Removes what interrupted writes left behind. Only safe while no writer runs (the primary, before workers start). */
+  async removeTempFiles(): Promise<number> {
+    const names = await readdir(this.tempDir);
+    await Promise.all(names.map((name) => rm(join(this.tempDir, name), { force: true })));
+    return names.length;
+  }
+
+  pathOf(sha256: string): string {
+    if (!isHexDigest('sha256', sha256)) throw new ShelfError('DIGEST_INVALID', 400, `not a sha256 digest: ${sha256}`);
+    return join(this.blobDir, sha256.slice(0, 2), sha256);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return (await this.sizeOf(sha256)) !== undefined;
+  }
+
+  async sizeOf(sha256: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(sha256))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** A stream of the blob's bytes (or of one range of them); fails with BLOB_UNKNOWN when absent. */
+  async open(sha256: string, range?: ByteRange): Promise<Readable> {
+    const path = this.pathOf(sha256);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, fsConstants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ShelfError('BLOB_UNKNOWN', 404, `blob sha256:${sha256} is not stored`);
+      }
+      throw err;
+    }
+    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await rm(this.pathOf(sha256), { force: true });
+  }
+
+  /** Streams `source` into the store; resolves once the blob is durable and visible under its digest. */
+  async write(source: AsyncIterable<Buffer>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
+    const writer = await this.createWriter(options);
+    try {
+      for await (const chunk of source) await writer.append(chunk);
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    return writer.commit();
+  }
+
+  /** A writer the caller feeds chunk by chunk; others may read its temp file while it grows. */
+  async createWriter(options: BlobWriteOptions = {}): Promise<BlobWriter> {
+    const tempPath = join(this.tempDir, `${randomUUID()}.part`);
+    const handle = await open(tempPath, 'wx');
+    return new BlobWriter(this, handle, tempPath, options);
+  }
+}
+
+export class BlobWriter {
+  private readonly hasher = new MultiHasher();
+  private finished = false;
+
+  constructor(
+    private readonly store: FsBlobStore,
+    private readonly handle: FileHandle,
+    readonly tempPath: string,
+    private readonly options: BlobWriteOptions,
+  ) {}
+
+  get bytesWritten(): number {
+    return this.hasher.size;
+  }
+
+  async append(chunk: Buffer): Promise<void> {
+    const limit = this.options.maxBytes;
+    if (limit !== undefined && this.hasher.size + chunk.length > limit) throw new TooLargeError(limit);
+    const expectedSize = this.options.expect?.size;
+    if (expectedSize !== undefined && this.hasher.size + chunk.length > expectedSize) {
+      throw new SizeMismatchError(expectedSize, this.hasher.size + chunk.length);
+    }
+    this.hasher.update(chunk);
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, offset);
+      offset += bytesWritten;
+    }
+  }
+
+  /** Verifies what was written against the expectation, then makes it visible by its sha256. */
+  async commit(): Promise<StoredBlob> {
+    if (this.finished) throw new Error('blob writer already finished');
+    this.finished = true;
+    try {
+      const checksums = this.hasher.digest();
+      const expect = this.options.expect ?? {};
+      if (expect.size !== undefined && expect.size !== this.hasher.size) {
+        throw new SizeMismatchError(expect.size, this.hasher.size);
+      }
+      const mismatch = findMismatch(checksums, expect);
+      if (mismatch) throw new DigestMismatchError(mismatch, expect[mismatch]!, checksums[mismatch]);
+      await this.handle.sync();
+      await this.handle.close();
+      const finalPath = this.store.pathOf(checksums.sha256);
+      await mkdir(join(finalPath, '..'), { recursive: true });
+      // Renaming over an existing blob is harmless: same digest, same bytes.
+      await rename(this.tempPath, finalPath);
+      return { ...checksums, size: this.hasher.size };
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.discard();
+  }
+
+  private async discard(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.tempPath).catch(() => undefined);
+  }
+}

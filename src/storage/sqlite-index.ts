@@ -1,0 +1,277 @@
+import Database from 'better-sqlite3';
+import type { StoredBlob } from './blob-store.js';
+import type {
+  ArtifactRecord,
+  CacheState,
+  ChecksumQuery,
+  DownloadTally,
+  ListOptions,
+  MetadataIndex,
+  NewArtifact,
+  OverwritePolicy,
+  Properties,
+  PutResult,
+} from './metadata-index.js';
+
+/** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE blobs (
+     sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,
+     sha1 TEXT NOT NULL, md5 TEXT NOT NULL, sha512 TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE INDEX blobs_sha1 ON blobs(sha1);
+   CREATE INDEX blobs_md5 ON blobs(md5);
+   CREATE TABLE artifacts (
+     repo TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+     content_type TEXT NOT NULL, created_at INTEGER NOT NULL, modified_at INTEGER NOT NULL,
+     downloaded_at INTEGER, download_count INTEGER NOT NULL DEFAULT 0,
+     upstream_etag TEXT, upstream_last_modified TEXT, fetched_at INTEGER, expires_at INTEGER,
+     PRIMARY KEY (repo, path)) WITHOUT ROWID;
+   CREATE INDEX artifacts_sha256 ON artifacts(sha256);
+   CREATE TABLE properties (
+     repo TEXT NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+     PRIMARY KEY (repo, path, key, value)) WITHOUT ROWID;
+   CREATE TABLE negative_cache (
+     repo TEXT NOT NULL, path TEXT NOT NULL, expires_at INTEGER NOT NULL,
+     PRIMARY KEY (repo, path)) WITHOUT ROWID;
+   CREATE TABLE readiness_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);`,
+];
+
+interface ArtifactRow {
+  repo: string;
+  path: string;
+  sha256: string;
+  size: number;
+  sha1: string;
+  md5: string;
+  sha512: string;
+  content_type: string;
+  created_at: number;
+  modified_at: number;
+  downloaded_at: number | null;
+  download_count: number;
+  upstream_etag: string | null;
+  upstream_last_modified: string | null;
+  fetched_at: number | null;
+  expires_at: number | null;
+}
+
+const SELECT_ARTIFACT = `SELECT a.*, b.size, b.sha1, b.md5, b.sha512 FROM artifacts a JOIN blobs b USING (sha256)`;
+
+function toRecord(row: ArtifactRow): ArtifactRecord {
+  const record: ArtifactRecord = {
+    repo: row.repo,
+    path: row.path,
+    blob: { sha256: row.sha256, size: row.size, sha1: row.sha1, md5: row.md5, sha512: row.sha512 },
+    contentType: row.content_type,
+    createdAt: row.created_at,
+    modifiedAt: row.modified_at,
+    downloadedAt: row.downloaded_at,
+    downloadCount: row.download_count,
+  };
+  if (row.fetched_at !== null) {
+    record.cache = {
+      fetchedAt: row.fetched_at,
+      expiresAt: row.expires_at,
+      ...(row.upstream_etag !== null && { upstreamEtag: row.upstream_etag }),
+      ...(row.upstream_last_modified !== null && { upstreamLastModified: row.upstream_last_modified }),
+    };
+  }
+  return record;
+}
+
+/** Escapes LIKE wildcards so a path prefix matches literally. */
+const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * The embedded index: one SQLite file in WAL mode, which several processes (the cluster's workers)
+ * may read and write at once; writers wait for each other through busy_timeout.
+ */
+export class SqliteIndex implements MetadataIndex {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const step = this.db.transaction((version: number) => {
+      // Re-read inside the write lock: another process may have migrated meanwhile.
+      if (this.schemaVersion !== version) return;
+      this.db.exec(MIGRATIONS[version]!);
+      this.db.pragma(`user_version = ${version + 1}`);
+    });
+    while (this.schemaVersion < MIGRATIONS.length) step.immediate(this.schemaVersion);
+  }
+
+  async getArtifact(repo: string, path: string): Promise<ArtifactRecord | undefined> {
+    const row = this.db.prepare(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`).get(repo, path) as
+      | ArtifactRow
+      | undefined;
+    return row && toRecord(row);
+  }
+
+  async putArtifact(artifact: NewArtifact, policy: OverwritePolicy): Promise<PutResult> {
+    const put = this.db.transaction((): PutResult => {
+      const existing = this.db
+        .prepare(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
+        .get(artifact.repo, artifact.path) as ArtifactRow | undefined;
+      if (existing && policy === 'same-content-only' && existing.sha256 !== artifact.blob.sha256) {
+        return { conflict: toRecord(existing) };
+      }
+      const now = Date.now();
+      this.insertBlob(artifact.blob, now);
+      const cache = artifact.cache;
+      this.db
+        .prepare(
+          `INSERT INTO artifacts (repo, path, sha256, content_type, created_at, modified_at,
+             upstream_etag, upstream_last_modified, fetched_at, expires_at)
+           VALUES (@repo, @path, @sha256, @contentType, @now, @now, @etag, @lastModified, @fetchedAt, @expiresAt)
+           ON CONFLICT (repo, path) DO UPDATE SET
+             sha256 = excluded.sha256, content_type = excluded.content_type,
+             modified_at = CASE WHEN artifacts.sha256 = excluded.sha256 THEN artifacts.modified_at ELSE excluded.modified_at END,
+             upstream_etag = excluded.upstream_etag, upstream_last_modified = excluded.upstream_last_modified,
+             fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
+        )
+        .run({
+          repo: artifact.repo,
+          path: artifact.path,
+          sha256: artifact.blob.sha256,
+          contentType: artifact.contentType,
+          now,
+          etag: cache?.upstreamEtag ?? null,
+          lastModified: cache?.upstreamLastModified ?? null,
+          fetchedAt: cache?.fetchedAt ?? null,
+          expiresAt: cache?.expiresAt ?? null,
+        });
+      this.db.prepare(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(artifact.repo, artifact.path);
+      const stored = this.db
+        .prepare(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
+        .get(artifact.repo, artifact.path) as ArtifactRow;
+      return { stored: toRecord(stored) };
+    });
+    return put.immediate();
+  }
+
+  private insertBlob(blob: StoredBlob, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO blobs (sha256, size, sha1, md5, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sha256) DO NOTHING`,
+      )
+      .run(blob.sha256, blob.size, blob.sha1, blob.md5, blob.sha512, now);
+  }
+
+  async deleteArtifact(repo: string, path: string): Promise<boolean> {
+    const remove = this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM properties WHERE repo = ? AND path = ?`).run(repo, path);
+      return this.db.prepare(`DELETE FROM artifacts WHERE repo = ? AND path = ?`).run(repo, path).changes > 0;
+    });
+    return remove.immediate();
+  }
+
+  async listArtifacts(repo: string, options: ListOptions = {}): Promise<ArtifactRecord[]> {
+    const rows = this.db
+      .prepare(
+        `${SELECT_ARTIFACT} WHERE repo = ? AND path LIKE ? ESCAPE '\\' AND path > ? ORDER BY path LIMIT ?`,
+      )
+      .all(repo, likePrefix(options.prefix ?? ''), options.after ?? '', options.limit ?? -1) as ArtifactRow[];
+    return rows.map(toRecord);
+  }
+
+  async updateCacheState(repo: string, path: string, state: CacheState): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE artifacts SET fetched_at = ?, expires_at = ?,
+           upstream_etag = COALESCE(?, upstream_etag), upstream_last_modified = COALESCE(?, upstream_last_modified)
+         WHERE repo = ? AND path = ?`,
+      )
+      .run(state.fetchedAt, state.expiresAt, state.upstreamEtag ?? null, state.upstreamLastModified ?? null, repo, path);
+  }
+
+  async recordDownloads(tallies: DownloadTally[]): Promise<void> {
+    const update = this.db.prepare(
+      `UPDATE artifacts SET download_count = download_count + ?, downloaded_at = MAX(COALESCE(downloaded_at, 0), ?)
+       WHERE repo = ? AND path = ?`,
+    );
+    this.db.transaction(() => {
+      for (const t of tallies) update.run(t.count, t.lastAt, t.repo, t.path);
+    })();
+  }
+
+  async getProperties(repo: string, path: string): Promise<Properties> {
+    const rows = this.db
+      .prepare(`SELECT key, value FROM properties WHERE repo = ? AND path = ? ORDER BY key, value`)
+      .all(repo, path) as { key: string; value: string }[];
+    const properties: Properties = {};
+    for (const { key, value } of rows) (properties[key] ??= []).push(value);
+    return properties;
+  }
+
+  async setProperties(repo: string, path: string, properties: Properties): Promise<void> {
+    const clear = this.db.prepare(`DELETE FROM properties WHERE repo = ? AND path = ? AND key = ?`);
+    const insert = this.db.prepare(`INSERT OR IGNORE INTO properties (repo, path, key, value) VALUES (?, ?, ?, ?)`);
+    this.db.transaction(() => {
+      for (const [key, values] of Object.entries(properties)) {
+        clear.run(repo, path, key);
+        for (const value of values) insert.run(repo, path, key, value);
+      }
+    })();
+  }
+
+  async deleteProperties(repo: string, path: string, keys: string[]): Promise<void> {
+    const clear = this.db.prepare(`DELETE FROM properties WHERE repo = ? AND path = ? AND key = ?`);
+    this.db.transaction(() => keys.forEach((key) => clear.run(repo, path, key)))();
+  }
+
+  async findByChecksum(query: ChecksumQuery): Promise<ArtifactRecord[]> {
+    const [column, value] = Object.entries(query)[0] as [string, string];
+    const rows = this.db
+      .prepare(`${SELECT_ARTIFACT} WHERE b.${column} = ? ORDER BY repo, path`)
+      .all(value.toLowerCase()) as ArtifactRow[];
+    return rows.map(toRecord);
+  }
+
+  async putNegative(repo: string, path: string, expiresAt: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO negative_cache (repo, path, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (repo, path) DO UPDATE SET expires_at = excluded.expires_at`,
+      )
+      .run(repo, path, expiresAt);
+  }
+
+  async getNegative(repo: string, path: string): Promise<number | undefined> {
+    const row = this.db.prepare(`SELECT expires_at FROM negative_cache WHERE repo = ? AND path = ?`).get(repo, path) as
+      | { expires_at: number }
+      | undefined;
+    return row?.expires_at;
+  }
+
+  async clearNegative(repo: string, path: string): Promise<void> {
+    this.db.prepare(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(repo, path);
+  }
+
+  async storageBytes(): Promise<number> {
+    const row = this.db
+      .prepare(`SELECT COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE sha256 IN (SELECT sha256 FROM artifacts)`)
+      .get() as { bytes: number };
+    return row.bytes;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare(`INSERT OR REPLACE INTO readiness_probe (id, at) VALUES (1, ?)`).run(Date.now());
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
