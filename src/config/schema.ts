@@ -57,6 +57,8 @@ const remoteRepo = z.strictObject({
   negativeCacheTtlSeconds: z.number().int().nonnegative().default(60),
   /** Serve only what is already cached; never contact the upstream. */
   offline: z.boolean().default(false),
+  /** After a connection failure or 5xx, the upstream is not asked again for this long (cache is served). */
+  assumedOfflineSeconds: z.number().int().nonnegative().default(30),
   includes: z.array(z.string().min(1)).default(['**']),
   excludes: z.array(z.string().min(1)).default([]),
   connectTimeoutMs: z.number().int().positive().default(10_000),

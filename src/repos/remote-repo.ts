@@ -1,0 +1,228 @@
+import type { RemoteRepoConfig } from '../config/schema.js';
+import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
+import type { ArtifactRecord } from '../storage/metadata-index.js';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
+import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
+import { readGrowingFile } from './growing-file-reader.js';
+import { PathFilter } from './path-pattern.js';
+import {
+  storedArtifact,
+  type Artifact,
+  type FormatRules,
+  type GetOptions,
+  type RepoContext,
+  type Repository,
+} from './repository.js';
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+/**
+ * A caching proxy of one upstream. Fresh cache is served without asking upstream; a miss or an expired
+ * entry is fetched once however many clients ask at the same time (single-flight), streamed to all of them
+ * while it is written to the blob store, and committed only when complete and verified. When the upstream
+ * fails, is offline or has no budget left, whatever is cached is served as STALE.
+ */
+export class RemoteRepo implements Repository {
+  readonly type = 'remote';
+  private readonly filter: PathFilter;
+
+  constructor(
+    readonly config: RemoteRepoConfig,
+    private readonly rules: FormatRules,
+    private readonly ctx: RepoContext,
+    readonly upstream: UpstreamClient,
+  ) {
+    this.filter = new PathFilter(config.includes, config.excludes);
+  }
+
+  get key() {
+    return this.config.key;
+  }
+
+  get format() {
+    return this.config.format;
+  }
+
+  async record(path: string): Promise<ArtifactRecord | undefined> {
+    return this.ctx.index.getArtifact(this.key, path);
+  }
+
+  async put(): Promise<ArtifactRecord> {
+    throw methodNotAllowed('PUT', ['GET', 'HEAD', 'DELETE']);
+  }
+
+  /** Removes a file from the cache (the upstream is not touched). */
+  async delete(path: string): Promise<void> {
+    if (!(await this.ctx.index.deleteArtifact(this.key, path))) throw notFound(`${this.key}/${path}`);
+  }
+
+  async get(path: string, options: GetOptions = {}): Promise<Artifact | undefined> {
+    if (!this.filter.allows(path)) return undefined;
+    const now = Date.now();
+    const record = await this.ctx.index.getArtifact(this.key, path);
+    if (record && (record.cache?.expiresAt ?? null) === null) return storedArtifact(this.ctx.blobs, record, 'HIT');
+    if (record && record.cache!.expiresAt! > now) return storedArtifact(this.ctx.blobs, record, 'HIT');
+    if (!record) {
+      const negativeUntil = await this.ctx.index.getNegative(this.key, path);
+      if (negativeUntil !== undefined && negativeUntil > now) return undefined;
+    }
+    const unavailable = this.whyUnavailable();
+    if (unavailable) {
+      if (record) return storedArtifact(this.ctx.blobs, record, 'STALE');
+      if (this.config.offline) return undefined;
+      throw unavailable;
+    }
+    return this.fetchShared(path, record, options);
+  }
+
+  /** Why the upstream must not be asked now, if it must not. */
+  private whyUnavailable(): ShelfError | undefined {
+    if (this.config.offline) return new ShelfError('OFFLINE', 404, `repository ${this.key} is offline`);
+    const retryAfter = this.upstream.budget.retryAfterSeconds();
+    if (retryAfter !== undefined) {
+      return new ShelfError('TOOMANYREQUESTS', 429, `upstream rate limit of ${this.key} is spent`, {
+        'retry-after': String(retryAfter),
+      });
+    }
+    if (this.upstream.assumedOfflineUntil) {
+      return new ShelfError('UPSTREAM_UNAVAILABLE', 503, `upstream of ${this.key} is failing; retry later`, {
+        'retry-after': String(Math.ceil((this.upstream.assumedOfflineUntil - Date.now()) / 1000)),
+      });
+    }
+    return undefined;
+  }
+
+  private async fetchShared(
+    path: string,
+    record: ArtifactRecord | undefined,
+    options: GetOptions,
+  ): Promise<Artifact | undefined> {
+    const flightKey = `${this.key}\u0000${path}`;
+    const { leader, flight } = await this.ctx.flights.join(flightKey);
+    if (leader) void this.lead(flightKey, path, record, options);
+    const head = await flight.head;
+    switch (head.type) {
+      case 'streaming':
+        return this.streamingArtifact(path, head, flight);
+      case 'notFound':
+        return undefined;
+      case 'failed':
+        if (record) return storedArtifact(this.ctx.blobs, record, 'STALE');
+        throw deserializeError(head.error);
+      default: {
+        const fresh = await this.ctx.index.getArtifact(this.key, path);
+        return fresh && storedArtifact(this.ctx.blobs, fresh, head.type === 'settled' ? 'REVALIDATED' : 'MISS');
+      }
+    }
+  }
+
+  private streamingArtifact(path: string, head: StreamingEvent, flight: Flight): Artifact {
+    return {
+      repo: this.key,
+      path,
+      contentType: head.contentType,
+      ...(head.size !== undefined && { size: head.size }),
+      cacheStatus: 'MISS',
+      open: async (range) =>
+        readGrowingFile(head.tempPath, flight, range, (sha256, r) => this.ctx.blobs.open(sha256, r)),
+    };
+  }
+
+  /** The leader's fetch: publishes exactly one end event whatever happens. */
+  private async lead(
+    flightKey: string,
+    path: string,
+    record: ArtifactRecord | undefined,
+    options: GetOptions,
+  ): Promise<void> {
+    const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
+    try {
+      const response = await this.upstream.request(this.upstream.urlFor(path), {
+        headers: conditionalHeaders(record),
+      });
+      if (response.status === 304 && record) {
+        response.body.resume();
+        await this.ctx.index.updateCacheState(this.key, path, { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) });
+        publish({ type: 'settled' });
+      } else if (response.status === 404 || response.status === 410) {
+        response.body.resume();
+        await this.ctx.index.putNegative(this.key, path, Date.now() + this.config.negativeCacheTtlSeconds * 1000);
+        if (record) await this.ctx.index.deleteArtifact(this.key, path);
+        publish({ type: 'notFound' });
+      } else if (response.status === 200) {
+        await this.store(path, response, options, publish);
+      } else {
+        response.body.resume();
+        throw upstreamStatusError(this.key, response);
+      }
+    } catch (err) {
+      this.ctx.log.warn({ repo: this.key, path, err: (err as Error).message }, 'upstream fetch failed');
+      publish({ type: 'failed', error: serializeError(err) });
+    }
+  }
+
+  private async store(
+    path: string,
+    response: UpstreamResponse,
+    options: GetOptions,
+    publish: (event: StreamingEvent | { type: 'stored'; sha256: string; size: number }) => void,
+  ): Promise<void> {
+    const lengthHeader = first(response.headers['content-length']);
+    const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const contentType = first(response.headers['content-type']) ?? this.rules.defaultContentType(path);
+    const writer = await this.ctx.blobs.createWriter({
+      expect: { ...options.expect, ...(size !== undefined && { size }) },
+    });
+    publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
+    try {
+      for await (const chunk of response.body) await writer.append(chunk as Buffer);
+    } catch (err) {
+      await writer.abort();
+      if (err instanceof ShelfError) throw err;
+      throw new ShelfError('UPSTREAM_ERROR', 502, `upstream body of ${this.key}/${path} broke off: ${(err as Error).message}`);
+    }
+    const blob = await writer.commit();
+    const etag = first(response.headers.etag);
+    const lastModified = first(response.headers['last-modified']);
+    await this.ctx.index.putArtifact(
+      {
+        repo: this.key,
+        path,
+        blob,
+        contentType,
+        cache: {
+          fetchedAt: Date.now(),
+          expiresAt: this.expiresAt(path),
+          ...(etag && { upstreamEtag: etag }),
+          ...(lastModified && { upstreamLastModified: lastModified }),
+        },
+      },
+      'always',
+    );
+    publish({ type: 'stored', sha256: blob.sha256, size: blob.size });
+  }
+
+  private expiresAt(path: string): number | null {
+    return this.rules.isImmutable(path) ? null : Date.now() + this.config.metadataTtlSeconds * 1000;
+  }
+}
+
+function conditionalHeaders(record: ArtifactRecord | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (record?.cache?.upstreamEtag) headers['if-none-match'] = record.cache.upstreamEtag;
+  if (record?.cache?.upstreamLastModified) headers['if-modified-since'] = record.cache.upstreamLastModified;
+  return headers;
+}
+
+function upstreamStatusError(repo: string, response: UpstreamResponse): ShelfError {
+  if (response.status === 429) {
+    const retryAfter = first(response.headers['retry-after']);
+    return new ShelfError('TOOMANYREQUESTS', 429, `upstream of ${repo} is rate limiting`, {
+      ...(retryAfter && { 'retry-after': retryAfter }),
+    });
+  }
+  if (response.status === 401 || response.status === 403) {
+    return new ShelfError('UPSTREAM_DENIED', 502, `upstream of ${repo} refused access (${response.status})`);
+  }
+  return new ShelfError('UPSTREAM_ERROR', 502, `upstream of ${repo} answered ${response.status}`);
+}

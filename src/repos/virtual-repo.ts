@@ -1,0 +1,64 @@
+import type { VirtualRepoConfig } from '../config/schema.js';
+import { ShelfError } from '../errors.js';
+import type { ArtifactRecord } from '../storage/metadata-index.js';
+import type { Artifact, GetOptions, PutOptions, Repository } from './repository.js';
+
+/** One URL over an ordered list of members: reads resolve in member order, writes go to `defaultDeployRepo`. */
+export class VirtualRepo implements Repository {
+  readonly type = 'virtual';
+
+  constructor(
+    readonly config: VirtualRepoConfig,
+    private readonly lookup: (key: string) => Repository,
+  ) {}
+
+  get key() {
+    return this.config.key;
+  }
+
+  get format() {
+    return this.config.format;
+  }
+
+  get members(): Repository[] {
+    return this.config.members.map(this.lookup);
+  }
+
+  /** The first member that has the path answers. A failing member is skipped; its error is raised only if no member has it. */
+  async get(path: string, options?: GetOptions): Promise<Artifact | undefined> {
+    let failure: unknown;
+    for (const member of this.members) {
+      try {
+        const artifact = await member.get(path, options);
+        if (artifact) return artifact;
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure) throw failure;
+    return undefined;
+  }
+
+  async record(path: string): Promise<ArtifactRecord | undefined> {
+    for (const member of this.members) {
+      const record = await member.record(path);
+      if (record) return record;
+    }
+    return undefined;
+  }
+
+  async put(path: string, source: AsyncIterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
+    return this.deployRepo().put(path, source, options);
+  }
+
+  async delete(path: string): Promise<void> {
+    return this.deployRepo().delete(path);
+  }
+
+  private deployRepo(): Repository {
+    if (!this.config.defaultDeployRepo) {
+      throw new ShelfError('NO_DEPLOY_REPO', 405, `virtual repository ${this.key} has no defaultDeployRepo`);
+    }
+    return this.lookup(this.config.defaultDeployRepo);
+  }
+}
