@@ -4,7 +4,8 @@ import { parseByteSize } from './byte-size.js';
 /** Repository keys that would shadow Shelf's own URL space (`/v2/`, `/api/`, `/-/`). */
 export const RESERVED_REPO_KEYS = ['v2', 'api', '-', 'ui', 'favicon.ico', 'metrics'];
 
-export const FORMATS = ['generic', 'docker', 'npm', 'pypi', 'maven'] as const;
+/** Formats this build implements; docker, npm, pypi and maven join as they land. */
+export const FORMATS = ['generic'] as const;
 
 const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
   if (typeof value === 'number') return value;

@@ -136,10 +136,15 @@ export class RemoteRepo implements Repository {
     options: GetOptions,
   ): Promise<void> {
     const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
+    const observer = this.ctx.upstreamObserver;
     try {
-      const response = await this.upstream.request(this.upstream.urlFor(path), {
-        headers: conditionalHeaders(record),
-      });
+      const response = await this.upstream
+        .request(this.upstream.urlFor(path), { headers: conditionalHeaders(record) })
+        .catch((err: unknown) => {
+          observer.response(this.key, 'error');
+          throw err;
+        });
+      observer.response(this.key, String(response.status));
       if (response.status === 304 && record) {
         response.body.resume();
         await this.ctx.index.updateCacheState(this.key, path, { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) });
@@ -175,7 +180,10 @@ export class RemoteRepo implements Repository {
     });
     publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
     try {
-      for await (const chunk of response.body) await writer.append(chunk as Buffer);
+      for await (const chunk of response.body) {
+        await writer.append(chunk as Buffer);
+        this.ctx.upstreamObserver.bytes(this.key, (chunk as Buffer).length);
+      }
     } catch (err) {
       await writer.abort();
       if (err instanceof ShelfError) throw err;

@@ -42,12 +42,20 @@ export interface FormatRules {
   defaultContentType(path: string): string;
 }
 
+/** Hooks for metrics about upstream traffic, so the engine need not know how they are exported. */
+export interface UpstreamObserver {
+  /** `outcome` is the HTTP status, or "error" when no answer came. */
+  response(repo: string, outcome: string): void;
+  bytes(repo: string, count: number): void;
+}
+
 /** What every repository is built from. */
 export interface RepoContext {
   blobs: FsBlobStore;
   index: MetadataIndex;
   flights: FlightCoordinator;
   log: Logger;
+  upstreamObserver: UpstreamObserver;
 }
 
 export interface Repository {

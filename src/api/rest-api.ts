@@ -1,0 +1,162 @@
+import { badRequest, methodNotAllowed, notFound } from '../errors.js';
+import { sendJson } from '../http/respond.js';
+import type { RequestContext } from '../http/request-context.js';
+import { joinPlainSegments } from '../repos/repo-path.js';
+import type { RepositoryRegistry } from '../repos/repository-registry.js';
+import type { Repository } from '../repos/repository.js';
+import { isHexDigest } from '../storage/checksums.js';
+import type { ArtifactRecord, ChecksumQuery, MetadataIndex } from '../storage/metadata-index.js';
+import { parsePropertiesParam } from './property-syntax.js';
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+/** Shelf's REST API under /api/, shaped like Artifactory's where the two overlap. */
+export class RestApi {
+  constructor(
+    private readonly repos: RepositoryRegistry,
+    private readonly index: MetadataIndex,
+  ) {}
+
+  async handle(ctx: RequestContext, segments: string[]): Promise<void> {
+    const [area, ...rest] = segments;
+    if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
+    if (area === 'storage' && rest.length > 0) return this.storage(ctx, rest);
+    if (area === 'search' && rest.length === 1 && rest[0] === 'checksum') return this.checksumSearch(ctx);
+    throw notFound(`API endpoint /api/${segments.join('/')}`);
+  }
+
+  private listRepositories(ctx: RequestContext): void {
+    allow(ctx, ['GET', 'HEAD']);
+    sendJson(
+      ctx,
+      200,
+      this.repos.all().map((repo) => ({
+        key: repo.key,
+        type: repo.type.toUpperCase(),
+        packageType: repo.format,
+        description: repo.config.description ?? '',
+        url: `${ctx.baseUrl}/${repo.key}/`,
+      })),
+    );
+  }
+
+  private async storage(ctx: RequestContext, [repoKey, ...pathSegments]: string[]): Promise<void> {
+    const repo = this.repos.get(repoKey!);
+    if (!repo) throw notFound(`repository ${repoKey}`);
+    const folder = pathSegments.length === 0 || pathSegments.at(-1) === '';
+    if (folder) {
+      allow(ctx, ['GET', 'HEAD']);
+      return this.folderInfo(ctx, repo, pathSegments.filter((s) => s !== ''));
+    }
+    const path = joinPlainSegments(pathSegments);
+    const record = await repo.record(path);
+    if (!record) {
+      const children = await this.children(repo, `${path}/`);
+      if (children.length > 0 && ctx.method === 'GET') return this.folderInfo(ctx, repo, pathSegments);
+      throw notFound(`${repo.key}/${path}`);
+    }
+    const properties = ctx.url.searchParams.get('properties');
+    switch (ctx.method) {
+      case 'GET':
+      case 'HEAD':
+        return sendJson(ctx, 200, await this.fileInfo(ctx, record));
+      case 'PUT':
+        if (properties === null) throw badRequest('PUT needs ?properties=key=value;key2=value2');
+        await this.index.setProperties(record.repo, record.path, parsePropertiesParam(properties));
+        ctx.res.writeHead(204).end();
+        return;
+      case 'DELETE':
+        if (properties === null) throw badRequest('DELETE needs ?properties=key1,key2');
+        await this.index.deleteProperties(record.repo, record.path, properties.split(',').filter(Boolean));
+        ctx.res.writeHead(204).end();
+        return;
+      default:
+        throw methodNotAllowed(ctx.method, ['GET', 'HEAD', 'PUT', 'DELETE']);
+    }
+  }
+
+  private async fileInfo(ctx: RequestContext, record: ArtifactRecord) {
+    const { sha256, sha1, md5, size } = record.blob;
+    return {
+      repo: record.repo,
+      path: `/${record.path}`,
+      created: iso(record.createdAt),
+      lastModified: iso(record.modifiedAt),
+      lastUpdated: iso(record.cache?.fetchedAt ?? record.modifiedAt),
+      downloadUri: `${ctx.baseUrl}/${record.repo}/${record.path}`,
+      mimeType: record.contentType,
+      size: String(size),
+      checksums: { sha1, md5, sha256 },
+      originalChecksums: { sha1, md5, sha256 },
+      properties: await this.index.getProperties(record.repo, record.path),
+      stats: { downloadCount: record.downloadCount, lastDownloaded: iso(record.downloadedAt) },
+      ...(record.cache && {
+        cache: {
+          fetchedAt: iso(record.cache.fetchedAt),
+          expiresAt: iso(record.cache.expiresAt),
+          upstreamEtag: record.cache.upstreamEtag ?? null,
+          upstreamLastModified: record.cache.upstreamLastModified ?? null,
+        },
+      }),
+      uri: `${ctx.baseUrl}/api/storage/${record.repo}/${record.path}`,
+    };
+  }
+
+  private async folderInfo(ctx: RequestContext, repo: Repository, segments: string[]): Promise<void> {
+    const path = segments.length === 0 ? '' : joinPlainSegments(segments);
+    const prefix = path === '' ? '' : `${path}/`;
+    const children = await this.children(repo, prefix);
+    if (children.length === 0 && path !== '') throw notFound(`${repo.key}/${path}/`);
+    sendJson(ctx, 200, {
+      repo: repo.key,
+      path: `/${path}`,
+      children,
+      uri: `${ctx.baseUrl}/api/storage/${repo.key}/${path}`,
+    });
+  }
+
+  /** Immediate children (files and folders) below `prefix`, from every repository a virtual one covers. */
+  private async children(repo: Repository, prefix: string): Promise<{ uri: string; folder: boolean }[]> {
+    const keys = storageKeys(repo, this.repos);
+    const seen = new Map<string, boolean>();
+    for (const key of keys) {
+      for (const record of await this.index.listArtifacts(key, { prefix })) {
+        const rest = record.path.slice(prefix.length);
+        const slash = rest.indexOf('/');
+        const name = slash === -1 ? rest : rest.slice(0, slash);
+        if (!seen.has(name)) seen.set(name, slash !== -1);
+      }
+    }
+    return [...seen].map(([name, folder]) => ({ uri: `/${name}`, folder }));
+  }
+
+  private async checksumSearch(ctx: RequestContext): Promise<void> {
+    allow(ctx, ['GET', 'HEAD']);
+    const query = checksumQuery(ctx.url.searchParams);
+    const records = await this.index.findByChecksum(query);
+    sendJson(ctx, 200, {
+      results: records.map((r) => ({ repo: r.repo, path: `/${r.path}`, uri: `${ctx.baseUrl}/api/storage/${r.repo}/${r.path}` })),
+    });
+  }
+}
+
+function allow(ctx: RequestContext, methods: string[]): void {
+  if (!methods.includes(ctx.method)) throw methodNotAllowed(ctx.method, methods);
+}
+
+function checksumQuery(params: URLSearchParams): ChecksumQuery {
+  for (const alg of ['sha256', 'sha1', 'md5'] as const) {
+    const value = params.get(alg)?.toLowerCase();
+    if (value === undefined) continue;
+    if (!isHexDigest(alg, value)) throw badRequest(`${alg} is not a ${alg} hex digest`);
+    return { [alg]: value } as ChecksumQuery;
+  }
+  throw badRequest('give one of sha256=, sha1= or md5=');
+}
+
+/** The repositories whose stored files a repository shows: itself, or a virtual one's members, recursively. */
+function storageKeys(repo: Repository, repos: RepositoryRegistry): string[] {
+  if (repo.config.type !== 'virtual') return [repo.key];
+  return repo.config.members.flatMap((key) => storageKeys(repos.get(key)!, repos));
+}
+

@@ -1,0 +1,172 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { RestApi } from './api/rest-api.js';
+import type { ShelfConfig } from './config/schema.js';
+import { notFound, ShelfError } from './errors.js';
+import { formatModule } from './formats/index.js';
+import type { FormatServices } from './formats/format-module.js';
+import { createRequestContext, type RequestContext } from './http/request-context.js';
+import { sendError, sendJson, sendText } from './http/respond.js';
+import { ShelfMetrics } from './observability/metrics.js';
+import { DownloadStats } from './repos/download-stats.js';
+import type { FlightCoordinator } from './repos/flights.js';
+import { decodeSegments } from './repos/repo-path.js';
+import { RepositoryRegistry } from './repos/repository-registry.js';
+import { FsBlobStore } from './storage/blob-store.js';
+import type { MetadataIndex } from './storage/metadata-index.js';
+import { SqliteIndex } from './storage/sqlite-index.js';
+
+export interface ShelfAppOptions {
+  config: ShelfConfig;
+  flights: FlightCoordinator;
+  log: Logger;
+  /** The metrics text to expose; in a cluster, the primary's aggregate of all workers. */
+  metricsText?: (local: ShelfMetrics) => Promise<string>;
+}
+
+/** Where a data directory keeps what. */
+export function storagePaths(config: ShelfConfig) {
+  const dataDir = resolve(config.storage.dataDir);
+  return { dataDir, blobs: join(dataDir, 'blobs'), index: join(dataDir, 'index.sqlite') };
+}
+
+/** Opens storage once for a process (the primary before forking, or a single-process server). */
+export async function openStorage(config: ShelfConfig): Promise<{ blobs: FsBlobStore; index: MetadataIndex }> {
+  const paths = storagePaths(config);
+  await mkdir(paths.dataDir, { recursive: true });
+  const blobs = new FsBlobStore(paths.blobs);
+  await blobs.init();
+  return { blobs, index: new SqliteIndex(paths.index) };
+}
+
+/** Everything one serving process needs: storage, repositories, metrics, and the request handler. */
+export class ShelfApp {
+  readonly metrics: ShelfMetrics;
+  readonly repos: RepositoryRegistry;
+  private readonly downloads: DownloadStats;
+  private readonly api: RestApi;
+  private readonly services: FormatServices;
+
+  private constructor(
+    private readonly options: ShelfAppOptions,
+    readonly blobs: FsBlobStore,
+    readonly index: MetadataIndex,
+  ) {
+    const { config, log, flights } = options;
+    this.metrics = new ShelfMetrics(() => index.storageBytes());
+    const metrics = this.metrics;
+    this.repos = new RepositoryRegistry(config.repositories, (repo) => formatModule(repo.format).rules(repo), {
+      blobs,
+      index,
+      flights,
+      log,
+      upstreamObserver: {
+        response: (repo, outcome) => metrics.upstreamRequests.inc({ repo, outcome }),
+        bytes: (repo, count) => metrics.bytesFetched.inc({ repo }, count),
+      },
+    });
+    this.downloads = new DownloadStats(index);
+    this.api = new RestApi(this.repos, index);
+    this.services = { config, downloads: this.downloads };
+  }
+
+  static async create(options: ShelfAppOptions): Promise<ShelfApp> {
+    const { blobs, index } = await openStorage(options.config);
+    return new ShelfApp(options, blobs, index);
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    const ctx = createRequestContext(req, res, this.options.config.server);
+    res.on('close', () => this.logRequest(ctx, started));
+    this.route(ctx).catch((err: unknown) => {
+      const clientLeft = (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+      if (!clientLeft && (!(err instanceof ShelfError) || err.status >= 500)) {
+        this.options.log.error({ err, method: ctx.method, path: ctx.rawPath }, 'request failed');
+      }
+      sendError(ctx, err);
+    });
+  };
+
+  private async route(ctx: RequestContext): Promise<void> {
+    const [first, ...rest] = decodeSegments(ctx.rawPath);
+    switch (first) {
+      case undefined:
+        return sendJson(ctx, 200, { name: 'shelf', repositories: `${ctx.baseUrl}/api/repositories` });
+      case '-':
+        return this.system(ctx, rest);
+      case 'api':
+        return this.api.handle(ctx, rest);
+      case 'v2':
+        throw new ShelfError('UNSUPPORTED', 404, 'the Docker registry API is not enabled in this build');
+      default: {
+        const repo = this.repos.get(first);
+        if (!repo) throw notFound(`repository ${first}`);
+        ctx.access.repo = repo.key;
+        ctx.access.format = repo.format;
+        return formatModule(repo.format).handle(ctx, repo, rest, this.services);
+      }
+    }
+  }
+
+  private async system(ctx: RequestContext, segments: string[]): Promise<void> {
+    switch (segments.join('/')) {
+      case 'healthz':
+        return sendJson(ctx, 200, { status: 'ok' });
+      case 'readyz':
+        return this.readiness(ctx);
+      case 'metrics': {
+        const text = this.options.metricsText
+          ? await this.options.metricsText(this.metrics)
+          : await this.metrics.registry.metrics();
+        return sendText(ctx, 200, text, this.metrics.registry.contentType);
+      }
+      default:
+        throw notFound(`/-/${segments.join('/')}`);
+    }
+  }
+
+  /** Ready when the index accepts a write and the blob store's disk accepts a file. */
+  private async readiness(ctx: RequestContext): Promise<void> {
+    try {
+      await this.index.ping();
+      const probe = join(this.blobs.tempDir, `readyz-${process.pid}`);
+      await writeFile(probe, 'ok');
+      await unlink(probe);
+      sendJson(ctx, 200, { status: 'ready' });
+    } catch (err) {
+      sendJson(ctx, 503, { status: 'not ready', reason: (err as Error).message });
+    }
+  }
+
+  private logRequest(ctx: RequestContext, started: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const status = ctx.res.statusCode;
+    const { repo, format, cache, bytes } = ctx.access;
+    this.metrics.requests.inc({ repo: repo ?? '', format: format ?? '', method: ctx.method, status });
+    this.metrics.requestDuration.observe({ format: format ?? '' }, seconds);
+    if (repo) this.metrics.bytesServed.inc({ repo }, bytes);
+    if (repo && cache) this.metrics.cacheResults.inc({ repo, result: cache });
+    this.options.log.info(
+      {
+        method: ctx.method,
+        path: ctx.rawPath,
+        status,
+        repo,
+        cache,
+        bytes,
+        durationMs: Math.round(seconds * 1000),
+        complete: ctx.res.writableFinished,
+      },
+      'request',
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.downloads.close();
+    await this.repos.close();
+    await this.index.close();
+  }
+}

@@ -1,0 +1,30 @@
+import { ShelfError } from '../errors.js';
+import { CHECKSUM_ALGORITHMS, isHexDigest, type Checksums } from '../storage/checksums.js';
+import type { RequestContext } from './request-context.js';
+
+/**
+ * The request body as a stream of chunks, refused up front when its declared length exceeds the limit
+ * (the blob writer enforces the same limit on bodies without a Content-Length).
+ */
+export function requestBody(ctx: RequestContext, maxBytes: number): AsyncIterable<Buffer> {
+  const declared = ctx.req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    throw new ShelfError('TOO_LARGE', 413, `body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`, {
+      connection: 'close',
+    });
+  }
+  return ctx.req;
+}
+
+/** Checksums a deploying client declares (X-Checksum-Sha256, -Sha1, -Md5, as Artifactory's clients send). */
+export function declaredChecksums(ctx: RequestContext): Partial<Checksums> {
+  const declared: Partial<Checksums> = {};
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const value = ctx.req.headers[`x-checksum-${alg}`];
+    if (typeof value !== 'string') continue;
+    const hex = value.trim().toLowerCase();
+    if (!isHexDigest(alg, hex)) throw new ShelfError('BAD_REQUEST', 400, `X-Checksum-${alg} is not a ${alg} hex digest`);
+    declared[alg] = hex;
+  }
+  return declared;
+}

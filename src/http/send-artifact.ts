@@ -1,0 +1,93 @@
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Artifact } from '../repos/repository.js';
+import { parseRange } from './range.js';
+import type { RequestContext } from './request-context.js';
+
+/** The ETag of stored content is its digest, so it is the same in every repository that holds it. */
+export const etagOf = (sha256: string) => `"sha256:${sha256}"`;
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim().replace(/^W\//, '');
+    return t === '*' || t === etag;
+  });
+}
+
+export function artifactHeaders(artifact: Artifact): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': artifact.contentType, 'accept-ranges': 'bytes' };
+  if (artifact.checksums) {
+    headers.etag = etagOf(artifact.checksums.sha256);
+    headers['x-checksum-sha256'] = artifact.checksums.sha256;
+    headers['x-checksum-sha1'] = artifact.checksums.sha1;
+    headers['x-checksum-md5'] = artifact.checksums.md5;
+  }
+  if (artifact.lastModified !== undefined) headers['last-modified'] = new Date(artifact.lastModified).toUTCString();
+  if (artifact.cacheStatus) headers['x-shelf-cache'] = artifact.cacheStatus;
+  if (artifact.cacheStatus === 'STALE') headers.warning = '110 shelf "Response is Stale"';
+  return headers;
+}
+
+/** Answers GET/HEAD for a file: conditional requests, a single byte range, then the bytes as a stream. */
+export async function sendArtifact(ctx: RequestContext, artifact: Artifact, extraHeaders: Record<string, string> = {}) {
+  const { req, res } = ctx;
+  ctx.access.cache = artifact.cacheStatus;
+  const headers = { ...artifactHeaders(artifact), ...extraHeaders };
+
+  if (isNotModified(ctx, artifact, headers.etag)) {
+    res.writeHead(304, withoutBodyHeaders(headers));
+    res.end();
+    return;
+  }
+
+  let status = 200;
+  let range;
+  if (artifact.size !== undefined) {
+    const ifRange = req.headers['if-range'];
+    const rangeApplies = ifRange === undefined || ifRange === headers.etag;
+    const parsed = rangeApplies ? parseRange(req.headers.range, artifact.size) : undefined;
+    if (parsed === 'unsatisfiable') {
+      res.writeHead(416, { 'content-range': `bytes */${artifact.size}`, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    range = parsed;
+    if (range) {
+      status = 206;
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${artifact.size}`;
+      headers['content-length'] = String(range.end - range.start + 1);
+    } else {
+      headers['content-length'] = String(artifact.size);
+    }
+  }
+
+  if (ctx.method === 'HEAD') {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  const body = await artifact.open(range);
+  res.writeHead(status, headers);
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      ctx.access.bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(body, count, res);
+}
+
+function isNotModified(ctx: RequestContext, artifact: Artifact, etag: string | undefined): boolean {
+  const ifNoneMatch = ctx.req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return etag !== undefined && etagMatches(ifNoneMatch, etag);
+  const ifModifiedSince = ctx.req.headers['if-modified-since'];
+  if (ifModifiedSince === undefined || artifact.lastModified === undefined) return false;
+  const since = Date.parse(ifModifiedSince);
+  return !Number.isNaN(since) && Math.floor(artifact.lastModified / 1000) * 1000 <= since;
+}
+
+function withoutBodyHeaders(headers: Record<string, string>): Record<string, string> {
+  const { 'content-type': _type, 'content-length': _length, ...rest } = headers;
+  return rest;
+}

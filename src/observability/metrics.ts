@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Shelf's Prometheus metrics. In a cluster each worker has its own; the primary sums them on scrape. */
+export class ShelfMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'shelf_http_requests_total',
+    help: 'HTTP requests by repository, format, method and status',
+    labelNames: ['repo', 'format', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'shelf_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, to the last byte',
+    labelNames: ['format'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
+  readonly cacheResults = new Counter({
+    name: 'shelf_cache_results_total',
+    help: 'Remote and virtual reads by cache result (HIT, MISS, STALE, REVALIDATED)',
+    labelNames: ['repo', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly bytesServed = new Counter({
+    name: 'shelf_bytes_served_total',
+    help: 'Body bytes sent to clients',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'shelf_upstream_requests_total',
+    help: 'Requests sent to upstreams, by repository and outcome (status code or error)',
+    labelNames: ['repo', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly bytesFetched = new Counter({
+    name: 'shelf_upstream_bytes_fetched_total',
+    help: 'Body bytes received from upstreams',
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storageBytes: Gauge;
+
+  constructor(storageBytes: () => Promise<number>) {
+    this.storageBytes = new Gauge({
+      name: 'shelf_storage_bytes',
+      help: 'Bytes of distinct blobs referenced by any repository',
+      registers: [this.registry],
+      // Every worker reports the same figure; the cluster-wide value is one of them, not their sum.
+      aggregator: 'max',
+      async collect() {
+        this.set(await storageBytes());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,135 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import { ShelfApp, openStorage } from '../app.js';
+import { FlightHub } from '../cluster/flight-hub.js';
+import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
+import type { ShelfConfig } from '../config/schema.js';
+import { LocalFlightCoordinator } from '../repos/flights.js';
+import { closeGracefully, listen } from './http-server.js';
+
+type MetricsMessage =
+  | { shelf: 'metrics'; op: 'get'; id: number }
+  | { shelf: 'metrics'; op: 'text'; id: number; text: string };
+type ShutdownMessage = { shelf: 'shutdown' };
+
+const isMessage = <T extends { shelf: string }>(kind: T['shelf']) => (m: unknown): m is T =>
+  typeof m === 'object' && m !== null && (m as { shelf?: unknown }).shelf === kind;
+const isMetricsMessage = isMessage<MetricsMessage>('metrics');
+const isShutdownMessage = isMessage<ShutdownMessage>('shutdown');
+
+/** Runs Shelf: one process when `server.workers` is 1, otherwise a primary and N cluster workers. */
+export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
+  const workers = config.server.workers || availableParallelism();
+  if (cluster.isWorker) return runWorker(config, log);
+  await prepareStorage(config, log);
+  if (workers === 1) return runSingleProcess(config, log);
+  return runPrimary(config, log, workers);
+}
+
+/** Start-up work that must happen before any writer runs: migrations and removal of interrupted writes. */
+async function prepareStorage(config: ShelfConfig, log: Logger): Promise<void> {
+  const { blobs, index } = await openStorage(config);
+  const removed = await blobs.removeTempFiles();
+  if (removed > 0) log.warn({ removed }, 'removed temp files left by interrupted writes');
+  await index.close();
+}
+
+async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void> {
+  const app = await ShelfApp.create({ config, log, flights: new LocalFlightCoordinator() });
+  const server = await listen(app, config.server.host, config.server.port);
+  log.info({ host: config.server.host, port: config.server.port, workers: 1 }, 'shelf listening');
+  const stop = async () => {
+    log.info('shutting down');
+    await closeGracefully(server, config.server.shutdownGraceSeconds);
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+}
+
+async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
+  const send = (message: object) => process.send?.(message);
+  const flights = new WorkerFlightCoordinator(send);
+  const pendingMetrics = new Map<number, (text: string) => void>();
+  let nextId = 1;
+  const app = await ShelfApp.create({
+    config,
+    log,
+    flights,
+    metricsText: () =>
+      new Promise((resolve) => {
+        const id = nextId++;
+        pendingMetrics.set(id, resolve);
+        send({ shelf: 'metrics', op: 'get', id });
+      }),
+  });
+  // Constructing an AggregatorRegistry in a worker installs prom-client's reply to the primary's scrape.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([app.metrics.registry]);
+  const server = await listen(app, config.server.host, config.server.port);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await closeGracefully(server, config.server.shutdownGraceSeconds);
+    await app.close();
+    process.exit(0);
+  };
+  process.on('message', (message: unknown) => {
+    flights.onMessage(message);
+    if (isMetricsMessage(message) && message.op === 'text') {
+      pendingMetrics.get(message.id)?.(message.text);
+      pendingMetrics.delete(message.id);
+    }
+    if (isShutdownMessage(message)) void stop();
+  });
+  // The primary coordinates shutdown; a signal sent to the whole process group is left to it.
+  process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined);
+}
+
+async function runPrimary(config: ShelfConfig, log: Logger, workers: number): Promise<void> {
+  const aggregator = new AggregatorRegistry();
+  const hub = new FlightHub((workerId, message) => cluster.workers?.[workerId]?.send(message));
+  let stopping = false;
+
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.on('message', (message: unknown) => onWorkerMessage(worker, message));
+  };
+  const onWorkerMessage = (worker: Worker, message: unknown) => {
+    hub.onMessage(worker.id, message);
+    if (isMetricsMessage(message) && message.op === 'get') {
+      aggregator
+        .clusterMetrics()
+        .then((text) => worker.send({ shelf: 'metrics', op: 'text', id: message.id, text }))
+        .catch((err: unknown) => {
+          log.error({ err }, 'metrics aggregation failed');
+          worker.send({ shelf: 'metrics', op: 'text', id: message.id, text: '' });
+        });
+    }
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    hub.onWorkerExit(worker.id);
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    setTimeout(fork, 500);
+  });
+  for (let i = 0; i < workers; i++) fork();
+  log.info({ host: config.server.host, port: config.server.port, workers }, 'shelf listening');
+
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'shutdown' });
+    const deadline = setTimeout(() => process.exit(1), (config.server.shutdownGraceSeconds + 5) * 1000);
+    deadline.unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+}
