@@ -29,11 +29,17 @@ export function artifactHeaders(artifact: Artifact): Record<string, string> {
   return headers;
 }
 
+export interface SendOptions {
+  headers?: Record<string, string>;
+  /** Called once the body starts: the moment a download counts. */
+  onDownload?: () => void;
+}
+
 /** Answers GET/HEAD for a file: conditional requests, a single byte range, then the bytes as a stream. */
-export async function sendArtifact(ctx: RequestContext, artifact: Artifact, extraHeaders: Record<string, string> = {}) {
+export async function sendArtifact(ctx: RequestContext, artifact: Artifact, options: SendOptions = {}) {
   const { req, res } = ctx;
   ctx.access.cache = artifact.cacheStatus;
-  const headers = { ...artifactHeaders(artifact), ...extraHeaders };
+  const headers = { ...artifactHeaders(artifact), ...options.headers };
 
   if (isNotModified(ctx, artifact, headers.etag)) {
     res.writeHead(304, withoutBodyHeaders(headers));
@@ -69,6 +75,7 @@ export async function sendArtifact(ctx: RequestContext, artifact: Artifact, extr
   }
   const body = await artifact.open(range);
   res.writeHead(status, headers);
+  options.onDownload?.();
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       ctx.access.bytes += chunk.length;

@@ -26,8 +26,7 @@ export const genericFormat: FormatModule = {
       case 'HEAD': {
         const artifact = await repo.get(path);
         if (!artifact) throw notFound(`${repo.key}/${path}`);
-        await sendArtifact(ctx, artifact);
-        if (ctx.method === 'GET') downloads.record(artifact.repo, artifact.path);
+        await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
         return;
       }
       case 'PUT': {

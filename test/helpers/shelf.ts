@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { ShelfApp } from '../../src/app.js';
+import { validateConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { LocalFlightCoordinator } from '../../src/repos/flights.js';
+import { boundPort, closeGracefully, listen } from '../../src/server/http-server.js';
+import { freePort } from './ports.js';
+
+export interface RunningShelf {
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Shelf in this process (one worker), on a free port with a fresh data directory. */
+export async function startShelf(raw: Record<string, unknown>): Promise<RunningShelf & { app: ShelfApp }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shelf-test-'));
+  const config = validateConfig({
+    ...raw,
+    server: { host: '127.0.0.1', port: 0, workers: 1, ...(raw.server as object) },
+    storage: { dataDir },
+    logging: { level: process.env.SHELF_TEST_LOG ?? 'silent' },
+  });
+  const app = await ShelfApp.create({ config, log: createLogger(config.logging.level), flights: new LocalFlightCoordinator() });
+  const server: Server = await listen(app, '127.0.0.1', 0);
+  return {
+    app,
+    url: `http://127.0.0.1:${boundPort(server)}`,
+    dataDir,
+    async stop() {
+      await closeGracefully(server, 1);
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ShelfProcess extends RunningShelf {
+  child: ChildProcess;
+  output(): string;
+  /** Worker process ids, from the `/-/metrics` label-free way: the log lines' pid field. */
+  workerPids(): number[];
+}
+
+/** Shelf as operators run it: `shelf serve` as a child process, with its cluster of workers. */
+export async function startShelfProcess(raw: Record<string, unknown>, workers: number): Promise<ShelfProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shelf-test-'));
+  const port = await freePort();
+  const configFile = join(dataDir, 'shelf.yaml');
+  writeFileSync(
+    configFile,
+    stringify({
+      ...raw,
+      server: { host: '127.0.0.1', port, workers, shutdownGraceSeconds: 5, ...(raw.server as object) },
+      storage: { dataDir: join(dataDir, 'data') },
+      logging: { level: 'info' },
+    }),
+  );
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealthy(url, () => output);
+  return {
+    url,
+    dataDir,
+    child,
+    output: () => output,
+    workerPids: () => workerPidsFrom(output, child.pid!),
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForHealthy(url: string, output: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/-/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`shelf did not become healthy:\n${output()}`);
+}
+
+function workerPidsFrom(output: string, primaryPid: number): number[] {
+  const pids = new Set<number>();
+  for (const line of output.split('\n')) {
+    const match = /"pid":(\d+)/.exec(line);
+    if (match && Number(match[1]) !== primaryPid) pids.add(Number(match[1]));
+  }
+  return [...pids];
+}
