@@ -1,5 +1,6 @@
 import type { RemoteRepoConfig } from '../config/schema.js';
 import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
+import { CHECKSUM_ALGORITHMS, isHexDigest, type Checksums } from '../storage/checksums.js';
 import type { ArtifactRecord } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
@@ -176,7 +177,7 @@ export class RemoteRepo implements Repository {
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const contentType = first(response.headers['content-type']) ?? this.rules.defaultContentType(path);
     const writer = await this.ctx.blobs.createWriter({
-      expect: { ...options.expect, ...(size !== undefined && { size }) },
+      expect: { ...declaredChecksums(response), ...options.expect, ...(size !== undefined && { size }) },
     });
     publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
     try {
@@ -213,6 +214,16 @@ export class RemoteRepo implements Repository {
   private expiresAt(path: string): number | null {
     return this.rules.isImmutable(path) ? null : Date.now() + this.config.metadataTtlSeconds * 1000;
   }
+}
+
+/** Checksums an upstream declares for its body (Artifactory and Nexus upstreams send these); verified before commit. */
+function declaredChecksums(response: UpstreamResponse): Partial<Checksums> {
+  const declared: Partial<Checksums> = {};
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const value = first(response.headers[`x-checksum-${alg}`])?.trim().toLowerCase();
+    if (value && isHexDigest(alg, value)) declared[alg] = value;
+  }
+  return declared;
 }
 
 function conditionalHeaders(record: ArtifactRecord | undefined): Record<string, string> {

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { ShelfApp, openStorage } from '../app.js';
+import type { FsBlobStore } from '../storage/blob-store.js';
 import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
@@ -23,17 +24,18 @@ const isShutdownMessage = isMessage<ShutdownMessage>('shutdown');
 export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
   const workers = config.server.workers || availableParallelism();
   if (cluster.isWorker) return runWorker(config, log);
-  await prepareStorage(config, log);
+  const blobs = await prepareStorage(config, log);
   if (workers === 1) return runSingleProcess(config, log);
-  return runPrimary(config, log, workers);
+  return runPrimary(config, log, workers, blobs);
 }
 
 /** Start-up work that must happen before any writer runs: migrations and removal of interrupted writes. */
-async function prepareStorage(config: ShelfConfig, log: Logger): Promise<void> {
+async function prepareStorage(config: ShelfConfig, log: Logger): Promise<FsBlobStore> {
   const { blobs, index } = await openStorage(config);
   const removed = await blobs.removeTempFiles();
   if (removed > 0) log.warn({ removed }, 'removed temp files left by interrupted writes');
   await index.close();
+  return blobs;
 }
 
 async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void> {
@@ -69,6 +71,7 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([app.metrics.registry]);
   const server = await listen(app, config.server.host, config.server.port);
+  log.info({ worker: cluster.worker?.id }, 'worker ready');
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -89,7 +92,7 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
   process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined);
 }
 
-async function runPrimary(config: ShelfConfig, log: Logger, workers: number): Promise<void> {
+async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blobs: FsBlobStore): Promise<void> {
   const aggregator = new AggregatorRegistry();
   const hub = new FlightHub((workerId, message) => cluster.workers?.[workerId]?.send(message));
   let stopping = false;
@@ -113,6 +116,12 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number): Pr
 
   cluster.on('exit', (worker, code, signal) => {
     hub.onWorkerExit(worker.id);
+    const pid = worker.process.pid;
+    if (pid !== undefined) {
+      blobs
+        .removeTempFiles(pid)
+        .catch((err: unknown) => log.error({ err, pid }, 'could not remove a dead worker\'s temp files'));
+    }
     if (stopping) return;
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     setTimeout(fork, 500);

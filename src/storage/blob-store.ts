@@ -64,9 +64,12 @@ export class FsBlobStore {
     await mkdir(this.tempDir, { recursive: true });
   }
 
-  /** Removes what interrupted writes left behind. Only safe while no writer runs (the primary, before workers start). */
-  async removeTempFiles(): Promise<number> {
-    const names = await readdir(this.tempDir);
+  /**
+   * Removes what interrupted writes left behind: all temp files (only safe while no writer runs, i.e. at
+   * start-up), or those of one process that has died (temp files are named after their writer's pid).
+   */
+  async removeTempFiles(ofPid?: number): Promise<number> {
+    const names = (await readdir(this.tempDir)).filter((name) => ofPid === undefined || name.startsWith(`${ofPid}-`));
     await Promise.all(names.map((name) => rm(join(this.tempDir, name), { force: true })));
     return names.length;
   }
@@ -122,7 +125,7 @@ export class FsBlobStore {
 
   /** A writer the caller feeds chunk by chunk; others may read its temp file while it grows. */
   async createWriter(options: BlobWriteOptions = {}): Promise<BlobWriter> {
-    const tempPath = join(this.tempDir, `${randomUUID()}.part`);
+    const tempPath = join(this.tempDir, `${process.pid}-${randomUUID()}.part`);
     const handle = await open(tempPath, 'wx');
     return new BlobWriter(this, handle, tempPath, options);
   }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -21,6 +21,7 @@ export class NginxUpstream {
 
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
+    chmodSync(this.root, 0o755); // nginx's workers run as another user
     execFileSync('bash', [SCRIPT, 'start', this.root, String(this.port)], { stdio: 'pipe' });
   }
 
