@@ -1,0 +1,94 @@
+import t from 'tap';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+
+const problemsOf = (yaml: string): string[] => {
+  try {
+    parseConfig(yaml);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('config was accepted');
+};
+
+t.test('defaults fill in a minimal config', async (t) => {
+  const config = parseConfig('repositories:\n  - { key: files, format: generic, type: local }\n');
+  t.equal(config.server.port, 8080);
+  t.equal(config.server.maxUploadBytes, 10 * 1024 ** 3);
+  t.equal(config.storage.dataDir, './data');
+  t.match(config.repositories[0], { key: 'files', allowRedeploy: true, allowDelete: true });
+});
+
+t.test('sizes may be written with units', async (t) => {
+  t.equal(parseConfig('server: { maxUploadBytes: 512MiB }').server.maxUploadBytes, 512 * 1024 ** 2);
+  t.same(problemsOf('server: { maxUploadBytes: lots }'), ['server.maxUploadBytes: not a size: "lots" (use bytes or e.g. "512MiB", "10GiB")']);
+});
+
+t.test('every problem is reported with its key path', async (t) => {
+  const problems = problemsOf(`
+server: { port: 99999, colour: blue }
+repositories:
+  - { key: ok, format: generic, type: local }
+  - { key: r, format: generic, type: remote, url: "ftp://example.org/" }
+  - { key: Bad Key, format: generic, type: local }
+  - { key: x, format: generic, type: sideways }
+  - { key: y, format: rpm, type: local }
+`);
+  t.match(problems.join('\n'), /server\.port: /);
+  t.match(problems.join('\n'), /server\.colour: unknown key/);
+  t.match(problems.join('\n'), /repositories\[1\]\.url: /);
+  t.match(problems.join('\n'), /repositories\[2\]\.key: /);
+  t.match(problems.join('\n'), /repositories\[3\]\.type: must be one of local, remote, virtual/);
+  t.match(problems.join('\n'), /repositories\[4\]\.format: /);
+});
+
+t.test('reserved and duplicate keys', async (t) => {
+  t.match(problemsOf('repositories: [{ key: api, format: generic, type: local }]')[0], /repositories\[0\]\.key: reserved/);
+  t.match(problemsOf('repositories: [{ key: v2, format: generic, type: local }]')[0], /reserved/);
+  t.same(
+    problemsOf(`repositories:
+  - { key: a, format: generic, type: local }
+  - { key: a, format: generic, type: local }`),
+    ['repositories[1].key: duplicate key "a"'],
+  );
+});
+
+t.test('virtual repositories: known members, a local deploy repo, no cycles', async (t) => {
+  t.same(problemsOf('repositories: [{ key: v, format: generic, type: virtual, members: [ghost] }]'), [
+    'repositories[0].members[0]: no repository "ghost"',
+  ]);
+  t.same(
+    problemsOf(`repositories:
+  - { key: r, format: generic, type: remote, url: "http://127.0.0.1:1/" }
+  - { key: v, format: generic, type: virtual, members: [r], defaultDeployRepo: r }`),
+    ['repositories[1].defaultDeployRepo: "r" is not a local repository'],
+  );
+  t.same(
+    problemsOf(`repositories:
+  - { key: l, format: generic, type: local }
+  - { key: v, format: generic, type: virtual, members: [l], defaultDeployRepo: other }`),
+    ['repositories[1].defaultDeployRepo: "other" is not a member'],
+  );
+  const cycle = problemsOf(`repositories:
+  - { key: a, format: generic, type: virtual, members: [b] }
+  - { key: b, format: generic, type: virtual, members: [a] }`);
+  t.match(cycle[0], /repositories\[0\]\.members: cycle a -> b -> a/);
+});
+
+t.test('secrets are references, never inline values', async (t) => {
+  const ok = parseConfig(`repositories:
+  - { key: r, format: generic, type: remote, url: "http://127.0.0.1:1/", auth: { username: u, password: { env: PW } } }`);
+  t.same(ok.repositories[0]!.type === 'remote' && ok.repositories[0]!.auth, { username: 'u', password: { env: 'PW' } });
+  t.ok(problemsOf(`repositories:
+  - { key: r, format: generic, type: remote, url: "http://127.0.0.1:1/", auth: { username: u, password: hunter2 } }`).length > 0);
+});
+
+t.test('YAML syntax errors are reported', async (t) => {
+  t.match(problemsOf('server: [unclosed')[0], /^YAML: /);
+});
+
+t.test('the shipped default config is valid', async (t) => {
+  const { loadConfigFile } = await import('../../src/config/load.js');
+  const config = loadConfigFile('config/shelf.yaml');
+  t.same(config.repositories.map((r) => r.type).sort(), ['local', 'local', 'remote', 'virtual']);
+});

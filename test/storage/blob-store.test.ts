@@ -1,0 +1,101 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import t from 'tap';
+import { FsBlobStore } from '../../src/storage/blob-store.js';
+
+const hex = (alg: string, data: Buffer | string) => createHash(alg).update(data).digest('hex');
+
+async function freshStore() {
+  const root = mkdtempSync(join(tmpdir(), 'shelf-blobs-'));
+  const store = new FsBlobStore(root);
+  await store.init();
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  return store;
+}
+
+const chunks = (...parts: (string | Buffer)[]) => Readable.from(parts.map((p) => Buffer.from(p)));
+
+t.test('write hashes with all four algorithms in one pass and stores by sha256', async (t) => {
+  const store = await freshStore();
+  const blob = await store.write(chunks('hello ', 'world'));
+  t.same(blob, {
+    sha256: hex('sha256', 'hello world'),
+    sha1: hex('sha1', 'hello world'),
+    md5: hex('md5', 'hello world'),
+    sha512: hex('sha512', 'hello world'),
+    size: 11,
+  });
+  t.ok(await store.has(blob.sha256));
+  t.equal(await text(await store.open(blob.sha256)), 'hello world');
+  t.equal(await text(await store.open(blob.sha256, { start: 6, end: 10 })), 'world');
+  t.same(readdirSync(store.tempDir), []);
+});
+
+t.test('a mismatch with the expected digest or size stores nothing', async (t) => {
+  const store = await freshStore();
+  await t.rejects(store.write(chunks('abc'), { expect: { sha256: hex('sha256', 'abd') } }), { code: 'DIGEST_MISMATCH' });
+  await t.rejects(store.write(chunks('abc'), { expect: { md5: hex('md5', 'x') } }), { code: 'DIGEST_MISMATCH' });
+  await t.rejects(store.write(chunks('abc'), { expect: { size: 4 } }), { code: 'SIZE_MISMATCH' });
+  await t.rejects(store.write(chunks('abcde'), { expect: { size: 4 } }), { code: 'SIZE_MISMATCH' });
+  t.notOk(await store.has(hex('sha256', 'abc')));
+  t.same(readdirSync(store.tempDir), []);
+  const ok = await store.write(chunks('abc'), { expect: { sha256: hex('sha256', 'abc'), size: 3 } });
+  t.equal(ok.size, 3);
+});
+
+t.test('maxBytes stops a body as soon as it is too large', async (t) => {
+  const store = await freshStore();
+  let pulled = 0;
+  const endless = Readable.from(
+    (function* () {
+      for (;;) {
+        pulled++;
+        yield randomBytes(1024);
+      }
+    })(),
+  );
+  await t.rejects(store.write(endless, { maxBytes: 10_000 }), { code: 'TOO_LARGE', status: 413 });
+  t.ok(pulled < 20, 'reading stopped at the limit');
+  t.same(readdirSync(store.tempDir), []);
+});
+
+t.test('a source that fails mid-way leaves nothing', async (t) => {
+  const store = await freshStore();
+  const failing = Readable.from(
+    (async function* () {
+      yield Buffer.from('partial');
+      throw new Error('connection reset');
+    })(),
+  );
+  await t.rejects(store.write(failing), /connection reset/);
+  t.notOk(await store.has(hex('sha256', 'partial')));
+  t.same(readdirSync(store.tempDir), []);
+});
+
+t.test('the same content twice is one blob', async (t) => {
+  const store = await freshStore();
+  const a = await store.write(chunks('same'));
+  const b = await store.write(chunks('sa', 'me'));
+  t.equal(a.sha256, b.sha256);
+  t.equal(readdirSync(join(store.blobDir, a.sha256.slice(0, 2))).length, 1);
+});
+
+t.test('temp files: all at start-up, or only those of a dead process', async (t) => {
+  const store = await freshStore();
+  writeFileSync(join(store.tempDir, '111-a.part'), 'x');
+  writeFileSync(join(store.tempDir, '222-b.part'), 'x');
+  t.equal(await store.removeTempFiles(111), 1);
+  t.same(readdirSync(store.tempDir), ['222-b.part']);
+  t.equal(await store.removeTempFiles(), 1);
+  t.same(readdirSync(store.tempDir), []);
+});
+
+t.test('unknown and malformed digests', async (t) => {
+  const store = await freshStore();
+  await t.rejects(store.open('0'.repeat(64)), { code: 'BLOB_UNKNOWN', status: 404 });
+  t.throws(() => store.pathOf('../../etc/passwd'), { code: 'DIGEST_INVALID' });
+});
