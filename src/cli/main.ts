@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { openStorage } from '../app.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
+import { verifyBlobs } from '../storage/verify.js';
+import { createWorkerPool } from '../workers/pool.js';
 import { createLogger } from '../observability/logger.js';
 import { serve } from '../server/serve.js';
 
@@ -32,6 +35,24 @@ configCommand
   .action((file: string) => {
     const config = loadOrExit(file);
     console.log(`${file}: ok (${config.repositories.length} repositories)`);
+  });
+
+const storageCommand = program.command('storage').description('inspect the blob store');
+storageCommand
+  .command('verify')
+  .description('re-hash every stored blob (in worker threads) and report any that changed on disk')
+  .option('-c, --config <file>', 'config file', process.env.SHELF_CONFIG ?? DEFAULT_CONFIG)
+  .action(async (options: { config: string }) => {
+    const config = loadOrExit(options.config);
+    const { blobs, index } = await openStorage(config);
+    const pool = createWorkerPool();
+    const report = await verifyBlobs(blobs, index, pool);
+    await pool.destroy();
+    await index.close();
+    console.log(`${report.checked} blobs checked, ${report.corrupt.length} corrupt, ${report.missing.length} missing`);
+    for (const sha256 of report.corrupt) console.log(`corrupt: sha256:${sha256}`);
+    for (const sha256 of report.missing) console.log(`missing: sha256:${sha256}`);
+    process.exitCode = report.corrupt.length + report.missing.length > 0 ? 1 : 0;
   });
 
 function loadOrExit(file: string) {

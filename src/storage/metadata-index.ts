@@ -74,6 +74,8 @@ export interface MetadataIndex {
   putNegative(repo: string, path: string, expiresAt: number): Promise<void>;
   getNegative(repo: string, path: string): Promise<number | undefined>;
   clearNegative(repo: string, path: string): Promise<void>;
+  /** Digests of the blobs any repository refers to, in order, after `after` (pagination). */
+  listBlobDigests(after: string, limit: number): Promise<string[]>;
   /** Total bytes of distinct blobs referenced by any repository. */
   storageBytes(): Promise<number>;
   /** Proves the index can be written (readiness). */

@@ -260,6 +260,13 @@ export class SqliteIndex implements MetadataIndex {
     this.db.prepare(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(repo, path);
   }
 
+  async listBlobDigests(after: string, limit: number): Promise<string[]> {
+    const rows = this.db
+      .prepare(`SELECT DISTINCT sha256 FROM artifacts WHERE sha256 > ? ORDER BY sha256 LIMIT ?`)
+      .all(after, limit) as { sha256: string }[];
+    return rows.map((r) => r.sha256);
+  }
+
   async storageBytes(): Promise<number> {
     const row = this.db
       .prepare(`SELECT COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE sha256 IN (SELECT sha256 FROM artifacts)`)

@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { SqliteIndex } from '../../src/storage/sqlite-index.js';
+
+const shelf = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8' });
+const dir = mkdtempSync(join(tmpdir(), 'shelf-cli-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+t.test('--version prints the package version', async (t) => {
+  const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+  const result = shelf('--version');
+  t.equal(result.status, 0);
+  t.equal(result.stdout.trim(), version);
+});
+
+t.test('config check: ok, or every problem with its key path and exit code 2', async (t) => {
+  const ok = shelf('config', 'check', 'config/shelf.yaml');
+  t.equal(ok.status, 0);
+  t.match(ok.stdout, /config\/shelf\.yaml: ok \(4 repositories\)/);
+
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'server: { port: -1, workers: many }\n');
+  const result = shelf('config', 'check', bad);
+  t.equal(result.status, 2);
+  t.match(result.stderr, /server\.port: /);
+  t.match(result.stderr, /server\.workers: /);
+
+  const badGraph = join(dir, 'bad-graph.yaml');
+  writeFileSync(badGraph, 'repositories:\n  - { key: v, format: generic, type: virtual, members: [nope] }\n');
+  const graph = shelf('config', 'check', badGraph);
+  t.equal(graph.status, 2);
+  t.match(graph.stderr, /repositories\[0\]\.members\[0\]: no repository "nope"/);
+
+  const missing = shelf('config', 'check', join(dir, 'absent.yaml'));
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /cannot read file/);
+});
+
+t.test('storage verify finds blobs that changed or vanished on disk', async (t) => {
+  const dataDir = join(dir, 'data');
+  const blobs = new FsBlobStore(join(dataDir, 'blobs'));
+  await blobs.init();
+  const index = new SqliteIndex(join(dataDir, 'index.sqlite'));
+  const stored = [];
+  for (const text of ['one', 'two', 'three']) {
+    const blob = await blobs.write(Readable.from([Buffer.from(text)]));
+    await index.putArtifact({ repo: 'r', path: text, blob, contentType: 'text/plain' }, 'always');
+    stored.push(blob.sha256);
+  }
+  await index.close();
+  const config = join(dir, 'verify.yaml');
+  writeFileSync(config, `storage: { dataDir: ${dataDir} }\n`);
+
+  const clean = shelf('storage', 'verify', '--config', config);
+  t.equal(clean.status, 0, clean.stderr);
+  t.match(clean.stdout, /3 blobs checked, 0 corrupt, 0 missing/);
+
+  appendFileSync(blobs.pathOf(stored[0]!), 'bit rot');
+  unlinkSync(blobs.pathOf(stored[1]!));
+  const damaged = shelf('storage', 'verify', '--config', config);
+  t.equal(damaged.status, 1);
+  t.match(damaged.stdout, /2 blobs checked, 1 corrupt, 1 missing/);
+  t.match(damaged.stdout, new RegExp(`corrupt: sha256:${stored[0]}`));
+  t.match(damaged.stdout, new RegExp(`missing: sha256:${stored[1]}`));
+});
