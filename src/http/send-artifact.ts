@@ -75,8 +75,8 @@ export async function sendArtifact(ctx: RequestContext, artifact: Artifact, opti
   }
   const body = await artifact.open(range);
   res.writeHead(status, headers);
-  // Send the status line now: a client waiting on a large miss sees progress from the start.
-  res.flushHeaders();
+  // A miss streams at the upstream's pace: send the status line now so the client sees progress at once.
+  if (artifact.checksums === undefined) res.flushHeaders();
   options.onDownload?.();
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {

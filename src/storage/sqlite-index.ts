@@ -88,6 +88,7 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${
  */
 export class SqliteIndex implements MetadataIndex {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -96,6 +97,16 @@ export class SqliteIndex implements MetadataIndex {
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+  }
+
+  /** Prepares each SQL text once: preparing costs more than running a point lookup. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
   }
 
   get schemaVersion(): number {
@@ -113,7 +124,7 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async getArtifact(repo: string, path: string): Promise<ArtifactRecord | undefined> {
-    const row = this.db.prepare(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`).get(repo, path) as
+    const row = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`).get(repo, path) as
       | ArtifactRow
       | undefined;
     return row && toRecord(row);
@@ -121,8 +132,7 @@ export class SqliteIndex implements MetadataIndex {
 
   async putArtifact(artifact: NewArtifact, policy: OverwritePolicy): Promise<PutResult> {
     const put = this.db.transaction((): PutResult => {
-      const existing = this.db
-        .prepare(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
+      const existing = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
         .get(artifact.repo, artifact.path) as ArtifactRow | undefined;
       if (existing && policy === 'same-content-only' && existing.sha256 !== artifact.blob.sha256) {
         return { conflict: toRecord(existing) };
@@ -130,8 +140,7 @@ export class SqliteIndex implements MetadataIndex {
       const now = Date.now();
       this.insertBlob(artifact.blob, now);
       const cache = artifact.cache;
-      this.db
-        .prepare(
+      this.sql(
           `INSERT INTO artifacts (repo, path, sha256, content_type, created_at, modified_at,
              upstream_etag, upstream_last_modified, fetched_at, expires_at)
            VALUES (@repo, @path, @sha256, @contentType, @now, @now, @etag, @lastModified, @fetchedAt, @expiresAt)
@@ -152,9 +161,8 @@ export class SqliteIndex implements MetadataIndex {
           fetchedAt: cache?.fetchedAt ?? null,
           expiresAt: cache?.expiresAt ?? null,
         });
-      this.db.prepare(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(artifact.repo, artifact.path);
-      const stored = this.db
-        .prepare(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
+      this.sql(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(artifact.repo, artifact.path);
+      const stored = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
         .get(artifact.repo, artifact.path) as ArtifactRow;
       return { stored: toRecord(stored) };
     });
@@ -162,8 +170,7 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   private insertBlob(blob: StoredBlob, now: number): void {
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO blobs (sha256, size, sha1, md5, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (sha256) DO NOTHING`,
       )
@@ -172,15 +179,14 @@ export class SqliteIndex implements MetadataIndex {
 
   async deleteArtifact(repo: string, path: string): Promise<boolean> {
     const remove = this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM properties WHERE repo = ? AND path = ?`).run(repo, path);
-      return this.db.prepare(`DELETE FROM artifacts WHERE repo = ? AND path = ?`).run(repo, path).changes > 0;
+      this.sql(`DELETE FROM properties WHERE repo = ? AND path = ?`).run(repo, path);
+      return this.sql(`DELETE FROM artifacts WHERE repo = ? AND path = ?`).run(repo, path).changes > 0;
     });
     return remove.immediate();
   }
 
   async listArtifacts(repo: string, options: ListOptions = {}): Promise<ArtifactRecord[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this.sql(
         `${SELECT_ARTIFACT} WHERE repo = ? AND path LIKE ? ESCAPE '\\' AND path > ? ORDER BY path LIMIT ?`,
       )
       .all(repo, likePrefix(options.prefix ?? ''), options.after ?? '', options.limit ?? -1) as ArtifactRow[];
@@ -188,8 +194,7 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async updateCacheState(repo: string, path: string, state: CacheState): Promise<void> {
-    this.db
-      .prepare(
+    this.sql(
         `UPDATE artifacts SET fetched_at = ?, expires_at = ?,
            upstream_etag = COALESCE(?, upstream_etag), upstream_last_modified = COALESCE(?, upstream_last_modified)
          WHERE repo = ? AND path = ?`,
@@ -198,7 +203,7 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async recordDownloads(tallies: DownloadTally[]): Promise<void> {
-    const update = this.db.prepare(
+    const update = this.sql(
       `UPDATE artifacts SET download_count = download_count + ?, downloaded_at = MAX(COALESCE(downloaded_at, 0), ?)
        WHERE repo = ? AND path = ?`,
     );
@@ -208,8 +213,7 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async getProperties(repo: string, path: string): Promise<Properties> {
-    const rows = this.db
-      .prepare(`SELECT key, value FROM properties WHERE repo = ? AND path = ? ORDER BY key, value`)
+    const rows = this.sql(`SELECT key, value FROM properties WHERE repo = ? AND path = ? ORDER BY key, value`)
       .all(repo, path) as { key: string; value: string }[];
     const properties: Properties = {};
     for (const { key, value } of rows) (properties[key] ??= []).push(value);
@@ -217,8 +221,8 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async setProperties(repo: string, path: string, properties: Properties): Promise<void> {
-    const clear = this.db.prepare(`DELETE FROM properties WHERE repo = ? AND path = ? AND key = ?`);
-    const insert = this.db.prepare(`INSERT OR IGNORE INTO properties (repo, path, key, value) VALUES (?, ?, ?, ?)`);
+    const clear = this.sql(`DELETE FROM properties WHERE repo = ? AND path = ? AND key = ?`);
+    const insert = this.sql(`INSERT OR IGNORE INTO properties (repo, path, key, value) VALUES (?, ?, ?, ?)`);
     this.db.transaction(() => {
       for (const [key, values] of Object.entries(properties)) {
         clear.run(repo, path, key);
@@ -228,21 +232,19 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async deleteProperties(repo: string, path: string, keys: string[]): Promise<void> {
-    const clear = this.db.prepare(`DELETE FROM properties WHERE repo = ? AND path = ? AND key = ?`);
+    const clear = this.sql(`DELETE FROM properties WHERE repo = ? AND path = ? AND key = ?`);
     this.db.transaction(() => keys.forEach((key) => clear.run(repo, path, key)))();
   }
 
   async findByChecksum(query: ChecksumQuery): Promise<ArtifactRecord[]> {
     const [column, value] = Object.entries(query)[0] as [string, string];
-    const rows = this.db
-      .prepare(`${SELECT_ARTIFACT} WHERE b.${column} = ? ORDER BY repo, path`)
+    const rows = this.sql(`${SELECT_ARTIFACT} WHERE b.${column} = ? ORDER BY repo, path`)
       .all(value.toLowerCase()) as ArtifactRow[];
     return rows.map(toRecord);
   }
 
   async putNegative(repo: string, path: string, expiresAt: number): Promise<void> {
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO negative_cache (repo, path, expires_at) VALUES (?, ?, ?)
          ON CONFLICT (repo, path) DO UPDATE SET expires_at = excluded.expires_at`,
       )
@@ -250,32 +252,30 @@ export class SqliteIndex implements MetadataIndex {
   }
 
   async getNegative(repo: string, path: string): Promise<number | undefined> {
-    const row = this.db.prepare(`SELECT expires_at FROM negative_cache WHERE repo = ? AND path = ?`).get(repo, path) as
+    const row = this.sql(`SELECT expires_at FROM negative_cache WHERE repo = ? AND path = ?`).get(repo, path) as
       | { expires_at: number }
       | undefined;
     return row?.expires_at;
   }
 
   async clearNegative(repo: string, path: string): Promise<void> {
-    this.db.prepare(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(repo, path);
+    this.sql(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(repo, path);
   }
 
   async listBlobDigests(after: string, limit: number): Promise<string[]> {
-    const rows = this.db
-      .prepare(`SELECT DISTINCT sha256 FROM artifacts WHERE sha256 > ? ORDER BY sha256 LIMIT ?`)
+    const rows = this.sql(`SELECT DISTINCT sha256 FROM artifacts WHERE sha256 > ? ORDER BY sha256 LIMIT ?`)
       .all(after, limit) as { sha256: string }[];
     return rows.map((r) => r.sha256);
   }
 
   async storageBytes(): Promise<number> {
-    const row = this.db
-      .prepare(`SELECT COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE sha256 IN (SELECT sha256 FROM artifacts)`)
+    const row = this.sql(`SELECT COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE sha256 IN (SELECT sha256 FROM artifacts)`)
       .get() as { bytes: number };
     return row.bytes;
   }
 
   async ping(): Promise<void> {
-    this.db.prepare(`INSERT OR REPLACE INTO readiness_probe (id, at) VALUES (1, ?)`).run(Date.now());
+    this.sql(`INSERT OR REPLACE INTO readiness_probe (id, at) VALUES (1, ?)`).run(Date.now());
   }
 
   async close(): Promise<void> {
