@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { openStorage } from '../app.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { verifyBlobs } from '../storage/verify.js';
@@ -14,6 +14,9 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
   version: string;
 };
 
+const configOption = () =>
+  new Option('-c, --config <file>', 'config file').default(process.env.SHELF_CONFIG ?? DEFAULT_CONFIG);
+
 const program = new Command('shelf')
   .description('Pull-through caching artifact appliance for Docker/OCI, npm, PyPI, Maven and generic files')
   .version(version, '-v, --version');
@@ -21,7 +24,7 @@ const program = new Command('shelf')
 program
   .command('serve')
   .description('serve the repositories a config file defines')
-  .option('-c, --config <file>', 'config file', process.env.SHELF_CONFIG ?? DEFAULT_CONFIG)
+  .addOption(configOption())
   .action(async (options: { config: string }) => {
     const config = loadOrExit(options.config);
     await serve(config, createLogger(config.logging.level));
@@ -41,7 +44,7 @@ const storageCommand = program.command('storage').description('inspect the blob 
 storageCommand
   .command('verify')
   .description('re-hash every stored blob (in worker threads) and report any that changed on disk')
-  .option('-c, --config <file>', 'config file', process.env.SHELF_CONFIG ?? DEFAULT_CONFIG)
+  .addOption(configOption())
   .action(async (options: { config: string }) => {
     const config = loadOrExit(options.config);
     const { blobs, index } = await openStorage(config);

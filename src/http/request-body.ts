@@ -1,5 +1,6 @@
 import { ShelfError } from '../errors.js';
-import { CHECKSUM_ALGORITHMS, isHexDigest, type Checksums } from '../storage/checksums.js';
+import { checksumHeaders } from '../header-values.js';
+import type { Checksums } from '../storage/checksums.js';
 import type { RequestContext } from './request-context.js';
 
 /**
@@ -18,13 +19,8 @@ export function requestBody(ctx: RequestContext, maxBytes: number): AsyncIterabl
 
 /** Checksums a deploying client declares (X-Checksum-Sha256, -Sha1, -Md5, as Artifactory's clients send). */
 export function declaredChecksums(ctx: RequestContext): Partial<Checksums> {
-  const declared: Partial<Checksums> = {};
-  for (const alg of CHECKSUM_ALGORITHMS) {
-    const value = ctx.req.headers[`x-checksum-${alg}`];
-    if (typeof value !== 'string') continue;
-    const hex = value.trim().toLowerCase();
-    if (!isHexDigest(alg, hex)) throw new ShelfError('BAD_REQUEST', 400, `X-Checksum-${alg} is not a ${alg} hex digest`);
-    declared[alg] = hex;
-  }
+  const { declared, malformed } = checksumHeaders(ctx.req.headers);
+  const [alg] = malformed;
+  if (alg) throw new ShelfError('BAD_REQUEST', 400, `X-Checksum-${alg} is not a ${alg} hex digest`);
   return declared;
 }

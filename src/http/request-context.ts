@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { firstValue } from '../header-values.js';
 import type { CacheStatus } from '../repos/repository.js';
 
 /** What the access log line says about a request, filled in as it is handled. */
@@ -26,10 +27,8 @@ export interface BaseUrlOptions {
   trustProxy: boolean;
 }
 
-const header = (req: IncomingMessage, name: string) => {
-  const value = req.headers[name];
-  return (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
-};
+/** The first of a comma-separated proxy header's values (the one the outermost proxy set). */
+const forwarded = (req: IncomingMessage, name: string) => firstValue(req.headers[name])?.split(',')[0]?.trim();
 
 export function createRequestContext(req: IncomingMessage, res: ServerResponse, options: BaseUrlOptions): RequestContext {
   const rawUrl = req.url ?? '/';
@@ -48,7 +47,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
 
 function externalBaseUrl(req: IncomingMessage, options: BaseUrlOptions): string {
   if (options.baseUrl) return options.baseUrl.replace(/\/+$/, '');
-  const proto = (options.trustProxy && header(req, 'x-forwarded-proto')) || 'http';
-  const host = (options.trustProxy && header(req, 'x-forwarded-host')) || req.headers.host || 'localhost';
+  const proto = (options.trustProxy && forwarded(req, 'x-forwarded-proto')) || 'http';
+  const host = (options.trustProxy && forwarded(req, 'x-forwarded-host')) || req.headers.host || 'localhost';
   return `${proto}://${host}`;
 }

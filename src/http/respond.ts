@@ -1,21 +1,21 @@
 import { ShelfError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
-export function sendJson(ctx: RequestContext, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = `${JSON.stringify(body, null, 2)}\n`;
-  ctx.res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
+export function sendText(
+  ctx: RequestContext,
+  status: number,
+  text: string,
+  contentType = 'text/plain; charset=utf-8',
+  headers: Record<string, string> = {},
+): void {
+  const length = Buffer.byteLength(text);
+  ctx.res.writeHead(status, { 'content-type': contentType, 'content-length': length, ...headers });
   ctx.res.end(ctx.method === 'HEAD' ? undefined : text);
-  ctx.access.bytes += Buffer.byteLength(text);
+  ctx.access.bytes += length;
 }
 
-export function sendText(ctx: RequestContext, status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
-  ctx.res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
-  ctx.res.end(ctx.method === 'HEAD' ? undefined : text);
-  ctx.access.bytes += Buffer.byteLength(text);
+export function sendJson(ctx: RequestContext, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendText(ctx, status, `${JSON.stringify(body, null, 2)}\n`, 'application/json; charset=utf-8', headers);
 }
 
 /** The error body of Shelf's own endpoints and of formats without an error format of their own. */

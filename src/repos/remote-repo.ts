@@ -1,6 +1,6 @@
 import type { RemoteRepoConfig } from '../config/schema.js';
 import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
-import { CHECKSUM_ALGORITHMS, isHexDigest, type Checksums } from '../storage/checksums.js';
+import { checksumHeaders, firstValue as first } from '../header-values.js';
 import type { ArtifactRecord } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
@@ -15,7 +15,6 @@ import {
   type Repository,
 } from './repository.js';
 
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
  * A caching proxy of one upstream. Fresh cache is served without asking upstream; a miss or an expired
@@ -61,8 +60,7 @@ export class RemoteRepo implements Repository {
     if (!this.filter.allows(path)) return undefined;
     const now = Date.now();
     const record = await this.ctx.index.getArtifact(this.key, path);
-    if (record && (record.cache?.expiresAt ?? null) === null) return storedArtifact(this.ctx.blobs, record, 'HIT');
-    if (record && record.cache!.expiresAt! > now) return storedArtifact(this.ctx.blobs, record, 'HIT');
+    if (record && isFresh(record, now)) return storedArtifact(this.ctx.blobs, record, 'HIT');
     if (!record) {
       const negativeUntil = await this.ctx.index.getNegative(this.key, path);
       if (negativeUntil !== undefined && negativeUntil > now) return undefined;
@@ -177,7 +175,8 @@ export class RemoteRepo implements Repository {
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const contentType = first(response.headers['content-type']) ?? this.rules.defaultContentType(path);
     const writer = await this.ctx.blobs.createWriter({
-      expect: { ...declaredChecksums(response), ...options.expect, ...(size !== undefined && { size }) },
+      // A malformed checksum header from upstream is ignored; well-formed ones must match.
+      expect: { ...checksumHeaders(response.headers).declared, ...options.expect, ...(size !== undefined && { size }) },
     });
     publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
     try {
@@ -216,14 +215,10 @@ export class RemoteRepo implements Repository {
   }
 }
 
-/** Checksums an upstream declares for its body (Artifactory and Nexus upstreams send these); verified before commit. */
-function declaredChecksums(response: UpstreamResponse): Partial<Checksums> {
-  const declared: Partial<Checksums> = {};
-  for (const alg of CHECKSUM_ALGORITHMS) {
-    const value = first(response.headers[`x-checksum-${alg}`])?.trim().toLowerCase();
-    if (value && isHexDigest(alg, value)) declared[alg] = value;
-  }
-  return declared;
+/** Immutable content (no expiry) is always fresh; mutable content until its `expiresAt`. */
+function isFresh(record: ArtifactRecord, now: number): boolean {
+  const expiresAt = record.cache?.expiresAt ?? null;
+  return expiresAt === null || expiresAt > now;
 }
 
 function conditionalHeaders(record: ArtifactRecord | undefined): Record<string, string> {

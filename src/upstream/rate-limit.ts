@@ -1,7 +1,6 @@
-type HeaderValue = string | string[] | undefined;
-export type ResponseHeaders = Record<string, HeaderValue>;
+import { firstValue as first, type HeaderMap } from '../header-values.js';
 
-const first = (value: HeaderValue) => (Array.isArray(value) ? value[0] : value);
+export type ResponseHeaders = HeaderMap;
 
 /** `Retry-After` as seconds from now: either delta-seconds or an HTTP date. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
