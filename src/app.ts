@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
 import type { ShelfConfig } from './config/schema.js';
 import { notFound, ShelfError } from './errors.js';
-import { formatModule } from './formats/index.js';
-import type { FormatServices } from './formats/format-module.js';
+import { allFormatModules, formatModule } from './formats/index.js';
+import type { FormatServices, SegmentHandler } from './formats/format-module.js';
 import { createRequestContext, type RequestContext } from './http/request-context.js';
 import { sendError, sendJson, sendText } from './http/respond.js';
 import { ShelfMetrics } from './observability/metrics.js';
@@ -17,6 +17,8 @@ import { RepositoryRegistry } from './repos/repository-registry.js';
 import { FsBlobStore } from './storage/blob-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
+import { UploadSessions } from './storage/upload-sessions.js';
+import { WorkerPool } from './workers/pool.js';
 
 export interface ShelfAppOptions {
   config: ShelfConfig;
@@ -29,7 +31,12 @@ export interface ShelfAppOptions {
 /** Where a data directory keeps what. */
 export function storagePaths(config: ShelfConfig) {
   const dataDir = resolve(config.storage.dataDir);
-  return { dataDir, blobs: join(dataDir, 'blobs'), index: join(dataDir, 'index.sqlite') };
+  return {
+    dataDir,
+    blobs: join(dataDir, 'blobs'),
+    uploads: join(dataDir, 'blobs', 'uploads'),
+    index: join(dataDir, 'index.sqlite'),
+  };
 }
 
 /** Opens storage once for a process (the primary before forking, or a single-process server). */
@@ -48,6 +55,11 @@ export class ShelfApp {
   private readonly downloads: DownloadStats;
   private readonly api: RestApi;
   private readonly services: FormatServices;
+  private readonly workers = new WorkerPool();
+  /** Protocol endpoints at the root (`/v2/`) and below `/api/<format>/`, from the formats that have them. */
+  private readonly rootRoutes = new Map<string, SegmentHandler>();
+  private readonly formatApis = new Map<string, SegmentHandler>();
+  private readonly uploadSweep: NodeJS.Timeout;
 
   private constructor(
     private readonly options: ShelfAppOptions,
@@ -69,12 +81,30 @@ export class ShelfApp {
     });
     this.downloads = new DownloadStats(index);
     this.api = new RestApi(this.repos, index);
-    this.services = { config, downloads: this.downloads };
+    const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers);
+    this.services = { config, downloads: this.downloads, repos: this.repos, uploads };
+    for (const module of allFormatModules()) {
+      for (const [prefix, handler] of Object.entries(module.rootRoutes ?? {})) this.rootRoutes.set(prefix, handler);
+      if (module.api) this.formatApis.set(module.name, module.api);
+    }
+    this.uploadSweep = setInterval(() => void this.removeAbandonedUploads(), 3600_000).unref();
   }
 
   static async create(options: ShelfAppOptions): Promise<ShelfApp> {
     const { blobs, index } = await openStorage(options.config);
-    return new ShelfApp(options, blobs, index);
+    const app = new ShelfApp(options, blobs, index);
+    await app.services.uploads.init();
+    await app.removeAbandonedUploads();
+    return app;
+  }
+
+  private async removeAbandonedUploads(): Promise<void> {
+    const cutoff = Date.now() - this.options.config.storage.uploadExpirySeconds * 1000;
+    const removed = await this.services.uploads.removeAbandoned(cutoff).catch((err: unknown) => {
+      this.options.log.warn({ err }, 'could not remove abandoned uploads');
+      return 0;
+    });
+    if (removed > 0) this.options.log.info({ removed }, 'removed abandoned uploads');
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -97,11 +127,13 @@ export class ShelfApp {
         return sendJson(ctx, 200, { name: 'shelf', repositories: `${ctx.baseUrl}/api/repositories` });
       case '-':
         return this.system(ctx, rest);
-      case 'api':
-        return this.api.handle(ctx, rest);
-      case 'v2':
-        throw new ShelfError('UNSUPPORTED', 404, 'the Docker registry API is not enabled in this build');
+      case 'api': {
+        const formatApi = this.formatApis.get(rest[0] ?? '');
+        return formatApi ? formatApi(ctx, rest.slice(1), this.services) : this.api.handle(ctx, rest);
+      }
       default: {
+        const rootRoute = this.rootRoutes.get(first);
+        if (rootRoute) return rootRoute(ctx, rest, this.services);
         const repo = this.repos.get(first);
         if (!repo) throw notFound(`repository ${first}`);
         ctx.access.repo = repo.key;
@@ -165,6 +197,8 @@ export class ShelfApp {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.uploadSweep);
+    await this.workers.close();
     await this.downloads.close();
     await this.repos.close();
     await this.index.close();

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { openStorage } from '../app.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { verifyBlobs } from '../storage/verify.js';
-import { createWorkerPool } from '../workers/pool.js';
+import { WorkerPool } from '../workers/pool.js';
 import { createLogger } from '../observability/logger.js';
 import { serve } from '../server/serve.js';
 
@@ -48,9 +48,9 @@ storageCommand
   .action(async (options: { config: string }) => {
     const config = loadOrExit(options.config);
     const { blobs, index } = await openStorage(config);
-    const pool = createWorkerPool();
+    const pool = new WorkerPool();
     const report = await verifyBlobs(blobs, index, pool);
-    await pool.destroy();
+    await pool.close();
     await index.close();
     console.log(`${report.checked} blobs checked, ${report.corrupt.length} corrupt, ${report.missing.length} missing`);
     for (const sha256 of report.corrupt) console.log(`corrupt: sha256:${sha256}`);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type RepositoryConfig, type ShelfConfig } from './schema.js';
+import { configSchema, FORMAT_OPTIONS, type RepositoryConfig, type ShelfConfig } from './schema.js';
 
 /** Every problem found in a config file, each prefixed with the key path it concerns. */
 export class ConfigError extends Error {
@@ -34,7 +34,7 @@ export function parseConfig(text: string, source = '<config>'): ShelfConfig {
 export function validateConfig(raw: unknown, source = '<config>'): ShelfConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
-  const problems = checkRepositoryGraph(parsed.data.repositories);
+  const problems = [...checkRepositoryGraph(parsed.data.repositories), ...checkFormatOptions(parsed.data)];
   if (problems.length > 0) throw new ConfigError(source, problems);
   return parsed.data;
 }
@@ -84,6 +84,25 @@ function checkRepositoryGraph(repos: RepositoryConfig[]): string[] {
     const cycle = findCycle(repo.key, byKey, []);
     if (cycle) problems.push(`repositories[${i}].members: cycle ${cycle.join(' -> ')}`);
   });
+  return problems;
+}
+
+/** Format-specific options only on repositories of that format; the default Docker repository exists. */
+function checkFormatOptions(config: ShelfConfig): string[] {
+  const problems: string[] = [];
+  config.repositories.forEach((repo, i) => {
+    for (const [option, format] of Object.entries(FORMAT_OPTIONS)) {
+      if (option in repo && (repo as Record<string, unknown>)[option] !== undefined && repo.format !== format) {
+        problems.push(`repositories[${i}].${option}: only for ${format} repositories`);
+      }
+    }
+  });
+  const defaultDocker = config.docker.defaultRepository;
+  if (defaultDocker !== undefined) {
+    const repo = config.repositories.find((r) => r.key === defaultDocker);
+    if (!repo) problems.push(`docker.defaultRepository: no repository "${defaultDocker}"`);
+    else if (repo.format !== 'docker') problems.push(`docker.defaultRepository: "${defaultDocker}" is ${repo.format}, not docker`);
+  }
   return problems;
 }
 

@@ -4,8 +4,16 @@ import { parseByteSize } from './byte-size.js';
 /** Repository keys that would shadow Shelf's own URL space (`/v2/`, `/api/`, `/-/`). */
 export const RESERVED_REPO_KEYS = ['v2', 'api', '-', 'ui', 'favicon.ico', 'metrics'];
 
-/** Formats this build implements; docker, npm, pypi and maven join as they land. */
-export const FORMATS = ['generic'] as const;
+/** Formats this build implements; npm, pypi and maven join as they land. */
+export const FORMATS = ['generic', 'docker'] as const;
+
+/** Options that only mean something for one format, checked by config/load.ts. */
+export const FORMAT_OPTIONS: Record<string, Format> = {
+  immutableTags: 'docker',
+  maxUniqueTags: 'docker',
+  tagTtlSeconds: 'docker',
+  resolveDockerTagsByTimestamp: 'docker',
+};
 
 const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
   if (typeof value === 'number') return value;
@@ -45,6 +53,10 @@ const localRepo = z.strictObject({
   /** false: a path, once written, cannot be overwritten with different content (the release-repo rule). */
   allowRedeploy: z.boolean().default(true),
   allowDelete: z.boolean().default(true),
+  /** Docker: a pushed tag cannot be moved to another digest (the release-repo rule for images). */
+  immutableTags: z.boolean().optional(),
+  /** Docker: per image, the oldest tags beyond this many are removed on push; 0 keeps all. */
+  maxUniqueTags: z.number().int().nonnegative().optional(),
 });
 
 const remoteRepo = z.strictObject({
@@ -54,6 +66,8 @@ const remoteRepo = z.strictObject({
   auth: upstreamAuth.optional(),
   /** How long mutable content (indexes, tags, metadata) is served before it is revalidated upstream. */
   metadataTtlSeconds: z.number().int().nonnegative().default(300),
+  /** Docker: how long a cached tag is served before it is revalidated (with a HEAD). */
+  tagTtlSeconds: z.number().int().nonnegative().optional(),
   /** How long an upstream 404 is remembered. */
   negativeCacheTtlSeconds: z.number().int().nonnegative().default(60),
   /** Serve only what is already cached; never contact the upstream. */
@@ -72,6 +86,8 @@ const virtualRepo = z.strictObject({
   type: z.literal('virtual'),
   members: z.array(repoKey).min(1),
   defaultDeployRepo: repoKey.optional(),
+  /** Docker: a tag resolves to the member that pushed it most recently, not to the first member that has it. */
+  resolveDockerTagsByTimestamp: z.boolean().optional(),
 });
 
 export const repositorySchema = z.discriminatedUnion('type', [localRepo, remoteRepo, virtualRepo]);
@@ -95,11 +111,22 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Relative paths are resolved against the directory Shelf is started from. */
       dataDir: z.string().min(1).default('./data'),
+      /** Resumable uploads (Docker blob uploads) not finished within this many seconds are removed. */
+      uploadExpirySeconds: z.number().int().positive().default(86_400),
     })
     .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  docker: z
+    .strictObject({
+      /**
+       * Answers /v2/<name> when <name>'s first component is not a repository key, so a Docker daemon's
+       * `registry-mirrors` (which asks for /v2/library/nginx/...) can point at Shelf's root.
+       */
+      defaultRepository: repoKey.optional(),
     })
     .prefault({}),
   repositories: z.array(repositorySchema).default([]),

@@ -1,18 +1,28 @@
 import type { Format, RepositoryConfig, ShelfConfig } from '../config/schema.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { DownloadStats } from '../repos/download-stats.js';
+import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { FormatRules, Repository } from '../repos/repository.js';
+import type { UploadSessions } from '../storage/upload-sessions.js';
 
 /** What a format's protocol handlers are given besides the request. */
 export interface FormatServices {
   config: ShelfConfig;
   downloads: DownloadStats;
+  repos: RepositoryRegistry;
+  uploads: UploadSessions;
 }
 
-/** A package format plugged into the engine: its caching rules and the protocol it speaks at `/<repoKey>/...`. */
+export type SegmentHandler = (ctx: RequestContext, segments: string[], services: FormatServices) => Promise<void>;
+
+/** A package format plugged into the engine: its caching rules and the protocol it speaks. */
 export interface FormatModule {
   name: Format;
   rules(config: RepositoryConfig): FormatRules;
   /** Handles a request below `/<repoKey>/`; `segments` are the decoded path segments after the key. */
   handle(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void>;
+  /** Protocol endpoints at Shelf's root that the format's clients insist on (Docker's `/v2/`), by first segment. */
+  rootRoutes?: Record<string, SegmentHandler>;
+  /** The format's REST endpoints below `/api/<format>/`. */
+  api?: SegmentHandler;
 }

@@ -1,13 +1,19 @@
 import type { Format } from '../config/schema.js';
 import type { FormatModule } from './format-module.js';
+import { dockerFormat } from './docker/docker-format.js';
 import { genericFormat } from './generic/generic-format.js';
 
 const MODULES: Partial<Record<Format, FormatModule>> = {
   generic: genericFormat,
+  docker: dockerFormat,
 };
 
 export function formatModule(format: Format): FormatModule {
   const module = MODULES[format];
   if (!module) throw new Error(`format ${format} is not implemented yet`);
   return module;
+}
+
+export function allFormatModules(): FormatModule[] {
+  return Object.values(MODULES);
 }

@@ -24,3 +24,19 @@ export function declaredChecksums(ctx: RequestContext): Partial<Checksums> {
   if (alg) throw new ShelfError('BAD_REQUEST', 400, `X-Checksum-${alg} is not a ${alg} hex digest`);
   return declared;
 }
+
+/** A small JSON request body (API calls), parsed; refused with 400 when it is not JSON. */
+export async function readJsonBody(ctx: RequestContext, maxBytes = 1024 * 1024): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of requestBody(ctx, maxBytes)) {
+    size += chunk.length;
+    if (size > maxBytes) throw new ShelfError('TOO_LARGE', 413, `body exceeds the limit of ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ShelfError('BAD_REQUEST', 400, 'request body is not valid JSON');
+  }
+}

@@ -1,10 +1,11 @@
 import { ShelfError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
+/** A complete body held in memory (JSON, metadata documents, manifests). */
 export function sendText(
   ctx: RequestContext,
   status: number,
-  text: string,
+  text: string | Buffer,
   contentType = 'text/plain; charset=utf-8',
   headers: Record<string, string> = {},
 ): void {

@@ -1,7 +1,15 @@
 import type { LocalRepoConfig } from '../config/schema.js';
 import { conflict, forbidden, notFound } from '../errors.js';
-import type { ArtifactRecord } from '../storage/metadata-index.js';
-import { storedArtifact, type Artifact, type PutOptions, type RepoContext, type Repository } from './repository.js';
+import type { StoredBlob } from '../storage/blob-store.js';
+import type { ArtifactRecord, ListOptions } from '../storage/metadata-index.js';
+import {
+  storedArtifact,
+  type Artifact,
+  type FormatRules,
+  type PutOptions,
+  type RepoContext,
+  type Repository,
+} from './repository.js';
 
 /** Hosted content: what clients deploy is stored here and served back. */
 export class LocalRepo implements Repository {
@@ -9,6 +17,7 @@ export class LocalRepo implements Repository {
 
   constructor(
     readonly config: LocalRepoConfig,
+    private readonly rules: FormatRules,
     private readonly ctx: RepoContext,
   ) {}
 
@@ -29,14 +38,22 @@ export class LocalRepo implements Repository {
     return this.ctx.index.getArtifact(this.key, path);
   }
 
-  async put(path: string, source: AsyncIterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
+  async list(options?: ListOptions): Promise<ArtifactRecord[]> {
+    return this.ctx.index.listArtifacts(this.key, options);
+  }
+
+  async put(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
     const blob = await this.ctx.blobs.write(source, {
       ...(options.expect && { expect: options.expect }),
       ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }),
     });
+    return this.link(path, blob, options.contentType);
+  }
+
+  async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
     const result = await this.ctx.index.putArtifact(
-      { repo: this.key, path, blob, contentType: options.contentType },
-      this.config.allowRedeploy ? 'always' : 'same-content-only',
+      { repo: this.key, path, blob, contentType },
+      this.rules.overwritePolicy(path),
     );
     if ('conflict' in result) {
       throw conflict(`${this.key}/${path} is already deployed with other content and this repository does not allow redeploy`);
@@ -46,6 +63,11 @@ export class LocalRepo implements Repository {
 
   async delete(path: string): Promise<void> {
     if (!this.config.allowDelete) throw forbidden(`repository ${this.key} does not allow deletion`);
+    await this.prune(path);
+  }
+
+  /** Removes a path by the repository's own retention rules, which deletion protection does not cover. */
+  async prune(path: string): Promise<void> {
     if (!(await this.ctx.index.deleteArtifact(this.key, path))) throw notFound(`${this.key}/${path}`);
   }
 }

@@ -1,7 +1,8 @@
 import type { RemoteRepoConfig } from '../config/schema.js';
 import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import { checksumHeaders, firstValue as first } from '../header-values.js';
-import type { ArtifactRecord } from '../storage/metadata-index.js';
+import type { StoredBlob } from '../storage/blob-store.js';
+import type { ArtifactRecord, ListOptions } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
 import { readGrowingFile } from './growing-file-reader.js';
@@ -13,6 +14,7 @@ import {
   type GetOptions,
   type RepoContext,
   type Repository,
+  type UpstreamTarget,
 } from './repository.js';
 
 
@@ -45,6 +47,19 @@ export class RemoteRepo implements Repository {
 
   async record(path: string): Promise<ArtifactRecord | undefined> {
     return this.ctx.index.getArtifact(this.key, path);
+  }
+
+  async list(options?: ListOptions): Promise<ArtifactRecord[]> {
+    return this.ctx.index.listArtifacts(this.key, options);
+  }
+
+  /** Records cached content under a second path (a format's alias, e.g. a Docker tag's digest). */
+  async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
+    const result = await this.ctx.index.putArtifact(
+      { repo: this.key, path, blob, contentType, cache: { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) } },
+      'always',
+    );
+    return (result as { stored: ArtifactRecord }).stored;
   }
 
   async put(): Promise<ArtifactRecord> {
@@ -135,15 +150,13 @@ export class RemoteRepo implements Repository {
     options: GetOptions,
   ): Promise<void> {
     const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
-    const observer = this.ctx.upstreamObserver;
     try {
-      const response = await this.upstream
-        .request(this.upstream.urlFor(path), { headers: conditionalHeaders(record) })
-        .catch((err: unknown) => {
-          observer.response(this.key, 'error');
-          throw err;
-        });
-      observer.response(this.key, String(response.status));
+      const target = this.rules.upstreamTarget?.(path) ?? { path: this.upstream.encodePath(path) };
+      if (record && this.rules.digestHeader && (await this.unchangedByHead(path, target, record))) {
+        publish({ type: 'settled' });
+        return;
+      }
+      const response = await this.ask(target, 'GET', this.rules.digestHeader ? {} : conditionalHeaders(record));
       if (response.status === 304 && record) {
         response.body.resume();
         await this.ctx.index.updateCacheState(this.key, path, { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) });
@@ -165,6 +178,35 @@ export class RemoteRepo implements Repository {
     }
   }
 
+  private async ask(target: UpstreamTarget, method: 'GET' | 'HEAD', headers: Record<string, string>) {
+    const observer = this.ctx.upstreamObserver;
+    const response = await this.upstream
+      .request(this.upstream.urlFor(target.path), {
+        method,
+        headers: { ...target.headers, ...headers },
+        ...(target.authScope && { authScope: target.authScope }),
+      })
+      .catch((err: unknown) => {
+        observer.response(this.key, 'error');
+        throw err;
+      });
+    observer.response(this.key, String(response.status));
+    return response;
+  }
+
+  /**
+   * Revalidation by HEAD for upstreams that name the content's digest in a header: a HEAD is cheap (Docker
+   * Hub does not count it as a pull), and only a changed digest costs a GET.
+   */
+  private async unchangedByHead(path: string, target: UpstreamTarget, record: ArtifactRecord): Promise<boolean> {
+    const response = await this.ask(target, 'HEAD', {});
+    response.body.resume();
+    const digest = first(response.headers[this.rules.digestHeader!]);
+    if (response.status !== 200 || digest !== `sha256:${record.blob.sha256}`) return false;
+    await this.ctx.index.updateCacheState(this.key, path, { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) });
+    return true;
+  }
+
   private async store(
     path: string,
     response: UpstreamResponse,
@@ -176,7 +218,12 @@ export class RemoteRepo implements Repository {
     const contentType = first(response.headers['content-type']) ?? this.rules.defaultContentType(path);
     const writer = await this.ctx.blobs.createWriter({
       // A malformed checksum header from upstream is ignored; well-formed ones must match.
-      expect: { ...checksumHeaders(response.headers).declared, ...options.expect, ...(size !== undefined && { size }) },
+      expect: {
+        ...checksumHeaders(response.headers).declared,
+        ...this.declaredDigest(response),
+        ...options.expect,
+        ...(size !== undefined && { size }),
+      },
     });
     publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
     try {
@@ -210,8 +257,16 @@ export class RemoteRepo implements Repository {
     publish({ type: 'stored', sha256: blob.sha256, size: blob.size });
   }
 
+  /** The digest the upstream names in the format's digest header, when it is a well-formed sha256. */
+  private declaredDigest(response: UpstreamResponse): { sha256?: string } {
+    const value = this.rules.digestHeader && first(response.headers[this.rules.digestHeader]);
+    const match = value && /^sha256:([0-9a-f]{64})$/.exec(value);
+    return match ? { sha256: match[1]! } : {};
+  }
+
   private expiresAt(path: string): number | null {
-    return this.rules.isImmutable(path) ? null : Date.now() + this.config.metadataTtlSeconds * 1000;
+    const seconds = this.rules.freshForSeconds(path);
+    return seconds === null ? null : Date.now() + seconds * 1000;
   }
 }
 

@@ -18,7 +18,7 @@ export class RepositoryRegistry {
   private build(config: RepositoryConfig, rules: FormatRules, ctx: RepoContext): Repository {
     switch (config.type) {
       case 'local':
-        return new LocalRepo(config, ctx);
+        return new LocalRepo(config, rules, ctx);
       case 'remote':
         return new RemoteRepo(config, rules, ctx, new UpstreamClient(config));
       case 'virtual':

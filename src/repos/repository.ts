@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Format, RepositoryConfig } from '../config/schema.js';
 import type { Checksums } from '../storage/checksums.js';
-import type { BlobExpectation, ByteRange, FsBlobStore } from '../storage/blob-store.js';
-import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
+import type { BlobExpectation, ByteRange, FsBlobStore, StoredBlob } from '../storage/blob-store.js';
+import type { ArtifactRecord, ListOptions, MetadataIndex, OverwritePolicy } from '../storage/metadata-index.js';
 import type { FlightCoordinator } from './flights.js';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED';
@@ -34,12 +34,30 @@ export interface PutOptions {
   maxBytes?: number;
 }
 
-/** The per-format rules the engine consults; each format supplies one (see formats/). */
+/** How a remote repository asks its upstream for one repository path. */
+export interface UpstreamTarget {
+  /** Relative to the upstream URL, already percent-encoded. */
+  path: string;
+  headers?: Record<string, string>;
+  /** The token scope the upstream will demand for this request (Docker's `repository:<name>:pull`). */
+  authScope?: string;
+}
+
+/** The per-format rules the engine consults; each format supplies one per repository (see formats/). */
 export interface FormatRules {
-  /** Immutable content is cached forever; mutable content is revalidated after `metadataTtlSeconds`. */
-  isImmutable(path: string): boolean;
+  /** How long cached content is fresh before it is revalidated upstream; null: immutable, cached forever. */
+  freshForSeconds(path: string): number | null;
   /** Content type to record when neither the client nor the upstream says. */
   defaultContentType(path: string): string;
+  /** What a deploy over an existing path may do (the release-repo rule is `same-content-only`). */
+  overwritePolicy(path: string): OverwritePolicy;
+  /** Where the upstream keeps a path; by default the same path below the upstream URL. */
+  upstreamTarget?(path: string): UpstreamTarget;
+  /**
+   * A response header in which the upstream names the content's digest (`sha256:<hex>`). It is verified
+   * against the body, and cached mutable content is revalidated with a HEAD that compares it.
+   */
+  digestHeader?: string;
 }
 
 /** Hooks for metrics about upstream traffic, so the engine need not know how they are exported. */
@@ -64,10 +82,14 @@ export interface Repository {
   readonly type: RepositoryConfig['type'];
   readonly config: RepositoryConfig;
   get(path: string, options?: GetOptions): Promise<Artifact | undefined>;
-  put(path: string, source: AsyncIterable<Buffer>, options: PutOptions): Promise<ArtifactRecord>;
+  put(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: PutOptions): Promise<ArtifactRecord>;
   delete(path: string): Promise<void>;
   /** The index entry for a path, following virtual members in order. */
   record(path: string): Promise<ArtifactRecord | undefined>;
+  /** Records already-stored content at a path without copying bytes (promotion, mounts, aliases). */
+  link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord>;
+  /** What the repository holds (hosted or cached), in path order; a virtual repository merges its members. */
+  list(options?: ListOptions): Promise<ArtifactRecord[]>;
 }
 
 /** An Artifact backed by a stored blob. */

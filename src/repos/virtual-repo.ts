@@ -1,6 +1,7 @@
 import type { VirtualRepoConfig } from '../config/schema.js';
 import { ShelfError } from '../errors.js';
-import type { ArtifactRecord } from '../storage/metadata-index.js';
+import type { StoredBlob } from '../storage/blob-store.js';
+import type { ArtifactRecord, ListOptions } from '../storage/metadata-index.js';
 import type { Artifact, GetOptions, PutOptions, Repository } from './repository.js';
 
 /** One URL over an ordered list of members: reads resolve in member order, writes go to `defaultDeployRepo`. */
@@ -47,7 +48,21 @@ export class VirtualRepo implements Repository {
     return undefined;
   }
 
-  async put(path: string, source: AsyncIterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
+  /** Every member's listing merged by path; where two members hold a path, the earlier member's entry wins. */
+  async list(options?: ListOptions): Promise<ArtifactRecord[]> {
+    const byPath = new Map<string, ArtifactRecord>();
+    for (const member of this.members) {
+      for (const record of await member.list(options)) if (!byPath.has(record.path)) byPath.set(record.path, record);
+    }
+    const merged = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return options?.limit !== undefined ? merged.slice(0, options.limit) : merged;
+  }
+
+  async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
+    return this.deployRepo().link(path, blob, contentType);
+  }
+
+  async put(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
     return this.deployRepo().put(path, source, options);
   }
 
@@ -55,7 +70,8 @@ export class VirtualRepo implements Repository {
     return this.deployRepo().delete(path);
   }
 
-  private deployRepo(): Repository {
+  /** Where writes through this repository land. */
+  deployRepo(): Repository {
     if (!this.config.defaultDeployRepo) {
       throw new ShelfError('NO_DEPLOY_REPO', 405, `virtual repository ${this.key} has no defaultDeployRepo`);
     }

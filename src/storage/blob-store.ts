@@ -112,7 +112,7 @@ export class FsBlobStore {
   }
 
   /** Streams `source` into the store; resolves once the blob is durable and visible under its digest. */
-  async write(source: AsyncIterable<Buffer>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
+  async write(source: AsyncIterable<Buffer> | Iterable<Buffer>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
     const writer = await this.createWriter(options);
     try {
       for await (const chunk of source) await writer.append(chunk);
@@ -121,6 +121,22 @@ export class FsBlobStore {
       throw err;
     }
     return writer.commit();
+  }
+
+  /**
+   * Moves a complete file whose digests the caller has computed (e.g. a finished resumable upload, hashed in
+   * a worker thread) into the store. The file must be on the store's filesystem.
+   */
+  async adopt(path: string, blob: StoredBlob): Promise<void> {
+    const handle = await open(path, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const finalPath = this.pathOf(blob.sha256);
+    await mkdir(join(finalPath, '..'), { recursive: true });
+    await rename(path, finalPath);
   }
 
   /** A writer the caller feeds chunk by chunk; others may read its temp file while it grows. */

@@ -46,6 +46,8 @@ export interface DownloadTally {
 export interface ListOptions {
   /** Only paths starting with this prefix. */
   prefix?: string;
+  /** Only paths containing this text. */
+  contains?: string;
   /** Paths sorting after this one (pagination). */
   after?: string;
   limit?: number;

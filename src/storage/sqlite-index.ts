@@ -187,9 +187,10 @@ export class SqliteIndex implements MetadataIndex {
 
   async listArtifacts(repo: string, options: ListOptions = {}): Promise<ArtifactRecord[]> {
     const rows = this.sql(
-        `${SELECT_ARTIFACT} WHERE repo = ? AND path LIKE ? ESCAPE '\\' AND path > ? ORDER BY path LIMIT ?`,
+        `${SELECT_ARTIFACT} WHERE repo = ? AND path LIKE ? ESCAPE '\\' AND instr(path, ?) > 0 AND path > ?
+         ORDER BY path LIMIT ?`,
       )
-      .all(repo, likePrefix(options.prefix ?? ''), options.after ?? '', options.limit ?? -1) as ArtifactRow[];
+      .all(repo, likePrefix(options.prefix ?? ''), options.contains ?? '', options.after ?? '', options.limit ?? -1) as ArtifactRow[];
     return rows.map(toRecord);
   }
 

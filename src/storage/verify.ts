@@ -1,6 +1,6 @@
-import type { Piscina } from 'piscina';
 import type { FsBlobStore } from './blob-store.js';
 import type { MetadataIndex } from './metadata-index.js';
+import type { WorkerPool } from '../workers/pool.js';
 
 export interface VerifyReport {
   checked: number;
@@ -11,7 +11,7 @@ export interface VerifyReport {
 }
 
 /** Re-hashes every blob the index refers to, in worker threads, and reports what no longer matches. */
-export async function verifyBlobs(blobs: FsBlobStore, index: MetadataIndex, pool: Piscina): Promise<VerifyReport> {
+export async function verifyBlobs(blobs: FsBlobStore, index: MetadataIndex, pool: WorkerPool): Promise<VerifyReport> {
   const report: VerifyReport = { checked: 0, corrupt: [], missing: [] };
   let after = '';
   for (;;) {
@@ -23,8 +23,8 @@ export async function verifyBlobs(blobs: FsBlobStore, index: MetadataIndex, pool
           report.missing.push(sha256);
           return;
         }
-        const actual = (await pool.run({ path: blobs.pathOf(sha256) })) as string;
-        if (actual !== sha256) report.corrupt.push(sha256);
+        const { digests } = await pool.hashFile(blobs.pathOf(sha256), ['sha256']);
+        if (digests.sha256 !== sha256) report.corrupt.push(sha256);
         report.checked++;
       }),
     );

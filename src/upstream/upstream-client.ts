@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import type { RemoteRepoConfig } from '../config/schema.js';
 import { ShelfError } from '../errors.js';
+import { firstValue } from '../header-values.js';
+import { BearerTokenSource, parseBearerChallenge } from './bearer-token.js';
 import { RateLimitBudget, type ResponseHeaders } from './rate-limit.js';
 import { resolveSecret } from './secrets.js';
 
@@ -14,6 +16,8 @@ export interface UpstreamResponse {
 export interface UpstreamRequest {
   method?: 'GET' | 'HEAD';
   headers?: Record<string, string>;
+  /** The token scope this request needs, when the upstream uses token authentication. */
+  authScope?: string;
 }
 
 export type UpstreamClientOptions = Pick<
@@ -42,6 +46,7 @@ export class UpstreamClient {
   readonly budget = new RateLimitBudget();
   private readonly dispatcher: Dispatcher;
   private readonly authorization?: string;
+  private readonly tokens: BearerTokenSource;
   private offlineUntil = 0;
 
   constructor(private readonly options: UpstreamClientOptions) {
@@ -54,12 +59,17 @@ export class UpstreamClient {
       keepAliveTimeout: 30_000,
       connections: 64,
     }).compose(interceptors.redirect({ maxRedirections: 5 }));
+    this.tokens = new BearerTokenSource(this.dispatcher, options.auth && 'username' in options.auth ? this.authorization : undefined);
   }
 
-  /** Resolves a repository path against the upstream URL, keeping the path's segments as they are. */
-  urlFor(path: string): URL {
-    const encoded = path.split('/').map(encodeURIComponent).join('/');
-    return new URL(encoded, this.baseUrl);
+  /** A repository path as a relative URL path, each segment percent-encoded as it is. */
+  encodePath(path: string): string {
+    return path.split('/').map(encodeURIComponent).join('/');
+  }
+
+  /** Resolves an encoded relative path against the upstream URL. */
+  urlFor(relativePath: string): URL {
+    return new URL(relativePath, this.baseUrl);
   }
 
   /** Epoch ms until which the upstream is assumed offline; 0 when it is not. */
@@ -67,9 +77,27 @@ export class UpstreamClient {
     return this.offlineUntil > Date.now() ? this.offlineUntil : 0;
   }
 
+  /**
+   * One request. When the upstream answers 401 with a Bearer challenge (Docker token authentication), a
+   * token is fetched from its realm, cached for the scope, and the request is retried once with it.
+   */
   async request(url: URL, request: UpstreamRequest = {}): Promise<UpstreamResponse> {
+    const sameOrigin = url.origin === this.baseUrl.origin;
+    const scope = request.authScope ?? '';
+    const cachedToken = sameOrigin ? await this.tokens.cached(scope) : undefined;
+    let response = await this.send(url, request, cachedToken ? `Bearer ${cachedToken}` : sameOrigin ? this.authorization : undefined);
+    const challenge = response.status === 401 ? parseBearerChallenge(firstValue(response.headers['www-authenticate'])) : undefined;
+    if (challenge && sameOrigin) {
+      response.body.resume();
+      const token = await this.tokens.fetch(challenge, scope);
+      response = await this.send(url, request, `Bearer ${token}`);
+    }
+    return response;
+  }
+
+  private async send(url: URL, request: UpstreamRequest, authorization: string | undefined): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { 'user-agent': 'shelf', ...request.headers };
-    if (this.authorization && url.origin === this.baseUrl.origin) headers.authorization = this.authorization;
+    if (authorization) headers.authorization = authorization;
     let response: Dispatcher.ResponseData;
     try {
       response = await this.dispatcher.request({

@@ -14,9 +14,10 @@ const OCTET_STREAM = 'application/octet-stream';
 export const genericFormat: FormatModule = {
   name: 'generic',
 
-  rules: () => ({
-    isImmutable: () => false,
+  rules: (config) => ({
+    freshForSeconds: () => (config.type === 'remote' ? config.metadataTtlSeconds : null),
     defaultContentType: () => OCTET_STREAM,
+    overwritePolicy: () => (config.type === 'local' && !config.allowRedeploy ? 'same-content-only' : 'always'),
   }),
 
   async handle(ctx, repo, segments, { config, downloads }) {

@@ -1,0 +1,46 @@
+import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import { readJsonBody } from '../../http/request-body.js';
+import { sendJson } from '../../http/respond.js';
+import { RemoteRepo } from '../../repos/remote-repo.js';
+import type { FormatModule, SegmentHandler } from '../format-module.js';
+import { dockerRules } from './docker-rules.js';
+import { parsePromotionRequest, promote } from './promotion.js';
+import { handleRegistry } from './registry.js';
+
+/** `/api/docker/<repoKey>/v2/promote` (Artifactory's promotion) and `/api/docker/<repoKey>/ratelimit`. */
+const dockerApi: SegmentHandler = async (ctx, segments, services) => {
+  const [repoKey, ...rest] = segments;
+  const repo = repoKey === undefined ? undefined : services.repos.get(repoKey);
+  if (!repo || repo.format !== 'docker') throw notFound(`Docker repository ${repoKey ?? ''}`);
+  const endpoint = rest.join('/');
+  if (endpoint === 'v2/promote') {
+    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    const request = parsePromotionRequest(await readJsonBody(ctx));
+    const target = services.repos.get(request.targetRepo);
+    if (!target || target.format !== 'docker') throw notFound(`Docker repository ${request.targetRepo}`);
+    const promoted = await promote(repo, target, request);
+    return sendJson(ctx, 200, { promoted, copy: request.copy === true });
+  }
+  if (endpoint === 'ratelimit') {
+    if (!(repo instanceof RemoteRepo)) throw new ShelfError('BAD_REQUEST', 400, `${repo.key} is not a remote repository`);
+    const upstream = repo.upstream;
+    return sendJson(ctx, 200, {
+      repo: repo.key,
+      upstream: upstream.baseUrl.origin,
+      ...upstream.budget.snapshot(),
+      ...(upstream.assumedOfflineUntil && { assumedOfflineUntil: upstream.assumedOfflineUntil }),
+    });
+  }
+  throw notFound(`API endpoint /api/docker/${segments.join('/')}`);
+};
+
+/** Docker/OCI images. Clients speak the registry API at `/v2/`, never at `/<repoKey>/`. */
+export const dockerFormat: FormatModule = {
+  name: 'docker',
+  rules: dockerRules,
+  async handle(_ctx, repo) {
+    throw notFound(`Docker repository ${repo.key} is served at /v2/${repo.key}/<image>, not at /${repo.key}/`);
+  },
+  rootRoutes: { v2: handleRegistry },
+  api: dockerApi,
+};

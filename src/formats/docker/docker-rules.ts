@@ -1,0 +1,54 @@
+import type { RepositoryConfig } from '../../config/schema.js';
+import type { FormatRules } from '../../repos/repository.js';
+import { ACCEPTED_MANIFEST_TYPES } from './manifest.js';
+import { parseDockerPath } from './names.js';
+
+const DEFAULT_TAG_TTL_SECONDS = 600;
+
+/**
+ * Docker Hub keeps official images under `library/`; its clients add the prefix to one-component names
+ * (`nginx` → `library/nginx`), so a Docker Hub remote does the same.
+ */
+function upstreamImageName(image: string, url: string): string {
+  const isDockerHub = /(^|\.)docker\.io$/.test(new URL(url).hostname);
+  return isDockerHub && !image.includes('/') ? `library/${image}` : image;
+}
+
+/**
+ * Digest-addressed content (blobs, manifests by digest) never changes: cached forever, verified against its
+ * digest. Tags and tag lists move: cached for `tagTtlSeconds`, then revalidated by a HEAD that compares
+ * Docker-Content-Digest, so an unchanged tag costs no pull.
+ */
+export function dockerRules(config: RepositoryConfig): FormatRules {
+  const tagTtl = (config.type === 'remote' ? config.tagTtlSeconds : undefined) ?? DEFAULT_TAG_TTL_SECONDS;
+  return {
+    freshForSeconds(path) {
+      const kind = parseDockerPath(path)?.kind;
+      return kind === 'tag' || kind === 'tagList' ? tagTtl : null;
+    },
+    defaultContentType: () => 'application/octet-stream',
+    overwritePolicy(path) {
+      const tagged = parseDockerPath(path)?.kind === 'tag';
+      return tagged && config.type === 'local' && config.immutableTags ? 'same-content-only' : 'always';
+    },
+    upstreamTarget(path) {
+      const parsed = parseDockerPath(path);
+      if (!parsed || config.type !== 'remote') return { path };
+      const name = upstreamImageName(parsed.image, config.url);
+      const authScope = `repository:${name}:pull`;
+      switch (parsed.kind) {
+        case 'blob':
+          return { path: `v2/${name}/blobs/${parsed.reference}`, authScope };
+        case 'tagList':
+          return { path: `v2/${name}/tags/list`, authScope };
+        default:
+          return {
+            path: `v2/${name}/manifests/${parsed.reference}`,
+            headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') },
+            authScope,
+          };
+      }
+    },
+    digestHeader: 'docker-content-digest',
+  };
+}

@@ -1,0 +1,35 @@
+import { ShelfError } from '../../errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import type { Repository } from '../../repos/repository.js';
+import { VirtualRepo } from '../../repos/virtual-repo.js';
+import type { FormatServices } from '../format-module.js';
+
+/** An image inside one Shelf repository, and the name the client calls it by. */
+export interface ImageTarget {
+  repo: Repository;
+  image: string;
+  /** As the client wrote it in the URL (`<repoKey>/<image>`, or just `<image>` for the default repository). */
+  name: string;
+}
+
+export interface RegistryRequest {
+  ctx: RequestContext;
+  target: ImageTarget;
+  services: FormatServices;
+}
+
+/** The repository that a push through `repo` lands in: itself when local, a virtual's defaultDeployRepo. */
+export function deployTarget(repo: Repository): Repository {
+  if (repo.type === 'local') return repo;
+  if (repo instanceof VirtualRepo && repo.config.defaultDeployRepo) return repo.deployRepo();
+  throw new ShelfError(
+    'UNSUPPORTED',
+    405,
+    repo.type === 'remote'
+      ? `repository ${repo.key} is a remote (a read-only cache); push to a local repository`
+      : `virtual repository ${repo.key} has no defaultDeployRepo to push to`,
+  );
+}
+
+export const registryUrl = (ctx: RequestContext, target: ImageTarget, rest: string) =>
+  `${ctx.baseUrl}/v2/${target.name}/${rest}`;
