@@ -314,7 +314,8 @@ t.test('pushes to a remote repository and odd names are refused with registry er
   for (const path of ['docker-local/a/%2e%2e/b/tags/list', 'docker-local/a%2Fb/tags/list', 'docker-local/A/tags/list']) {
     // node:http sends the path as written (fetch would resolve the dot segments first).
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      get(`${v2}/${path}`, (res) => {
+      const { hostname, port } = new URL(shelf.url);
+      get({ hostname, port, path: `/v2/${path}` }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode!, body }));
