@@ -92,3 +92,15 @@ t.test('the shipped default config is valid', async (t) => {
   const config = loadConfigFile('config/shelf.yaml');
   t.same(config.repositories.map((r) => r.type).sort(), ['local', 'local', 'remote', 'virtual']);
 });
+
+t.test('Docker-only options are refused on other formats; docker.defaultRepository must be a Docker repository', async (t) => {
+  t.same(
+    problemsOf(`
+docker: { defaultRepository: files }
+repositories:
+  - { key: files, format: generic, type: local, immutableTags: true }
+  - { key: images, format: docker, type: local, immutableTags: true, maxUniqueTags: 5 }
+`),
+    ['repositories[0].immutableTags: only for docker repositories', 'docker.defaultRepository: "files" is generic, not docker'],
+  );
+});

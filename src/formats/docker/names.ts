@@ -20,7 +20,7 @@ export function checkImageName(components: string[]): string {
 /** A digest Shelf can address: sha256 only (its blob store is sha256-addressed). */
 export function checkDigest(digest: string | null | undefined): string {
   if (digest && DIGEST.test(digest)) return digest;
-  if (digest && ANY_DIGEST.test(digest)) {
+  if (digest && ANY_DIGEST.test(digest) && !digest.startsWith('sha256:')) {
     throw new ShelfError('UNSUPPORTED', 400, `digest algorithm of ${digest} is not supported; use sha256`);
   }
   throw new ShelfError('DIGEST_INVALID', 400, `invalid digest "${digest ?? ''}"`);
