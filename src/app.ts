@@ -13,6 +13,7 @@ import { ShelfMetrics } from './observability/metrics.js';
 import { DownloadStats } from './repos/download-stats.js';
 import type { FlightCoordinator } from './repos/flights.js';
 import { decodeSegments } from './repos/repo-path.js';
+import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
 import { FsBlobStore } from './storage/blob-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
@@ -67,7 +68,10 @@ export class ShelfApp {
     readonly index: MetadataIndex,
   ) {
     const { config, log, flights } = options;
-    this.metrics = new ShelfMetrics(() => index.storageBytes());
+    this.metrics = new ShelfMetrics(
+      () => index.storageBytes(),
+      () => this.upstreamBudgets(),
+    );
     const metrics = this.metrics;
     this.repos = new RepositoryRegistry(config.repositories, (repo) => formatModule(repo.format).rules(repo), {
       blobs,
@@ -96,6 +100,17 @@ export class ShelfApp {
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
     return app;
+  }
+
+  private upstreamBudgets(): Map<string, number> {
+    const budgets = new Map<string, number>();
+    for (const repo of this.repos.all()) {
+      if (!(repo instanceof RemoteRepo)) continue;
+      const snapshot = repo.upstream.budget.snapshot();
+      if (snapshot.blockedUntil !== undefined) budgets.set(repo.key, 0);
+      else if (snapshot.remaining !== undefined) budgets.set(repo.key, snapshot.remaining);
+    }
+    return budgets;
   }
 
   private async removeAbandonedUploads(): Promise<void> {

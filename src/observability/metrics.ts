@@ -48,8 +48,21 @@ export class ShelfMetrics {
   });
 
   readonly storageBytes: Gauge;
+  readonly upstreamBudget: Gauge<'repo'>;
 
-  constructor(storageBytes: () => Promise<number>) {
+  /** `upstreamBudgets`: each remote's announced rate-limit budget (remaining requests), where it announced one. */
+  constructor(storageBytes: () => Promise<number>, upstreamBudgets: () => Map<string, number>) {
+    this.upstreamBudget = new Gauge({
+      name: 'shelf_upstream_ratelimit_remaining',
+      help: 'Requests the upstream says remain in its rate-limit window (0 while blocked), by remote repository',
+      labelNames: ['repo'] as const,
+      registers: [this.registry],
+      // Workers learn the budget from their own responses; the most recently spent (lowest) is the truth.
+      aggregator: 'min',
+      collect() {
+        for (const [repo, remaining] of upstreamBudgets()) this.set({ repo }, remaining);
+      },
+    });
     this.storageBytes = new Gauge({
       name: 'shelf_storage_bytes',
       help: 'Bytes of distinct blobs referenced by any repository',

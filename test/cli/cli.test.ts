@@ -21,7 +21,7 @@ t.test('--version prints the package version', async (t) => {
 t.test('config check: ok, or every problem with its key path and exit code 2', async (t) => {
   const ok = shelf('config', 'check', 'config/shelf.yaml');
   t.equal(ok.status, 0);
-  t.match(ok.stdout, /config\/shelf\.yaml: ok \(4 repositories\)/);
+  t.match(ok.stdout, /config\/shelf\.yaml: ok \(8 repositories\)/);
 
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'server: { port: -1, workers: many }\n');

@@ -90,7 +90,10 @@ t.test('YAML syntax errors are reported', async (t) => {
 t.test('the shipped default config is valid', async (t) => {
   const { loadConfigFile } = await import('../../src/config/load.js');
   const config = loadConfigFile('config/shelf.yaml');
-  t.same(config.repositories.map((r) => r.type).sort(), ['local', 'local', 'remote', 'virtual']);
+  for (const format of ['generic', 'docker']) {
+    const types = config.repositories.filter((r) => r.format === format).map((r) => r.type).sort();
+    t.same(types, ['local', 'local', 'remote', 'virtual'], `a ${format} repository of each type`);
+  }
 });
 
 t.test('Docker-only options are refused on other formats; docker.defaultRepository must be a Docker repository', async (t) => {

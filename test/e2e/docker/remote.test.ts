@@ -107,6 +107,7 @@ t.test('rate limit: the budget is exposed; once spent, cached tags are served an
   const budget = (await (await fetch(`${shelf.url}/api/docker/limited/ratelimit`)).json()) as { limit: number; remaining: number };
   t.equal(budget.limit, 100);
   t.equal(budget.remaining, 42);
+  t.match(await (await fetch(`${shelf.url}/-/metrics`)).text(), /shelf_upstream_ratelimit_remaining\{repo="limited"\} 42/);
   limited = true;
   try {
     const refused = await fetch(`${shelf.url}/v2/limited/library/busybox/manifests/1.1`);
