@@ -92,7 +92,7 @@ function checkFormatOptions(config: ShelfConfig): string[] {
   const problems: string[] = [];
   config.repositories.forEach((repo, i) => {
     for (const [option, format] of Object.entries(FORMAT_OPTIONS)) {
-      if (option in repo && (repo as Record<string, unknown>)[option] !== undefined && repo.format !== format) {
+      if ((repo as Record<string, unknown>)[option] !== undefined && repo.format !== format) {
         problems.push(`repositories[${i}].${option}: only for ${format} repositories`);
       }
     }

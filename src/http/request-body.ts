@@ -1,5 +1,6 @@
 import { ShelfError } from '../errors.js';
 import { checksumHeaders } from '../header-values.js';
+import { TooLargeError } from '../storage/blob-store.js';
 import type { Checksums } from '../storage/checksums.js';
 import type { RequestContext } from './request-context.js';
 
@@ -25,17 +26,24 @@ export function declaredChecksums(ctx: RequestContext): Partial<Checksums> {
   return declared;
 }
 
-/** A small JSON request body (API calls), parsed; refused with 400 when it is not JSON. */
-export async function readJsonBody(ctx: RequestContext, maxBytes = 1024 * 1024): Promise<unknown> {
+/** Collects a small body (a request's, or a stored document's) into memory; more than `maxBytes` is refused. */
+export async function readAll(source: AsyncIterable<Buffer> | Iterable<Buffer>, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of requestBody(ctx, maxBytes)) {
+  // Leaving the loop early (too large) destroys a stream source.
+  for await (const chunk of source) {
     size += chunk.length;
-    if (size > maxBytes) throw new ShelfError('TOO_LARGE', 413, `body exceeds the limit of ${maxBytes} bytes`);
+    if (size > maxBytes) throw new TooLargeError(maxBytes);
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks);
+}
+
+/** A small JSON request body (API calls), parsed; refused with 400 when it is not JSON. */
+export async function readJsonBody(ctx: RequestContext, maxBytes = 1024 * 1024): Promise<unknown> {
+  const body = await readAll(requestBody(ctx, maxBytes), maxBytes);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new ShelfError('BAD_REQUEST', 400, 'request body is not valid JSON');
   }

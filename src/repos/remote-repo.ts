@@ -2,7 +2,7 @@ import type { RemoteRepoConfig } from '../config/schema.js';
 import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import { checksumHeaders, firstValue as first } from '../header-values.js';
 import type { StoredBlob } from '../storage/blob-store.js';
-import type { ArtifactRecord, ListOptions } from '../storage/metadata-index.js';
+import type { ArtifactRecord, CacheState, ListOptions } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
 import { readGrowingFile } from './growing-file-reader.js';
@@ -56,7 +56,7 @@ export class RemoteRepo implements Repository {
   /** Records cached content under a second path (a format's alias, e.g. a Docker tag's digest). */
   async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
     const result = await this.ctx.index.putArtifact(
-      { repo: this.key, path, blob, contentType, cache: { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) } },
+      { repo: this.key, path, blob, contentType, cache: this.freshCacheState(path) },
       'always',
     );
     return (result as { stored: ArtifactRecord }).stored;
@@ -152,14 +152,15 @@ export class RemoteRepo implements Repository {
     const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
     try {
       const target = this.rules.upstreamTarget?.(path) ?? { path: this.upstream.encodePath(path) };
-      if (record && this.rules.digestHeader && (await this.unchangedByHead(path, target, record))) {
+      const digestHeader = this.rules.digestHeader?.(path);
+      if (record && digestHeader && (await this.unchangedByHead(path, target, digestHeader, record))) {
         publish({ type: 'settled' });
         return;
       }
-      const response = await this.ask(target, 'GET', this.rules.digestHeader ? {} : conditionalHeaders(record));
+      const response = await this.ask(target, 'GET', digestHeader ? {} : conditionalHeaders(record));
       if (response.status === 304 && record) {
         response.body.resume();
-        await this.ctx.index.updateCacheState(this.key, path, { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) });
+        await this.ctx.index.updateCacheState(this.key, path, this.freshCacheState(path));
         publish({ type: 'settled' });
       } else if (response.status === 404 || response.status === 410) {
         response.body.resume();
@@ -198,12 +199,17 @@ export class RemoteRepo implements Repository {
    * Revalidation by HEAD for upstreams that name the content's digest in a header: a HEAD is cheap (Docker
    * Hub does not count it as a pull), and only a changed digest costs a GET.
    */
-  private async unchangedByHead(path: string, target: UpstreamTarget, record: ArtifactRecord): Promise<boolean> {
+  private async unchangedByHead(
+    path: string,
+    target: UpstreamTarget,
+    digestHeader: string,
+    record: ArtifactRecord,
+  ): Promise<boolean> {
     const response = await this.ask(target, 'HEAD', {});
     response.body.resume();
-    const digest = first(response.headers[this.rules.digestHeader!]);
+    const digest = first(response.headers[digestHeader]);
     if (response.status !== 200 || digest !== `sha256:${record.blob.sha256}`) return false;
-    await this.ctx.index.updateCacheState(this.key, path, { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) });
+    await this.ctx.index.updateCacheState(this.key, path, this.freshCacheState(path));
     return true;
   }
 
@@ -220,7 +226,7 @@ export class RemoteRepo implements Repository {
       // A malformed checksum header from upstream is ignored; well-formed ones must match.
       expect: {
         ...checksumHeaders(response.headers).declared,
-        ...this.declaredDigest(response),
+        ...this.declaredDigest(path, response),
         ...options.expect,
         ...(size !== undefined && { size }),
       },
@@ -246,8 +252,7 @@ export class RemoteRepo implements Repository {
         blob,
         contentType,
         cache: {
-          fetchedAt: Date.now(),
-          expiresAt: this.expiresAt(path),
+          ...this.freshCacheState(path),
           ...(etag && { upstreamEtag: etag }),
           ...(lastModified && { upstreamLastModified: lastModified }),
         },
@@ -258,10 +263,16 @@ export class RemoteRepo implements Repository {
   }
 
   /** The digest the upstream names in the format's digest header, when it is a well-formed sha256. */
-  private declaredDigest(response: UpstreamResponse): { sha256?: string } {
-    const value = this.rules.digestHeader && first(response.headers[this.rules.digestHeader]);
+  private declaredDigest(path: string, response: UpstreamResponse): { sha256?: string } {
+    const header = this.rules.digestHeader?.(path);
+    const value = header && first(response.headers[header]);
     const match = value && /^sha256:([0-9a-f]{64})$/.exec(value);
     return match ? { sha256: match[1]! } : {};
+  }
+
+  /** The cache state of content just fetched or confirmed upstream. */
+  private freshCacheState(path: string): CacheState {
+    return { fetchedAt: Date.now(), expiresAt: this.expiresAt(path) };
   }
 
   private expiresAt(path: string): number | null {

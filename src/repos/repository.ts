@@ -54,10 +54,11 @@ export interface FormatRules {
   /** Where the upstream keeps a path; by default the same path below the upstream URL. */
   upstreamTarget?(path: string): UpstreamTarget;
   /**
-   * A response header in which the upstream names the content's digest (`sha256:<hex>`). It is verified
-   * against the body, and cached mutable content is revalidated with a HEAD that compares it.
+   * The response header in which the upstream names a path's digest (`sha256:<hex>`), for paths where it
+   * does. It is verified against the body, and cached mutable content is revalidated with a HEAD that
+   * compares it; paths without one are revalidated with a conditional GET.
    */
-  digestHeader?: string;
+  digestHeader?(path: string): string | undefined;
 }
 
 /** Hooks for metrics about upstream traffic, so the engine need not know how they are exported. */

@@ -84,7 +84,18 @@ export class RegistryUpstream {
       .map((m) => `${m[1]} ${m[2]} ${m[3]}`);
   }
 
-  remove(): void {
+  /** Stops the registry and removes its data. */
+  async close(): Promise<void> {
+    await this.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** A running upstream registry holding the images push-images.sh pushes; closed when the test ends. */
+export async function startRegistryWithImages(t: { teardown(fn: () => unknown): void }, images: string): Promise<RegistryUpstream> {
+  const upstream = new RegistryUpstream();
+  t.teardown(() => upstream.close());
+  await upstream.start();
+  await pushImages(upstream.address, images);
+  return upstream;
 }

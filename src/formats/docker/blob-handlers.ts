@@ -3,7 +3,7 @@ import { firstValue } from '../../header-values.js';
 import { requestBody } from '../../http/request-body.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import type { UploadSession } from '../../storage/upload-sessions.js';
-import { deployTarget, registryUrl, type ImageTarget, type RegistryRequest } from './image-target.js';
+import { deployTarget, registryUrl, rethrowNotFound, type ImageTarget, type RegistryRequest } from './image-target.js';
 import { checkDigest, dockerPaths, hexOf } from './names.js';
 
 const OCTET_STREAM = 'application/octet-stream';
@@ -141,11 +141,4 @@ function blobCreated({ ctx, target }: RegistryRequest, digest: string): void {
       'content-length': 0,
     })
     .end();
-}
-
-/** Turns the engine's NOT_FOUND into the registry's specific code. */
-export function rethrowNotFound(specific: () => ShelfError) {
-  return (err: unknown): never => {
-    throw err instanceof ShelfError && err.code === 'NOT_FOUND' ? specific() : err;
-  };
 }

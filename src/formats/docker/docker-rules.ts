@@ -9,10 +9,13 @@ const DEFAULT_TAG_TTL_SECONDS = 600;
  * Docker Hub keeps official images under `library/`; its clients add the prefix to one-component names
  * (`nginx` → `library/nginx`), so a Docker Hub remote does the same.
  */
-function upstreamImageName(image: string, url: string): string {
+function upstreamImageNamer(url: string): (image: string) => string {
   const isDockerHub = /(^|\.)docker\.io$/.test(new URL(url).hostname);
-  return isDockerHub && !image.includes('/') ? `library/${image}` : image;
+  return (image) => (isDockerHub && !image.includes('/') ? `library/${image}` : image);
 }
+
+/** The release-repository rule for images: a pushed tag keeps its digest. */
+export const hasImmutableTags = (config: RepositoryConfig) => config.type === 'local' && config.immutableTags === true;
 
 /**
  * Digest-addressed content (blobs, manifests by digest) never changes: cached forever, verified against its
@@ -21,6 +24,7 @@ function upstreamImageName(image: string, url: string): string {
  */
 export function dockerRules(config: RepositoryConfig): FormatRules {
   const tagTtl = (config.type === 'remote' ? config.tagTtlSeconds : undefined) ?? DEFAULT_TAG_TTL_SECONDS;
+  const upstreamImageName = config.type === 'remote' ? upstreamImageNamer(config.url) : undefined;
   return {
     freshForSeconds(path) {
       const kind = parseDockerPath(path)?.kind;
@@ -29,12 +33,12 @@ export function dockerRules(config: RepositoryConfig): FormatRules {
     defaultContentType: () => 'application/octet-stream',
     overwritePolicy(path) {
       const tagged = parseDockerPath(path)?.kind === 'tag';
-      return tagged && config.type === 'local' && config.immutableTags ? 'same-content-only' : 'always';
+      return tagged && hasImmutableTags(config) ? 'same-content-only' : 'always';
     },
     upstreamTarget(path) {
       const parsed = parseDockerPath(path);
-      if (!parsed || config.type !== 'remote') return { path };
-      const name = upstreamImageName(parsed.image, config.url);
+      if (!parsed || !upstreamImageName) return { path };
+      const name = upstreamImageName(parsed.image);
       const authScope = `repository:${name}:pull`;
       switch (parsed.kind) {
         case 'blob':
@@ -49,6 +53,7 @@ export function dockerRules(config: RepositoryConfig): FormatRules {
           };
       }
     },
-    digestHeader: 'docker-content-digest',
+    // The registry names the digest of blobs and manifests; a tag list has none (and no cheap HEAD).
+    digestHeader: (path) => (parseDockerPath(path)?.kind === 'tagList' ? undefined : 'docker-content-digest'),
   };
 }

@@ -20,16 +20,17 @@ export interface RegistryRequest {
 
 /** The repository that a push through `repo` lands in: itself when local, a virtual's defaultDeployRepo. */
 export function deployTarget(repo: Repository): Repository {
+  if (repo instanceof VirtualRepo) return repo.deployRepo();
   if (repo.type === 'local') return repo;
-  if (repo instanceof VirtualRepo && repo.config.defaultDeployRepo) return repo.deployRepo();
-  throw new ShelfError(
-    'UNSUPPORTED',
-    405,
-    repo.type === 'remote'
-      ? `repository ${repo.key} is a remote (a read-only cache); push to a local repository`
-      : `virtual repository ${repo.key} has no defaultDeployRepo to push to`,
-  );
+  throw new ShelfError('UNSUPPORTED', 405, `repository ${repo.key} is a remote (a read-only cache); push to a local repository`);
 }
 
 export const registryUrl = (ctx: RequestContext, target: ImageTarget, rest: string) =>
   `${ctx.baseUrl}/v2/${target.name}/${rest}`;
+
+/** Turns the engine's NOT_FOUND into the registry's specific code. */
+export function rethrowNotFound(specific: () => ShelfError) {
+  return (err: unknown): never => {
+    throw err instanceof ShelfError && err.code === 'NOT_FOUND' ? specific() : err;
+  };
+}

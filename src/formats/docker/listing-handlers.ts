@@ -1,11 +1,11 @@
 import { ShelfError } from '../../errors.js';
+import { readAll } from '../../http/request-body.js';
 import { sendJson } from '../../http/respond.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
 import type { FormatServices } from '../format-module.js';
 import type { RegistryRequest } from './image-target.js';
-import { readAll } from './manifest-handlers.js';
 import { dockerPaths, imageOfTagPath } from './names.js';
 
 const MAX_TAG_LIST_BYTES = 16 * 1024 * 1024;

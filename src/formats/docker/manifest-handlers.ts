@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ShelfError } from '../../errors.js';
 import { firstValue } from '../../header-values.js';
-import { requestBody } from '../../http/request-body.js';
+import { readAll, requestBody } from '../../http/request-body.js';
 import { sendText } from '../../http/respond.js';
 import { etagOf } from '../../http/send-artifact.js';
 import { LocalRepo } from '../../repos/local-repo.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
-import { rethrowNotFound } from './blob-handlers.js';
-import { deployTarget, registryUrl, type ImageTarget, type RegistryRequest } from './image-target.js';
+import { deployTarget, registryUrl, rethrowNotFound, type ImageTarget, type RegistryRequest } from './image-target.js';
 import {
   acceptedTypes,
   bareMediaType,
@@ -18,7 +17,7 @@ import {
   parseManifest,
   type Descriptor,
 } from './manifest.js';
-import { checkDigest, dockerPaths, hexOf, isDigest, isTag } from './names.js';
+import { checkDigest, checkReference, dockerPaths, hexOf, isDigest } from './names.js';
 
 const manifestUnknown = (what: string) => new ShelfError('MANIFEST_UNKNOWN', 404, `manifest ${what} is not in this repository`);
 
@@ -30,24 +29,11 @@ export interface StoredManifest {
   artifact: Artifact;
 }
 
-/** Collects a manifest's bytes; leaving the loop early (too large) destroys a stream source. */
-export async function readAll(source: AsyncIterable<Buffer> | Iterable<Buffer>, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of source) {
-    size += chunk.length;
-    if (size > limit) throw new ShelfError('SIZE_INVALID', 413, `manifest larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /** Finds a manifest by tag or digest, in member order for a virtual repository (or by push time, if configured). */
 export async function findManifest(target: ImageTarget, reference: string): Promise<StoredManifest | undefined> {
-  const byDigest = isDigest(reference);
-  if (!byDigest && !isTag(reference)) throw new ShelfError('MANIFEST_INVALID', 400, `invalid tag or digest "${reference}"`);
+  const byDigest = checkReference(reference);
   const path = byDigest ? dockerPaths.manifest(target.image, reference) : dockerPaths.tag(target.image, reference);
   const artifact =
     !byDigest && target.repo instanceof VirtualRepo && target.repo.config.resolveDockerTagsByTimestamp
@@ -111,8 +97,7 @@ async function rememberDigestOfFetchedTag(request: RegistryRequest, reference: s
 export async function putManifest(request: RegistryRequest, reference: string): Promise<void> {
   const { ctx, target } = request;
   const repo = deployTarget(target.repo);
-  const byDigest = isDigest(reference);
-  if (!byDigest && !isTag(reference)) throw new ShelfError('MANIFEST_INVALID', 400, `invalid tag or digest "${reference}"`);
+  const byDigest = checkReference(reference);
   const bytes = await readAll(requestBody(ctx, MAX_MANIFEST_BYTES), MAX_MANIFEST_BYTES);
   const manifest = parseManifest(bytes, firstValue(ctx.req.headers['content-type']));
   const digest = digestOf(bytes);
@@ -171,7 +156,7 @@ async function pruneTags(repo: LocalRepo, image: string): Promise<void> {
 /** DELETE by tag removes the tag; by digest removes the manifest, every tag on it, and its referrer link. */
 export async function deleteManifest({ ctx, target }: RegistryRequest, reference: string): Promise<void> {
   const repo = target.repo;
-  if (isDigest(reference)) {
+  if (checkReference(reference)) {
     const manifest = await findManifest(target, reference);
     if (!manifest) throw manifestUnknown(`${target.name}@${reference}`);
     const tags = await repo.list({ prefix: dockerPaths.tagsPrefix(target.image) });
@@ -180,7 +165,6 @@ export async function deleteManifest({ ctx, target }: RegistryRequest, reference
     if (subject) await repo.delete(dockerPaths.referrer(target.image, subject.digest, reference)).catch(() => undefined);
     await repo.delete(dockerPaths.manifest(target.image, reference));
   } else {
-    if (!isTag(reference)) throw new ShelfError('MANIFEST_INVALID', 400, `invalid tag "${reference}"`);
     await repo.delete(dockerPaths.tag(target.image, reference)).catch(rethrowNotFound(() => manifestUnknown(`${target.name}:${reference}`)));
   }
   ctx.res.writeHead(202, { 'content-length': 0 }).end();

@@ -9,6 +9,13 @@ const ANY_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 export const isDigest = (reference: string) => DIGEST.test(reference);
 export const isTag = (reference: string) => TAG.test(reference);
 
+/** A manifest reference: a tag or a sha256 digest; true when it is a digest. */
+export function checkReference(reference: string): boolean {
+  if (isDigest(reference)) return true;
+  if (isTag(reference)) return false;
+  throw new ShelfError('MANIFEST_INVALID', 400, `invalid tag or digest "${reference}"`);
+}
+
 export function checkImageName(components: string[]): string {
   const name = components.join('/');
   if (components.length === 0 || name.length > 255 || !components.every((c) => NAME_COMPONENT.test(c))) {

@@ -1,9 +1,10 @@
 import { badRequest, notFound, ShelfError } from '../../errors.js';
+import { readAll } from '../../http/request-body.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
+import { hasImmutableTags } from './docker-rules.js';
 import { deployTarget } from './image-target.js';
 import { imageTags } from './listing-handlers.js';
-import { readAll } from './manifest-handlers.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
 import { checkImageName, dockerPaths, isTag } from './names.js';
 
@@ -45,27 +46,24 @@ export async function promote(source: Repository, targetRepo: Repository, reques
   const image = request.dockerRepository;
   const tags = request.tag ? [request.tag] : await imageTags(source, image);
   if (tags.length === 0) throw notFound(`image ${source.key}/${image}`);
-  const plan: { from: ArtifactRecord; toTag: string }[] = [];
+  const plan: { from: ArtifactRecord; tag: string; toTag: string }[] = [];
   for (const tag of tags) {
     const from = await source.record(dockerPaths.tag(image, tag));
     if (!from) throw notFound(`tag ${source.key}/${image}:${tag}`);
     const toTag = request.targetTag ?? tag;
     const existing = await target.record(dockerPaths.tag(image, toTag));
-    const immutable = target.config.type === 'local' && target.config.immutableTags;
-    if (existing && existing.blob.sha256 !== from.blob.sha256 && immutable) {
+    if (existing && existing.blob.sha256 !== from.blob.sha256 && hasImmutableTags(target.config)) {
       throw new ShelfError('DENIED', 403, `tag ${target.key}/${image}:${toTag} is immutable and points to another manifest`);
     }
-    plan.push({ from, toTag });
+    plan.push({ from, tag, toTag });
   }
-  for (const { from, toTag } of plan) {
+  for (const { from, tag, toTag } of plan) {
     await linkClosure(source, target, image, `sha256:${from.blob.sha256}`);
     await target.link(dockerPaths.tag(image, toTag), from.blob, from.contentType);
-    if (!request.copy && !(source.key === target.key && toTag === tagOf(from.path))) await source.delete(from.path);
+    if (!request.copy && !(source.key === target.key && toTag === tag)) await source.delete(from.path);
   }
   return plan.map(({ toTag }) => `${target.key}/${image}:${toTag}`);
 }
-
-const tagOf = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 /** Links a manifest and everything it refers to, children first, so the target never holds a dangling manifest. */
 async function linkClosure(source: Repository, target: Repository, image: string, digest: string): Promise<void> {

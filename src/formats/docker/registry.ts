@@ -10,21 +10,21 @@ import { checkImageName } from './names.js';
 import { parseRegistryRoute, type RegistryRoute } from './registry-routes.js';
 
 /** The engine's error codes as the distribution spec names them. */
-const REGISTRY_CODES: Record<string, { code: string; status?: number }> = {
-  DIGEST_MISMATCH: { code: 'DIGEST_INVALID' },
-  SIZE_MISMATCH: { code: 'SIZE_INVALID' },
-  TOO_LARGE: { code: 'SIZE_INVALID' },
-  FORBIDDEN: { code: 'DENIED' },
-  METHOD_NOT_ALLOWED: { code: 'UNSUPPORTED' },
-  NO_DEPLOY_REPO: { code: 'UNSUPPORTED' },
-  NOT_FOUND: { code: 'NAME_UNKNOWN' },
-  BAD_REQUEST: { code: 'NAME_INVALID' },
+const REGISTRY_CODES: Record<string, string> = {
+  DIGEST_MISMATCH: 'DIGEST_INVALID',
+  SIZE_MISMATCH: 'SIZE_INVALID',
+  TOO_LARGE: 'SIZE_INVALID',
+  FORBIDDEN: 'DENIED',
+  METHOD_NOT_ALLOWED: 'UNSUPPORTED',
+  NO_DEPLOY_REPO: 'UNSUPPORTED',
+  NOT_FOUND: 'NAME_UNKNOWN',
+  BAD_REQUEST: 'NAME_INVALID',
 };
 
 function asRegistryError(err: unknown): unknown {
   if (!(err instanceof ShelfError)) return err;
-  const mapped = REGISTRY_CODES[err.code];
-  return mapped ? new ShelfError(mapped.code, mapped.status ?? err.status, err.message, err.headers) : err;
+  const code = REGISTRY_CODES[err.code];
+  return code ? new ShelfError(code, err.status, err.message, err.headers) : err;
 }
 
 /** Which repository and image a /v2/ name means: `<repoKey>/<image>`, else the default Docker repository. */

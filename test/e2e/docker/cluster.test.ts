@@ -1,15 +1,9 @@
 import t from 'tap';
-import { ociImages, pullCheck, pushImages, RegistryUpstream } from '../../helpers/docker-harness.js';
+import { ociImages, pullCheck, pushImages, startRegistryWithImages } from '../../helpers/docker-harness.js';
 import { startShelfProcess } from '../../helpers/shelf.js';
 
 const images = ociImages();
-const upstream = new RegistryUpstream();
-await upstream.start();
-await pushImages(upstream.address, images);
-t.teardown(async () => {
-  await upstream.stop();
-  upstream.remove();
-});
+const upstream = await startRegistryWithImages(t, images);
 
 // `shelf serve` with two workers: a client's requests (upload chunks included) land on either process.
 const shelf = await startShelfProcess(

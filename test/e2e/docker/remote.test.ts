@@ -1,17 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import t from 'tap';
-import { layoutDigest, ociImages, pullCheck, pushImages, RegistryUpstream, skopeo } from '../../helpers/docker-harness.js';
+import { layoutDigest, ociImages, pullCheck, skopeo, startRegistryWithImages } from '../../helpers/docker-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 
 const images = ociImages();
-const upstream = new RegistryUpstream();
-await upstream.start();
-await pushImages(upstream.address, images);
-t.teardown(async () => {
-  await upstream.stop();
-  upstream.remove();
-});
+const upstream = await startRegistryWithImages(t, images);
 
 /**
  * A front for the upstream registry that announces a Docker Hub-style rate limit and, once `limited`, answers

@@ -14,10 +14,7 @@ await tokenRegistry.start(['--token', tokens.realm, tokens.certFile]);
 const basicRegistry = new RegistryUpstream();
 await basicRegistry.start(['--htpasswd', 'puller:hub-secret']);
 t.teardown(async () => {
-  for (const registry of [tokenRegistry, basicRegistry]) {
-    await registry.stop();
-    registry.remove();
-  }
+  for (const registry of [tokenRegistry, basicRegistry]) await registry.close();
   await tokens.stop();
 });
 await pushImages(basicRegistry.address, images, 'puller:hub-secret');
