@@ -86,7 +86,7 @@ export class ShelfApp {
     this.downloads = new DownloadStats(index);
     this.api = new RestApi(this.repos, index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers);
-    this.services = { config, downloads: this.downloads, repos: this.repos, uploads };
+    this.services = { config, downloads: this.downloads, repos: this.repos, uploads, workers: this.workers };
     for (const module of allFormatModules()) {
       for (const [prefix, handler] of Object.entries(module.rootRoutes ?? {})) this.rootRoutes.set(prefix, handler);
       if (module.api) this.formatApis.set(module.name, module.api);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { expandEnvInDocument } from './env-expansion.js';
 import { configSchema, FORMAT_OPTIONS, type RepositoryConfig, type ShelfConfig } from './schema.js';
 
 /** Every problem found in a config file, each prefixed with the key path it concerns. */
@@ -28,7 +29,12 @@ export function parseConfig(text: string, source = '<config>'): ShelfConfig {
   if (doc.errors.length > 0) {
     throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message}`));
   }
-  return validateConfig(doc.toJS() ?? {}, source);
+  const problems: { path: PropertyKey[]; message: string }[] = [];
+  const expanded = expandEnvInDocument(doc.toJS() ?? {}, [], problems);
+  if (problems.length > 0) {
+    throw new ConfigError(source, problems.map((p) => `${formatKeyPath(p.path) || '(top level)'}: ${p.message}`));
+  }
+  return validateConfig(expanded, source);
 }
 
 export function validateConfig(raw: unknown, source = '<config>'): ShelfConfig {
@@ -91,10 +97,19 @@ function checkRepositoryGraph(repos: RepositoryConfig[]): string[] {
 function checkFormatOptions(config: ShelfConfig): string[] {
   const problems: string[] = [];
   config.repositories.forEach((repo, i) => {
-    for (const [option, format] of Object.entries(FORMAT_OPTIONS)) {
-      if ((repo as Record<string, unknown>)[option] !== undefined && repo.format !== format) {
-        problems.push(`repositories[${i}].${option}: only for ${format} repositories`);
+    for (const [option, formats] of Object.entries(FORMAT_OPTIONS)) {
+      if ((repo as Record<string, unknown>)[option] !== undefined && !formats.includes(repo.format)) {
+        problems.push(`repositories[${i}].${option}: only for ${formats.join(' and ')} repositories`);
       }
+    }
+    if (repo.type === 'virtual') {
+      repo.packageRoutes?.forEach((route, r) => {
+        route.members.forEach((member, m) => {
+          if (!repo.members.includes(member)) {
+            problems.push(`repositories[${i}].packageRoutes[${r}].members[${m}]: "${member}" is not a member`);
+          }
+        });
+      });
     }
   });
   const defaultDocker = config.docker.defaultRepository;

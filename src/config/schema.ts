@@ -4,15 +4,16 @@ import { parseByteSize } from './byte-size.js';
 /** Repository keys that would shadow Shelf's own URL space (`/v2/`, `/api/`, `/-/`). */
 export const RESERVED_REPO_KEYS = ['v2', 'api', '-', 'ui', 'favicon.ico', 'metrics'];
 
-/** Formats this build implements; npm, pypi and maven join as they land. */
-export const FORMATS = ['generic', 'docker'] as const;
+/** Formats this build implements; pypi and maven join as they land. */
+export const FORMATS = ['generic', 'docker', 'npm'] as const;
 
-/** Options that only mean something for one format, checked by config/load.ts. */
-export const FORMAT_OPTIONS: Record<string, Format> = {
-  immutableTags: 'docker',
-  maxUniqueTags: 'docker',
-  tagTtlSeconds: 'docker',
-  resolveDockerTagsByTimestamp: 'docker',
+/** Options that only mean something for some formats, checked by config/load.ts. */
+export const FORMAT_OPTIONS: Record<string, Format[]> = {
+  immutableTags: ['docker'],
+  maxUniqueTags: ['docker'],
+  tagTtlSeconds: ['docker'],
+  resolveDockerTagsByTimestamp: ['docker'],
+  packageRoutes: ['npm'],
 };
 
 const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -88,6 +89,13 @@ const virtualRepo = z.strictObject({
   defaultDeployRepo: repoKey.optional(),
   /** Docker: a tag resolves to the member that pushed it most recently, not to the first member that has it. */
   resolveDockerTagsByTimestamp: z.boolean().optional(),
+  /**
+   * npm: packages matching a pattern (`@mycompany/**`) resolve only from the members listed, whatever the
+   * other members hold. The first route whose pattern matches applies.
+   */
+  packageRoutes: z
+    .array(z.strictObject({ packages: z.array(z.string().min(1)).min(1), members: z.array(repoKey).min(1) }))
+    .optional(),
 });
 
 export const repositorySchema = z.discriminatedUnion('type', [localRepo, remoteRepo, virtualRepo]);

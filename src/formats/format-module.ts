@@ -4,6 +4,7 @@ import type { DownloadStats } from '../repos/download-stats.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { FormatRules, Repository } from '../repos/repository.js';
 import type { UploadSessions } from '../storage/upload-sessions.js';
+import type { WorkerPool } from '../workers/pool.js';
 
 /** What a format's protocol handlers are given besides the request. */
 export interface FormatServices {
@@ -11,6 +12,8 @@ export interface FormatServices {
   downloads: DownloadStats;
   repos: RepositoryRegistry;
   uploads: UploadSessions;
+  /** Worker threads for CPU-heavy work (large metadata documents). */
+  workers: WorkerPool;
 }
 
 export type SegmentHandler = (ctx: RequestContext, segments: string[], services: FormatServices) => Promise<void>;

@@ -2,10 +2,12 @@ import type { Format } from '../config/schema.js';
 import type { FormatModule } from './format-module.js';
 import { dockerFormat } from './docker/docker-format.js';
 import { genericFormat } from './generic/generic-format.js';
+import { npmFormat } from './npm/npm-format.js';
 
 const MODULES: Partial<Record<Format, FormatModule>> = {
   generic: genericFormat,
   docker: dockerFormat,
+  npm: npmFormat,
 };
 
 export function formatModule(format: Format): FormatModule {

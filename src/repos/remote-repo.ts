@@ -151,7 +151,7 @@ export class RemoteRepo implements Repository {
   ): Promise<void> {
     const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
     try {
-      const target = this.rules.upstreamTarget?.(path) ?? { path: this.upstream.encodePath(path) };
+      const target = options.upstream ?? this.rules.upstreamTarget?.(path) ?? { path: this.upstream.encodePath(path) };
       const digestHeader = this.rules.digestHeader?.(path);
       if (record && digestHeader && (await this.unchangedByHead(path, target, digestHeader, record))) {
         publish({ type: 'settled' });

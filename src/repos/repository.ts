@@ -26,6 +26,8 @@ export interface Artifact {
 export interface GetOptions {
   /** What the format knows the content must be (e.g. an npm tarball's integrity); checked before caching. */
   expect?: BlobExpectation;
+  /** Where a remote repository's upstream keeps this file, when the format learnt it from metadata (npm's `dist.tarball`). */
+  upstream?: UpstreamTarget;
 }
 
 export interface PutOptions {
@@ -36,7 +38,7 @@ export interface PutOptions {
 
 /** How a remote repository asks its upstream for one repository path. */
 export interface UpstreamTarget {
-  /** Relative to the upstream URL, already percent-encoded. */
+  /** Relative to the upstream URL and already percent-encoded, or an absolute URL. */
   path: string;
   headers?: Record<string, string>;
   /** The token scope the upstream will demand for this request (Docker's `repository:<name>:pull`). */

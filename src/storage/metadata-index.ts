@@ -29,8 +29,11 @@ export interface NewArtifact {
   cache?: CacheState;
 }
 
-/** `same-content-only` is the release-repo rule: an existing path keeps its content forever. */
-export type OverwritePolicy = 'always' | 'same-content-only';
+/**
+ * `same-content-only` is the release-repo rule: an existing path keeps its content forever.
+ * `create-only` refuses any second write, even of the same content (an npm version is published once).
+ */
+export type OverwritePolicy = 'always' | 'same-content-only' | 'create-only';
 
 export type PutResult = { stored: ArtifactRecord } | { conflict: ArtifactRecord };
 

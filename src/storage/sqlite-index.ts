@@ -134,7 +134,7 @@ export class SqliteIndex implements MetadataIndex {
     const put = this.db.transaction((): PutResult => {
       const existing = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
         .get(artifact.repo, artifact.path) as ArtifactRow | undefined;
-      if (existing && policy === 'same-content-only' && existing.sha256 !== artifact.blob.sha256) {
+      if (existing && (policy === 'create-only' || (policy === 'same-content-only' && existing.sha256 !== artifact.blob.sha256))) {
         return { conflict: toRecord(existing) };
       }
       const now = Date.now();

@@ -14,8 +14,10 @@ export interface UpstreamResponse {
 }
 
 export interface UpstreamRequest {
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'POST';
   headers?: Record<string, string>;
+  /** A POST's body (requests passed through to the upstream, such as npm's audit). */
+  body?: Buffer;
   /** The token scope this request needs, when the upstream uses token authentication. */
   authScope?: string;
 }
@@ -105,6 +107,7 @@ export class UpstreamClient {
         path: `${url.pathname}${url.search}`,
         method: request.method ?? 'GET',
         headers,
+        ...(request.body && { body: request.body }),
       });
     } catch (err) {
       this.markOffline();

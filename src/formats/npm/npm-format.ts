@@ -1,0 +1,112 @@
+import { badRequest, methodNotAllowed, ShelfError } from '../../errors.js';
+import { readJsonBody } from '../../http/request-body.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { sendJson } from '../../http/respond.js';
+import type { Repository } from '../../repos/repository.js';
+import type { FormatModule, FormatServices } from '../format-module.js';
+import { proxyAudit } from './audit.js';
+import { parseNpmRoute, type NpmRoute } from './npm-routes.js';
+import { npmRules } from './npm-rules.js';
+import { PackumentViews } from './packument-views.js';
+import { deleteTarball, publishVersion, removeDistTag, setDistTag, unpublishPackage, updatePackage, writableRepo } from './publish.js';
+import { getDistTags, getPackument, getTarball, getVersion, requireView } from './read-handlers.js';
+import { searchPackages } from './search.js';
+
+/** A publish body carries the tarball base64-encoded: a third more than the tarball itself. */
+const publishLimit = (services: FormatServices) => Math.ceil(services.config.server.maxUploadBytes * 1.4) + 1024 * 1024;
+
+/** One cache of built packuments per serving process. */
+const viewsByServices = new WeakMap<FormatServices, PackumentViews>();
+function viewsFor(services: FormatServices): PackumentViews {
+  let views = viewsByServices.get(services);
+  if (!views) viewsByServices.set(services, (views = new PackumentViews(services.workers)));
+  return views;
+}
+
+const isRead = (method: string) => method === 'GET' || method === 'HEAD';
+
+async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, services: FormatServices): Promise<void> {
+  const views = viewsFor(services);
+  const allow = (...methods: string[]) => {
+    if (!methods.includes(ctx.method)) throw methodNotAllowed(ctx.method, methods);
+  };
+  switch (route.kind) {
+    case 'ping':
+      allow('GET', 'HEAD');
+      return sendJson(ctx, 200, {});
+    case 'search':
+      allow('GET', 'HEAD');
+      return searchPackages(ctx, repo, views);
+    case 'audit':
+      return proxyAudit(ctx, repo, route.endpoint);
+    case 'whoami':
+    case 'login':
+      throw new ShelfError('UNAUTHORIZED', 401, 'this Shelf has no users yet: publish needs no login');
+    case 'dist-tags':
+      if (isRead(ctx.method)) {
+        if (route.tag === undefined) return getDistTags(ctx, repo, route.name, views);
+        const version = (await requireView(views, repo, route.name)).distTags[route.tag];
+        if (version === undefined) throw badRequest(`no dist-tag ${route.tag} on ${route.name}`);
+        return sendJson(ctx, 200, version);
+      }
+      allow('GET', 'HEAD', 'PUT', 'DELETE');
+      if (route.tag === undefined) throw badRequest('name the dist-tag: /-/package/<name>/dist-tags/<tag>');
+      if (ctx.method === 'DELETE') await removeDistTag(writableRepo(repo), route.name, route.tag);
+      else {
+        const version = await readJsonBody(ctx);
+        if (typeof version !== 'string') throw badRequest('the body of a dist-tag PUT is the version as a JSON string');
+        await setDistTag(writableRepo(repo), route.name, route.tag, version);
+      }
+      return sendJson(ctx, 201, { ok: true });
+    case 'package':
+      if (isRead(ctx.method)) return getPackument(ctx, repo, route.name, views);
+      allow('GET', 'HEAD', 'PUT', 'DELETE');
+      if (ctx.method === 'DELETE') {
+        await unpublishPackage(writableRepo(repo), route.name);
+        return sendJson(ctx, 200, { ok: true });
+      }
+      return putPackage(ctx, repo, route, services);
+    case 'version':
+      allow('GET', 'HEAD');
+      return getVersion(ctx, repo, route.name, route.spec, views);
+    case 'tarball':
+      if (ctx.method === 'DELETE') {
+        await deleteTarball(writableRepo(repo), route.name, route.file);
+        return sendJson(ctx, 200, { ok: true });
+      }
+      allow('GET', 'HEAD', 'DELETE');
+      return getTarball(ctx, repo, route.name, route.file, { views, downloads: services.downloads });
+  }
+}
+
+/** A packument PUT: a publish when it carries a tarball, otherwise a metadata update (deprecate, unpublish). */
+async function putPackage(ctx: RequestContext, repo: Repository, route: Extract<NpmRoute, { kind: 'package' }>, services: FormatServices) {
+  const target = writableRepo(repo);
+  const body = await readJsonBody(ctx, publishLimit(services));
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body is not a packument');
+  const document = body as Record<string, unknown>;
+  const attachments = document._attachments;
+  if (typeof attachments === 'object' && attachments !== null && Object.keys(attachments).length > 0) {
+    await publishVersion(target, route.name, document, ctx.baseUrl);
+    return sendJson(ctx, 201, { ok: true, id: route.name });
+  }
+  await updatePackage(target, route.name, document, route.rev !== undefined);
+  sendJson(ctx, 200, { ok: true, id: route.name });
+}
+
+/**
+ * npm packages: `registry=http://shelf:8080/<repoKey>/` in .npmrc. Errors are `{ "error": "..." }`, which
+ * npm prints after the status line.
+ */
+export const npmFormat: FormatModule = {
+  name: 'npm',
+  rules: npmRules,
+  async handle(ctx, repo, segments, services) {
+    try {
+      await dispatch(ctx, repo, parseNpmRoute(segments), services);
+    } catch (err) {
+      if (!(err instanceof ShelfError) || ctx.res.headersSent) throw err;
+      sendJson(ctx, err.status, { error: err.message, code: err.code }, err.headers);
+    }
+  },
+};

@@ -1,0 +1,200 @@
+import semver from 'semver';
+import { badRequest, conflict, notFound, ShelfError } from '../../errors.js';
+import { readAll } from '../../http/request-body.js';
+import { LocalRepo } from '../../repos/local-repo.js';
+import type { Repository } from '../../repos/repository.js';
+import { VirtualRepo } from '../../repos/virtual-repo.js';
+import { DigestMismatchError, SizeMismatchError } from '../../storage/blob-store.js';
+import { expectationFromDist, integrityOf } from './integrity.js';
+import { checkNewPackageName, checkPathToken, npmPaths, tarballFileName } from './names.js';
+import { highestVersion } from './packument.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Package-level fields of a publish body kept with the version, so a hosted packument can show them. */
+const CARRIED_FIELDS = ['description', 'readme', 'readmeFilename', 'maintainers'];
+
+/** The local repository npm writes go to: the repository itself, or a virtual repository's deploy repository. */
+export function writableRepo(repo: Repository): LocalRepo {
+  const target = repo instanceof VirtualRepo ? repo.deployRepo() : repo;
+  if (!(target instanceof LocalRepo)) {
+    throw new ShelfError('METHOD_NOT_ALLOWED', 405, `${repo.key} is a ${repo.type} repository; publish to a local one`);
+  }
+  return target;
+}
+
+const publishedOver = (version: string) =>
+  new ShelfError('FORBIDDEN', 403, `You cannot publish over the previously published versions: ${version}.`);
+
+/**
+ * `npm publish`: one version with its tarball attached (base64). The tarball must match the manifest's
+ * `dist.integrity` and `shasum`; a version is published once and never replaced.
+ */
+export async function publishVersion(target: LocalRepo, name: string, body: Json, baseUrl: string): Promise<void> {
+  checkNewPackageName(name);
+  if (body.name !== undefined && body.name !== name) throw badRequest(`body names package ${String(body.name)}, URL names ${name}`);
+  const versions = isObject(body.versions) ? Object.entries(body.versions) : [];
+  if (versions.length !== 1) throw badRequest('a publish carries exactly one version');
+  const [version, manifest] = versions[0]!;
+  if (!isObject(manifest) || semver.valid(version) === null || manifest.version !== version || manifest.name !== name) {
+    throw badRequest(`version ${version} is not a valid semver version of ${name} with a matching manifest`);
+  }
+  checkPathToken('version', version);
+  const dist = isObject(manifest.dist) ? manifest.dist : {};
+  const expect = expectationFromDist(dist);
+  if (!expect.sha512 && !expect.sha1) throw badRequest('the manifest has neither dist.integrity nor dist.shasum');
+  const tarball = attachedTarball(body);
+
+  if (await target.record(npmPaths.version(name, version))) throw publishedOver(version);
+  const file = tarballFileName(name, version);
+  let blob;
+  try {
+    ({ blob } = await target.put(npmPaths.tarball(name, file), [tarball], {
+      contentType: 'application/octet-stream',
+      expect: { ...expect, size: tarball.length },
+    }));
+  } catch (err) {
+    if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) {
+      throw badRequest(`the attached tarball does not match the manifest's dist.integrity/shasum: ${err.message}`);
+    }
+    if (err instanceof ShelfError && err.status === 409) throw publishedOver(version);
+    throw err;
+  }
+
+  const stored: Json = {
+    ...Object.fromEntries(CARRIED_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])),
+    ...manifest,
+    _id: `${name}@${version}`,
+    dist: {
+      ...dist,
+      integrity: typeof dist.integrity === 'string' ? dist.integrity : integrityOf(blob.sha512),
+      shasum: blob.sha1,
+      tarball: `${baseUrl}/${target.key}/${name}/-/${file}`,
+    },
+  };
+  try {
+    await target.put(npmPaths.version(name, version), [Buffer.from(JSON.stringify(stored))], { contentType: 'application/json' });
+  } catch (err) {
+    if (err instanceof ShelfError && err.status === 409) throw publishedOver(version);
+    throw err;
+  }
+  const tags = isObject(body['dist-tags']) ? body['dist-tags'] : { latest: version };
+  for (const [tag, tagged] of Object.entries(tags)) {
+    if (tagged === version) await setDistTag(target, name, checkPathToken('dist-tag', tag), version);
+  }
+}
+
+/** The one `.tgz` attachment, decoded; its declared length must match. */
+function attachedTarball(body: Json): Buffer {
+  const attachments = isObject(body._attachments) ? Object.entries(body._attachments) : [];
+  const tarballs = attachments.filter(([file]) => file.endsWith('.tgz'));
+  if (tarballs.length !== 1) throw badRequest('a publish carries exactly one .tgz attachment');
+  const attachment = tarballs[0]![1];
+  if (!isObject(attachment) || typeof attachment.data !== 'string') throw badRequest('the attachment has no data');
+  const data = Buffer.from(attachment.data, 'base64');
+  if (attachment.length !== undefined && attachment.length !== data.length) {
+    throw badRequest(`the attachment is ${data.length} bytes, but declares ${String(attachment.length)}`);
+  }
+  if (data.length === 0) throw badRequest('the attached tarball is empty');
+  return data;
+}
+
+/** The versions a local repository hosts for a package. */
+async function hostedVersions(target: LocalRepo, name: string): Promise<string[]> {
+  const prefix = `${npmPaths.hostedPrefix(name)}versions/`;
+  return (await target.list({ prefix })).map((r) => r.path.slice(prefix.length, -'.json'.length));
+}
+
+/**
+ * A packument PUT without attachments: `npm deprecate` (each version's `deprecated`), and with `removals`
+ * (npm unpublish's `/-rev/` PUT) versions missing from the body are unpublished and dist-tags follow the body.
+ */
+export async function updatePackage(target: LocalRepo, name: string, body: Json, removals: boolean): Promise<void> {
+  if (!isObject(body.versions)) throw badRequest('the packument has no versions');
+  const hosted = await hostedVersions(target, name);
+  if (hosted.length === 0) throw notFound(`package ${name} in ${target.key}`);
+  const unknown = Object.keys(body.versions).filter((v) => !hosted.includes(v));
+  if (unknown.length > 0) throw badRequest(`versions ${unknown.join(', ')} are not published; publish them with their tarball`);
+  for (const version of hosted) {
+    const manifest = body.versions[version];
+    if (isObject(manifest)) await setDeprecation(target, name, version, manifest.deprecated);
+    else if (removals) await unpublishVersion(target, name, version);
+  }
+  if (removals && isObject(body['dist-tags'])) {
+    const remaining = await hostedVersions(target, name);
+    const wanted = Object.entries(body['dist-tags']).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && remaining.includes(e[1]),
+    );
+    const tagPrefix = `${npmPaths.hostedPrefix(name)}dist-tags/`;
+    for (const record of await target.list({ prefix: tagPrefix })) {
+      const tag = record.path.slice(tagPrefix.length);
+      if (!wanted.some(([t]) => t === tag)) await target.prune(record.path);
+    }
+    for (const [tag, version] of wanted) await setDistTag(target, name, checkPathToken('dist-tag', tag), version);
+  }
+}
+
+async function setDeprecation(target: LocalRepo, name: string, version: string, message: unknown): Promise<void> {
+  const path = npmPaths.deprecation(name, version);
+  if (typeof message === 'string' && message !== '') {
+    await target.put(path, [Buffer.from(message)], { contentType: 'text/plain' });
+  } else if (await target.record(path)) {
+    await target.prune(path);
+  }
+}
+
+/** Removes one version: its manifest (deletion protection applies), tarball, deprecation and the tags naming it. */
+async function unpublishVersion(target: LocalRepo, name: string, version: string): Promise<void> {
+  await target.delete(npmPaths.version(name, version));
+  for (const path of [npmPaths.tarball(name, tarballFileName(name, version)), npmPaths.deprecation(name, version)]) {
+    if (await target.record(path)) await target.prune(path);
+  }
+  const tagPrefix = `${npmPaths.hostedPrefix(name)}dist-tags/`;
+  const remaining = await hostedVersions(target, name);
+  for (const record of await target.list({ prefix: tagPrefix })) {
+    const tagged = await target.get(record.path);
+    if (!tagged || (await readAll(await tagged.open(), 1024)).toString('utf8') !== version) continue;
+    const tag = record.path.slice(tagPrefix.length);
+    const replacement = tag === 'latest' ? highestVersion(remaining) : undefined;
+    if (replacement) await setDistTag(target, name, tag, replacement);
+    else await target.prune(record.path);
+  }
+}
+
+/** `npm unpublish <name>`: every version, tarball and tag (deletion protection applies). */
+export async function unpublishPackage(target: LocalRepo, name: string): Promise<void> {
+  const records = [
+    ...(await target.list({ prefix: npmPaths.hostedPrefix(name) })),
+    ...(await target.list({ prefix: npmPaths.tarballPrefix(name) })),
+  ];
+  if (records.length === 0) throw notFound(`package ${name} in ${target.key}`);
+  for (const record of records) await target.delete(record.path);
+}
+
+export async function setDistTag(target: LocalRepo, name: string, tag: string, version: string): Promise<void> {
+  if (semver.validRange(tag) !== null) {
+    // npm refuses tags that read as a version range, since `npm install name@<tag>` could not tell them apart.
+    throw badRequest(`dist-tag ${tag} looks like a version range`);
+  }
+  if (!(await target.record(npmPaths.version(name, version)))) throw notFound(`version ${version} of ${name} in ${target.key}`);
+  await target.put(npmPaths.distTag(name, tag), [Buffer.from(version)], { contentType: 'text/plain' });
+}
+
+export async function removeDistTag(target: LocalRepo, name: string, tag: string): Promise<void> {
+  if (tag === 'latest') throw badRequest('the latest dist-tag cannot be removed');
+  const path = npmPaths.distTag(name, tag);
+  if (!(await target.record(path))) throw notFound(`dist-tag ${tag} of ${name}`);
+  await target.prune(path);
+}
+
+/** A tarball DELETE (the last step of npm's version unpublish): only once its version is gone. */
+export async function deleteTarball(target: LocalRepo, name: string, file: string): Promise<void> {
+  const unscoped = name.replace(/^@[^/]+\//, '');
+  const version = file.startsWith(`${unscoped}-`) ? file.slice(unscoped.length + 1, -'.tgz'.length) : undefined;
+  if (version && (await target.record(npmPaths.version(name, version)))) {
+    throw conflict(`${file} belongs to the published version ${version}; unpublish the version instead`);
+  }
+  await target.delete(npmPaths.tarball(name, file));
+}

@@ -1,0 +1,83 @@
+import { notFound } from '../../errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { sendJson, sendText } from '../../http/respond.js';
+import { sendArtifact } from '../../http/send-artifact.js';
+import { RemoteRepo } from '../../repos/remote-repo.js';
+import type { Artifact, GetOptions, Repository } from '../../repos/repository.js';
+import type { FormatServices } from '../format-module.js';
+import { leafMembers } from '../package-routing.js';
+import { expectationFromDist } from './integrity.js';
+import { npmPaths } from './names.js';
+import type { PackumentView, TarballRef } from './packument.js';
+import { versionManifest, type PackumentViews } from './packument-views.js';
+
+export const CORGI_TYPE = 'application/vnd.npm.install-v1+json';
+const JSON_TYPE = 'application/json';
+
+export async function requireView(views: PackumentViews, repo: Repository, name: string): Promise<PackumentView> {
+  const view = await views.view(repo, name);
+  if (!view) throw notFound(`package ${name} in ${repo.key}`);
+  return view;
+}
+
+/** npm and pnpm ask for the abbreviated document with this Accept; everything else gets the full one. */
+const wantsCorgi = (accept: string | undefined) => accept !== undefined && accept.includes(CORGI_TYPE);
+
+export async function getPackument(ctx: RequestContext, repo: Repository, name: string, views: PackumentViews) {
+  const view = await requireView(views, repo, name);
+  const corgi = wantsCorgi(ctx.req.headers.accept);
+  const etag = corgi ? `"c${view.etag.slice(1)}` : view.etag;
+  const headers = { etag, vary: 'accept' };
+  if (ctx.req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+    ctx.res.writeHead(304, headers).end();
+    return;
+  }
+  const body = views.render(view, corgi ? 'corgi' : 'full', ctx.baseUrl);
+  sendText(ctx, 200, body, corgi ? CORGI_TYPE : JSON_TYPE, headers);
+}
+
+/** `GET /<name>/<version|dist-tag>`: one version's full manifest. */
+export async function getVersion(ctx: RequestContext, repo: Repository, name: string, spec: string, views: PackumentViews) {
+  const view = await requireView(views, repo, name);
+  const version = view.distTags[spec] ?? spec;
+  const manifest = versionManifest(view, version, ctx.baseUrl);
+  if (manifest === undefined) throw notFound(`version ${spec} of ${name}`);
+  sendText(ctx, 200, manifest, JSON_TYPE);
+}
+
+export async function getDistTags(ctx: RequestContext, repo: Repository, name: string, views: PackumentViews) {
+  sendJson(ctx, 200, (await requireView(views, repo, name)).distTags);
+}
+
+/**
+ * A tarball. Cached or hosted bytes are served as they are. Otherwise the packument says which member owns
+ * the version, where its upstream keeps it and what it must hash to; the bytes are checked before caching.
+ */
+export async function getTarball(
+  ctx: RequestContext,
+  repo: Repository,
+  name: string,
+  file: string,
+  { views, downloads }: { views: PackumentViews; downloads: FormatServices['downloads'] },
+) {
+  const path = npmPaths.tarball(name, file);
+  let artifact: Artifact | undefined;
+  if (repo.type !== 'virtual' && (await repo.record(path))) {
+    artifact = await repo.get(path);
+  } else if (repo.type !== 'local') {
+    const ref = (await requireView(views, repo, name)).tarballs[file];
+    const owner = ref && leafMembers(repo, name).find((member) => member.key === ref.repo);
+    artifact = owner && (await owner.get(path, tarballOptions(owner, ref!)));
+  }
+  if (!artifact) throw notFound(`tarball ${file} of ${name}`);
+  const served = { ...artifact, contentType: 'application/octet-stream' };
+  await sendArtifact(ctx, served, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+}
+
+/** Verification against the packument, and the upstream's own link when it is on the upstream's host. */
+function tarballOptions(owner: Repository, ref: TarballRef): GetOptions {
+  const expect = expectationFromDist(ref);
+  const link = ref.upstreamUrl && URL.canParse(ref.upstreamUrl) ? new URL(ref.upstreamUrl) : undefined;
+  const sameHost = link && owner instanceof RemoteRepo && link.origin === owner.upstream.baseUrl.origin;
+  return { expect, ...(sameHost && { upstream: { path: link.href } }) };
+}

@@ -1,0 +1,59 @@
+import { PathPattern } from '../repos/path-pattern.js';
+import type { Repository } from '../repos/repository.js';
+import { VirtualRepo } from '../repos/virtual-repo.js';
+
+/**
+ * Which repositories answer for one package (an npm package, a PyPI project) and in what order, for the
+ * formats whose virtual repositories merge per-package metadata. Two rules guard against dependency
+ * confusion: a virtual repository's `packageRoutes` pin matching names to chosen members, and a package
+ * that any local member holds is never taken from a remote member. Without a name: every leaf member.
+ */
+export function leafMembers(repo: Repository, packageName?: string): Repository[] {
+  if (!(repo instanceof VirtualRepo)) return [repo];
+  const route =
+    packageName === undefined
+      ? undefined
+      : repo.config.packageRoutes?.find((r) => r.packages.some((p) => new PathPattern(p).matches(packageName)));
+  const members = route ? repo.members.filter((m) => route.members.includes(m.key)) : repo.members;
+  const leaves: Repository[] = [];
+  for (const member of members) {
+    for (const leaf of leafMembers(member, packageName)) if (!leaves.includes(leaf)) leaves.push(leaf);
+  }
+  return leaves;
+}
+
+export interface MemberValue<T> {
+  repo: Repository;
+  value: T;
+}
+
+/**
+ * Loads a package's per-member data in member order, with the dependency-confusion rules applied: when a
+ * local member has the package, only local members count. A failing remote member is skipped; its error is
+ * raised only when no member has the package.
+ */
+export async function loadPackageMembers<T>(
+  repo: Repository,
+  packageName: string,
+  load: (member: Repository) => Promise<T | undefined>,
+): Promise<MemberValue<T>[]> {
+  const leaves = leafMembers(repo, packageName);
+  const hosted: MemberValue<T>[] = [];
+  for (const leaf of leaves.filter((l) => l.type === 'local')) {
+    const value = await load(leaf);
+    if (value !== undefined) hosted.push({ repo: leaf, value });
+  }
+  if (hosted.length > 0) return hosted;
+  const found: MemberValue<T>[] = [];
+  let failure: unknown;
+  for (const leaf of leaves.filter((l) => l.type !== 'local')) {
+    try {
+      const value = await load(leaf);
+      if (value !== undefined) found.push({ repo: leaf, value });
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (found.length === 0 && failure !== undefined) throw failure;
+  return found;
+}
