@@ -1,0 +1,140 @@
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './ports.js';
+
+const HARNESS = new URL('../harness/npm/', import.meta.url).pathname;
+const run = promisify(execFile);
+
+/**
+ * A Verdaccio storage with the fixture packages published into it by the real npm client (see
+ * publish-fixtures.sh), built once per machine and copied by every test that starts an upstream.
+ */
+export function npmFixtureStorage(): string {
+  const template = join(tmpdir(), 'shelf-test-npm-fixtures');
+  execFileSync('bash', [join(HARNESS, 'fixture-storage.sh'), template, '8'], { stdio: 'pipe' });
+  return join(template, 'storage');
+}
+
+/** Verdaccio 6.8 on loopback, offline, seeded with the fixtures; its JSON log counts the requests it served. */
+export class VerdaccioUpstream {
+  readonly dir = mkdtempSync(join(tmpdir(), 'shelf-verdaccio-'));
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  get storage(): string {
+    return join(this.dir, 'storage');
+  }
+
+  async start(): Promise<void> {
+    if (this.port === 0) this.port = await freePort();
+    if (!existsSync(this.storage)) cpSync(npmFixtureStorage(), this.storage, { recursive: true });
+    await run('bash', [join(HARNESS, 'verdaccio.sh'), 'start', this.dir, String(this.port)]);
+  }
+
+  async stop(): Promise<void> {
+    await run('bash', [join(HARNESS, 'verdaccio.sh'), 'stop', this.dir, String(this.port)]);
+  }
+
+  /** Completed requests `METHOD URL STATUS` whose URL contains `fragment`. */
+  requests(fragment: string): string[] {
+    const log = join(this.dir, 'verdaccio.log');
+    if (!existsSync(log)) return [];
+    return readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"request":'))
+      .map((line) => JSON.parse(line) as { request: { method: string; url: string }; status: number })
+      .filter((entry) => entry.request.url.includes(fragment))
+      .map((entry) => `${entry.request.method} ${entry.request.url} ${entry.status}`);
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startVerdaccio(t: { teardown(fn: () => unknown): void }): Promise<VerdaccioUpstream> {
+  const upstream = new VerdaccioUpstream();
+  t.teardown(() => upstream.close());
+  await upstream.start();
+  return upstream;
+}
+
+export interface ClientResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A project directory for a package manager, isolated from the machine's own npm configuration: its
+ * own user config, cache and store, and `registry` set to the Shelf URL under test.
+ */
+export class ClientProject {
+  private readonly root = mkdtempSync(join(tmpdir(), 'shelf-npm-client-'));
+  /** The project itself; the client's config, cache and HOME live beside it, so a publish never packs them. */
+  readonly dir = join(this.root, 'project');
+
+  constructor(
+    readonly registry: string,
+    packageJson: Record<string, unknown> = { name: 'shelf-client-project', version: '1.0.0', private: true },
+    npmrc: string[] = [],
+  ) {
+    const host = registry.replace(/^https?:/, '');
+    mkdirSync(this.dir);
+    writeFileSync(join(this.dir, 'package.json'), JSON.stringify(packageJson, null, 2));
+    writeFileSync(
+      join(this.root, 'npmrc'),
+      [`registry=${registry}`, `${host}:_authToken=shelf-test`, 'audit=false', 'fund=false', 'update-notifier=false', ...npmrc].join('\n'),
+    );
+    mkdirSync(join(this.root, 'home'));
+  }
+
+  /** Runs `tool` (npm, or a pnpm/yarn binary) in the project with a fresh HOME, so no other config applies. */
+  async run(tool: string, args: string[]): Promise<ClientResult> {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: join(this.root, 'home'),
+      npm_config_userconfig: join(this.root, 'npmrc'),
+      npm_config_cache: join(this.root, 'cache'),
+      YARN_CACHE_FOLDER: join(this.root, 'yarn-cache'),
+    };
+    return new Promise((resolve) => {
+      const child = spawn(tool, args, { cwd: this.dir, env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  npm(...args: string[]): Promise<ClientResult> {
+    return this.run('npm', args);
+  }
+
+  file(path: string): string {
+    return readFileSync(join(this.dir, path), 'utf8');
+  }
+
+  remove(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** pnpm and yarn (v1), installed from the npm registry once per machine. */
+export function packageManagers(): { pnpm: string; yarn: string } {
+  const dir = join(tmpdir(), 'shelf-test-package-managers');
+  execFileSync(
+    'flock',
+    [`${dir}.lock`, 'bash', '-c', `[ -x "$1/node_modules/.bin/pnpm" ] || npm install --prefix "$1" --no-audit --no-fund pnpm@9 yarn@1 >/dev/null 2>&1`, '_', dir],
+    { stdio: 'pipe' },
+  );
+  return { pnpm: join(dir, 'node_modules/.bin/pnpm'), yarn: join(dir, 'node_modules/.bin/yarn') };
+}
