@@ -2,6 +2,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
 
@@ -41,16 +42,44 @@ export class VerdaccioUpstream {
     await run('bash', [join(HARNESS, 'verdaccio.sh'), 'stop', this.dir, String(this.port)]);
   }
 
-  /** Completed requests `METHOD URL STATUS` whose URL contains `fragment`. */
-  requests(fragment: string): string[] {
+  private logLines(): Record<string, any>[] {
     const log = join(this.dir, 'verdaccio.log');
     if (!existsSync(log)) return [];
     return readFileSync(log, 'utf8')
       .split('\n')
-      .filter((line) => line.includes('"request":'))
-      .map((line) => JSON.parse(line) as { request: { method: string; url: string }; status: number })
-      .filter((entry) => entry.request.url.includes(fragment))
-      .map((entry) => `${entry.request.method} ${entry.request.url} ${entry.status}`);
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, any>);
+  }
+
+  /** Waits until Verdaccio has written its log lines for the requests made so far. */
+  async settle(): Promise<void> {
+    let last = -1;
+    for (;;) {
+      const length = this.logLines().length;
+      if (length === last) return;
+      last = length;
+      await sleep(250);
+    }
+  }
+
+  /**
+   * Requests received, `METHOD URL`, whose URL contains `fragment` (Verdaccio logs one "requested" line
+   * when a request arrives, and its outcome once or twice, so the arrivals are what is counted).
+   */
+  async requests(fragment: string): Promise<string[]> {
+    await this.settle();
+    return this.logLines()
+      .filter((entry) => entry.req && typeof entry.msg === 'string' && entry.msg.includes(' requested '))
+      .map((entry) => `${entry.req.method} ${entry.req.url}`)
+      .filter((line) => line.split(' ')[1]!.includes(fragment));
+  }
+
+  /** The statuses Verdaccio logged for URLs containing `fragment` (each request is logged once or twice). */
+  async statuses(fragment: string): Promise<number[]> {
+    await this.settle();
+    return this.logLines()
+      .filter((entry) => entry.request && entry.request.url.includes(fragment))
+      .map((entry) => entry.status as number);
   }
 
   async close(): Promise<void> {
@@ -91,7 +120,9 @@ export class ClientProject {
     writeFileSync(join(this.dir, 'package.json'), JSON.stringify(packageJson, null, 2));
     writeFileSync(
       join(this.root, 'npmrc'),
-      [`registry=${registry}`, `${host}:_authToken=shelf-test`, 'audit=false', 'fund=false', 'update-notifier=false', ...npmrc].join('\n'),
+      [`registry=${registry}`, `${host}:_authToken=shelf-test`, 'audit=false', 'fund=false', 'update-notifier=false',
+        // npm retries failed fetches with back-off of 10 s and more; the tests expect failures quickly.
+        'fetch-retry-mintimeout=200', 'fetch-retry-maxtimeout=1000', ...npmrc].join('\n'),
     );
     mkdirSync(join(this.root, 'home'));
   }
