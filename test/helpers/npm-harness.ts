@@ -164,7 +164,7 @@ export function packageManagers(): { pnpm: string; yarn: string } {
   const dir = join(tmpdir(), 'shelf-test-package-managers');
   execFileSync(
     'flock',
-    [`${dir}.lock`, 'bash', '-c', `[ -x "$1/node_modules/.bin/pnpm" ] || npm install --prefix "$1" --no-audit --no-fund pnpm@9 yarn@1 >/dev/null 2>&1`, '_', dir],
+    [`${dir}.lock`, 'bash', '-c', `[ -x "$1/node_modules/.bin/pnpm" ] || npm install --prefix "$1" --no-audit --no-fund pnpm@10 yarn@1 >/dev/null 2>&1`, '_', dir],
     { stdio: 'pipe' },
   );
   return { pnpm: join(dir, 'node_modules/.bin/pnpm'), yarn: join(dir, 'node_modules/.bin/yarn') };
