@@ -13,7 +13,8 @@ npm run build >/dev/null
 mkdir -p "$stage/$name"
 cp -r dist package.json package-lock.json README.md docs systemd "$stage/$name/"
 mkdir -p "$stage/$name/config"
-cp appliance-image/shelf.yaml "$stage/$name/config/shelf.yaml"
+# The default config, with the appliance's data directory (one file to keep up to date, not two).
+sed 's#^  dataDir: .*#  dataDir: /var/lib/shelf/data#' config/shelf.yaml > "$stage/$name/config/shelf.yaml"
 cp appliance-image/install.sh "$stage/$name/install.sh"
 (cd "$stage/$name" && npm ci --omit=dev --no-audit --no-fund >/dev/null)
 mkdir -p "$out"

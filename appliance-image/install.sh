@@ -15,6 +15,13 @@ mv /opt/shelf.new /opt/shelf && rm -rf /opt/shelf.old
 install -d -o shelf -g shelf -m 0750 /var/lib/shelf
 install -d -m 0755 /etc/shelf
 [ -f /etc/shelf/shelf.yaml ] || install -m 0644 /opt/shelf/config/shelf.yaml /etc/shelf/shelf.yaml
+# The default config's npm remote reads its upstream from SHELF_NPM_UPSTREAM: this machine's npm registry.
+if [ ! -f /etc/shelf/shelf.env ]; then
+  registry=$(npm config get registry 2>/dev/null || true)
+  install -m 0640 -g shelf /dev/null /etc/shelf/shelf.env
+  [ -n "$registry" ] && echo "SHELF_NPM_UPSTREAM=$registry" >> /etc/shelf/shelf.env
+fi
+set -a; . /etc/shelf/shelf.env; set +a
 node /opt/shelf/dist/cli/main.js config check /etc/shelf/shelf.yaml
 install -m 0644 /opt/shelf/systemd/shelf.service /etc/systemd/system/shelf.service
 if [ -d /run/systemd/system ]; then

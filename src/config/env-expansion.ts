@@ -27,11 +27,27 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv = process.env): s
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`"\${${inner}}" does not name an environment variable`);
     const value = env[name];
     if (value !== undefined && value !== '') out += value;
-    else if (separator !== -1) out += expandEnv(inner.slice(separator + 2), env);
-    else throw new Error(`environment variable ${name} is not set`);
+    else if (separator === -1) throw new UnsetVariableError([name]);
+    else {
+      try {
+        out += expandEnv(inner.slice(separator + 2), env);
+      } catch (err) {
+        throw err instanceof UnsetVariableError ? new UnsetVariableError([name, ...err.names]) : err;
+      }
+    }
     i = close + 1;
   }
   return out;
+}
+
+class UnsetVariableError extends Error {
+  constructor(readonly names: string[]) {
+    super(
+      names.length === 1
+        ? `environment variable ${names[0]} is not set`
+        : `none of the environment variables ${names.join(', ')} is set`,
+    );
+  }
 }
 
 function matchingBrace(text: string, open: number): number {

@@ -7,7 +7,12 @@ import t from 'tap';
 import { FsBlobStore } from '../../src/storage/blob-store.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 
-const shelf = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8' });
+/** The CLI with an explicit npm upstream, as `npm start` provides one (npm_config_registry). */
+const shelf = (...args: string[]) =>
+  spawnSync(process.execPath, ['dist/cli/main.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_registry: 'http://127.0.0.1:9/' },
+  });
 const dir = mkdtempSync(join(tmpdir(), 'shelf-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -21,7 +26,17 @@ t.test('--version prints the package version', async (t) => {
 t.test('config check: ok, or every problem with its key path and exit code 2', async (t) => {
   const ok = shelf('config', 'check', 'config/shelf.yaml');
   t.equal(ok.status, 0);
-  t.match(ok.stdout, /config\/shelf\.yaml: ok \(8 repositories\)/);
+  t.match(ok.stdout, /config\/shelf\.yaml: ok \(11 repositories\)/);
+
+  const { npm_config_registry: _registry, SHELF_NPM_UPSTREAM: _upstream, ...bare } = process.env;
+  const noUpstream = spawnSync(process.execPath, ['dist/cli/main.js', 'config', 'check', 'config/shelf.yaml'], { encoding: 'utf8', env: bare });
+  t.equal(noUpstream.status, 2, 'the default config needs an npm upstream from the environment');
+  t.match(noUpstream.stderr, /repositories\[\d+\]\.url: none of the environment variables SHELF_NPM_UPSTREAM, npm_config_registry is set/);
+  const chosen = spawnSync(process.execPath, ['dist/cli/main.js', 'config', 'check', 'config/shelf.yaml'], {
+    encoding: 'utf8',
+    env: { ...bare, SHELF_NPM_UPSTREAM: 'http://127.0.0.1:9/' },
+  });
+  t.equal(chosen.status, 0, chosen.stderr);
 
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'server: { port: -1, workers: many }\n');

@@ -89,10 +89,14 @@ t.test('YAML syntax errors are reported', async (t) => {
 
 t.test('the shipped default config is valid', async (t) => {
   const { loadConfigFile } = await import('../../src/config/load.js');
+  // Its npm upstream comes from the environment, as `npm start` provides it.
+  const saved = process.env.SHELF_NPM_UPSTREAM;
+  process.env.SHELF_NPM_UPSTREAM = 'http://127.0.0.1:9/';
+  t.teardown(() => (saved === undefined ? delete process.env.SHELF_NPM_UPSTREAM : (process.env.SHELF_NPM_UPSTREAM = saved)));
   const config = loadConfigFile('config/shelf.yaml');
-  for (const format of ['generic', 'docker']) {
-    const types = config.repositories.filter((r) => r.format === format).map((r) => r.type).sort();
-    t.same(types, ['local', 'local', 'remote', 'virtual'], `a ${format} repository of each type`);
+  for (const format of ['generic', 'docker', 'npm']) {
+    const types = new Set(config.repositories.filter((r) => r.format === format).map((r) => r.type));
+    t.same([...types].sort(), ['local', 'remote', 'virtual'], `a ${format} repository of each type`);
   }
 });
 

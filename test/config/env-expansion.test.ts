@@ -1,0 +1,34 @@
+import t from 'tap';
+import { expandEnv } from '../../src/config/env-expansion.js';
+import { parseConfig } from '../../src/config/load.js';
+
+const env = { HOST: 'registry.internal', EMPTY: '', PORT: '4873' };
+
+t.test('variables, defaults, nested defaults and escapes', async (t) => {
+  t.equal(expandEnv('http://${HOST}:${PORT}/', env), 'http://registry.internal:4873/');
+  t.equal(expandEnv('${MISSING:-http://fallback/}', env), 'http://fallback/');
+  t.equal(expandEnv('${EMPTY:-used when empty}', env), 'used when empty');
+  t.equal(expandEnv('${MISSING:-${HOST}}', env), 'registry.internal');
+  t.equal(expandEnv('${MISSING:-${ALSO_MISSING:-deep}}', env), 'deep');
+  t.equal(expandEnv('cost: $$5 and $x', env), 'cost: $5 and $x');
+  t.equal(expandEnv('no variables', env), 'no variables');
+});
+
+t.test('unset variables, bad names and unclosed braces are errors', async (t) => {
+  t.throws(() => expandEnv('${MISSING}', env), /environment variable MISSING is not set/);
+  t.throws(() => expandEnv('${EMPTY}', env), /EMPTY is not set/);
+  t.throws(() => expandEnv('${MISSING:-${NOPE}}', env), /none of the environment variables MISSING, NOPE is set/);
+  t.throws(() => expandEnv('${not a name}', env), /does not name an environment variable/);
+  t.throws(() => expandEnv('${HOST', env), /unclosed/);
+});
+
+t.test('config values are expanded before validation, problems named by key path', async (t) => {
+  process.env.SHELF_TEST_UPSTREAM = 'http://127.0.0.1:4873/';
+  t.teardown(() => delete process.env.SHELF_TEST_UPSTREAM);
+  const config = parseConfig('repositories:\n  - { key: r, format: npm, type: remote, url: "${SHELF_TEST_UPSTREAM}" }\n');
+  t.equal(config.repositories[0]!.type === 'remote' && config.repositories[0]!.url, 'http://127.0.0.1:4873/');
+  t.throws(
+    () => parseConfig('repositories:\n  - { key: r, format: npm, type: remote, url: "${SHELF_TEST_NOT_SET}" }\n'),
+    /repositories\[0\]\.url: environment variable SHELF_TEST_NOT_SET is not set/,
+  );
+});
