@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { readAll } from '../../http/request-body.js';
 import type { Repository } from '../../repos/repository.js';
@@ -12,6 +14,7 @@ import { BASE_URL_PLACEHOLDER, buildPackumentView, type PackumentSource, type Pa
 export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 /** Sources smaller than this are built inline; a worker thread's round trip costs more than the work. */
 const INLINE_BUILD_BYTES = 256 * 1024;
+const gzip = promisify(gzipCallback);
 
 /** One member's contribution to a packument: how to recognise it unchanged, and how to load it. */
 interface SourceHandle {
@@ -62,15 +65,19 @@ export class PackumentViews {
     return this.workers.run<PackumentView | undefined>(new URL('./packument-worker.js', import.meta.url), task);
   }
 
-  /** A view's document with tarball links at `baseUrl`, rendered once per base URL. */
-  render(view: PackumentView, form: RenderedForm, baseUrl: string): Buffer {
+  /**
+   * A view's document with tarball links at `baseUrl`, gzipped when asked (packuments shrink to a sixth,
+   * and gzip runs on libuv's thread pool, off the event loop); rendered once per base URL and encoding.
+   */
+  async render(view: PackumentView, form: RenderedForm, baseUrl: string, gzipped: boolean): Promise<Buffer> {
     let forView = this.rendered.get(view);
     if (!forView) this.rendered.set(view, (forView = new Map()));
-    const key = `${form} ${baseUrl}`;
+    const key = `${form} ${gzipped ? 'gzip' : 'identity'} ${baseUrl}`;
     let body = forView.get(key);
     if (!body) {
       body = Buffer.from(view[form].replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
-      if (forView.size >= 4) forView.clear();
+      if (gzipped) body = await gzip(body);
+      if (forView.size >= 8) forView.clear();
       forView.set(key, body);
     }
     return body;

@@ -27,12 +27,14 @@ export async function getPackument(ctx: RequestContext, repo: Repository, name: 
   const view = await requireView(views, repo, name);
   const corgi = wantsCorgi(ctx.req.headers.accept);
   const etag = corgi ? `"c${view.etag.slice(1)}` : view.etag;
-  const headers = { etag, vary: 'accept' };
+  const headers: Record<string, string> = { etag, vary: 'accept, accept-encoding' };
   if (ctx.req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
     ctx.res.writeHead(304, headers).end();
     return;
   }
-  const body = views.render(view, corgi ? 'corgi' : 'full', ctx.baseUrl);
+  const gzipped = /\bgzip\b/.test(ctx.req.headers['accept-encoding'] ?? '');
+  if (gzipped) headers['content-encoding'] = 'gzip';
+  const body = await views.render(view, corgi ? 'corgi' : 'full', ctx.baseUrl, gzipped);
   sendText(ctx, 200, body, corgi ? CORGI_TYPE : JSON_TYPE, headers);
 }
 

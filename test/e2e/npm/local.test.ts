@@ -198,7 +198,11 @@ t.test('ping, version documents, search and conditional packument requests', asy
   const found = JSON.parse(search.stdout) as { name: string; version: string }[];
   t.same(found.map((p) => [p.name, p.version]), [['@team/greeter', '1.0.0']]);
 
-  const first = await fetch(`${shelf.url}/npm-local/once-only`);
+  const first = await fetch(`${shelf.url}/npm-local/once-only`, { headers: { 'accept-encoding': 'gzip' } });
+  t.equal(first.headers.get('content-encoding'), 'gzip', 'packuments are gzipped for clients that accept it');
+  t.equal(((await first.json()) as { name: string }).name, 'once-only');
+  const plain = await new Promise<string | undefined>((resolve) => get(`${shelf.url}/npm-local/once-only`, (res) => (res.resume(), resolve(res.headers['content-encoding']))));
+  t.equal(plain, undefined, 'and sent as they are to clients that do not');
   const etag = first.headers.get('etag')!;
   t.ok(etag);
   const again = await fetch(`${shelf.url}/npm-local/once-only`, { headers: { 'if-none-match': etag } });
