@@ -16,7 +16,9 @@ import { decodeSegments } from './repos/repo-path.js';
 import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
 import { FsBlobStore } from './storage/blob-store.js';
+import type { IdentityStore } from './storage/identity-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
+import { Identity } from './security/identity.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
@@ -41,7 +43,10 @@ export function storagePaths(config: ShelfConfig) {
 }
 
 /** Opens storage once for a process (the primary before forking, or a single-process server). */
-export async function openStorage(config: ShelfConfig): Promise<{ blobs: FsBlobStore; index: MetadataIndex }> {
+/** The metadata index and, in the same database, users and tokens. */
+export type ShelfIndex = MetadataIndex & IdentityStore;
+
+export async function openStorage(config: ShelfConfig): Promise<{ blobs: FsBlobStore; index: ShelfIndex }> {
   const paths = storagePaths(config);
   await mkdir(paths.dataDir, { recursive: true });
   const blobs = new FsBlobStore(paths.blobs);
@@ -65,7 +70,7 @@ export class ShelfApp {
   private constructor(
     private readonly options: ShelfAppOptions,
     readonly blobs: FsBlobStore,
-    readonly index: MetadataIndex,
+    readonly index: ShelfIndex,
   ) {
     const { config, log, flights } = options;
     this.metrics = new ShelfMetrics(
@@ -86,7 +91,14 @@ export class ShelfApp {
     this.downloads = new DownloadStats(index);
     this.api = new RestApi(this.repos, index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers);
-    this.services = { config, downloads: this.downloads, repos: this.repos, uploads, workers: this.workers };
+    this.services = {
+      config,
+      downloads: this.downloads,
+      repos: this.repos,
+      uploads,
+      workers: this.workers,
+      identity: new Identity(index),
+    };
     for (const module of allFormatModules()) {
       for (const [prefix, handler] of Object.entries(module.rootRoutes ?? {})) this.rootRoutes.set(prefix, handler);
       if (module.api) this.formatApis.set(module.name, module.api);

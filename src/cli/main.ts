@@ -7,6 +7,7 @@ import { verifyBlobs } from '../storage/verify.js';
 import { WorkerPool } from '../workers/pool.js';
 import { createLogger } from '../observability/logger.js';
 import { serve } from '../server/serve.js';
+import { addIdentityCommands } from './identity-commands.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
 
@@ -57,6 +58,8 @@ storageCommand
     for (const sha256 of report.missing) console.log(`missing: sha256:${sha256}`);
     process.exitCode = report.corrupt.length + report.missing.length > 0 ? 1 : 0;
   });
+
+addIdentityCommands(program, configOption, loadOrExit);
 
 function loadOrExit(file: string) {
   try {

@@ -5,6 +5,7 @@ import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { FormatRules, Repository } from '../repos/repository.js';
 import type { UploadSessions } from '../storage/upload-sessions.js';
 import type { WorkerPool } from '../workers/pool.js';
+import type { Identity } from '../security/identity.js';
 
 /** What a format's protocol handlers are given besides the request. */
 export interface FormatServices {
@@ -14,6 +15,8 @@ export interface FormatServices {
   uploads: UploadSessions;
   /** Worker threads for CPU-heavy work (large metadata documents). */
   workers: WorkerPool;
+  /** Users and tokens, for the clients' own login protocols (npm login). */
+  identity: Identity;
 }
 
 export type SegmentHandler = (ctx: RequestContext, segments: string[], services: FormatServices) => Promise<void>;

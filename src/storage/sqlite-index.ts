@@ -12,6 +12,7 @@ import type {
   Properties,
   PutResult,
 } from './metadata-index.js';
+import type { IdentityStore, TokenRecord, UserRecord } from './identity-store.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
 const MIGRATIONS: string[] = [
@@ -34,7 +35,54 @@ const MIGRATIONS: string[] = [
      repo TEXT NOT NULL, path TEXT NOT NULL, expires_at INTEGER NOT NULL,
      PRIMARY KEY (repo, path)) WITHOUT ROWID;
    CREATE TABLE readiness_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);`,
+  `CREATE TABLE users (
+     name TEXT PRIMARY KEY, password_hash TEXT, email TEXT, admin INTEGER NOT NULL, disabled INTEGER NOT NULL,
+     created_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE tokens (
+     id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, username TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+     description TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, last_used_at INTEGER, revoked_at INTEGER);
+   CREATE INDEX tokens_username ON tokens(username);`,
 ];
+
+interface UserRow {
+  name: string;
+  password_hash: string | null;
+  email: string | null;
+  admin: number;
+  disabled: number;
+  created_at: number;
+}
+
+interface TokenRow {
+  id: string;
+  hash: string;
+  username: string;
+  description: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+const toUser = (row: UserRow): UserRecord => ({
+  name: row.name,
+  passwordHash: row.password_hash,
+  ...(row.email !== null && { email: row.email }),
+  admin: row.admin === 1,
+  disabled: row.disabled === 1,
+  createdAt: row.created_at,
+});
+
+const toToken = (row: TokenRow): TokenRecord => ({
+  id: row.id,
+  hash: row.hash,
+  username: row.username,
+  description: row.description,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  lastUsedAt: row.last_used_at,
+  revokedAt: row.revoked_at,
+});
 
 interface ArtifactRow {
   repo: string;
@@ -86,7 +134,7 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${
  * The embedded index: one SQLite file in WAL mode, which several processes (the cluster's workers)
  * may read and write at once; writers wait for each other through busy_timeout.
  */
-export class SqliteIndex implements MetadataIndex {
+export class SqliteIndex implements MetadataIndex, IdentityStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -277,6 +325,58 @@ export class SqliteIndex implements MetadataIndex {
 
   async ping(): Promise<void> {
     this.sql(`INSERT OR REPLACE INTO readiness_probe (id, at) VALUES (1, ?)`).run(Date.now());
+  }
+
+  async getUser(name: string): Promise<UserRecord | undefined> {
+    const row = this.sql('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+    return row && toUser(row);
+  }
+
+  async putUser(user: UserRecord): Promise<void> {
+    this.sql(
+      `INSERT INTO users (name, password_hash, email, admin, disabled, created_at)
+       VALUES (@name, @passwordHash, @email, @admin, @disabled, @createdAt)
+       ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, email = excluded.email,
+         admin = excluded.admin, disabled = excluded.disabled`,
+    ).run({
+      name: user.name,
+      passwordHash: user.passwordHash,
+      email: user.email ?? null,
+      admin: user.admin ? 1 : 0,
+      disabled: user.disabled ? 1 : 0,
+      createdAt: user.createdAt,
+    });
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.sql('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.sql(
+      `INSERT INTO tokens (id, hash, username, description, created_at, expires_at, last_used_at, revoked_at)
+       VALUES (@id, @hash, @username, @description, @createdAt, @expiresAt, @lastUsedAt, @revokedAt)`,
+    ).run(token);
+  }
+
+  async findToken(hash: string): Promise<TokenRecord | undefined> {
+    const row = this.sql('SELECT * FROM tokens WHERE hash = ?').get(hash) as TokenRow | undefined;
+    return row && toToken(row);
+  }
+
+  async touchToken(id: string, at: number): Promise<void> {
+    this.sql('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    return this.sql('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
+  }
+
+  async listTokens(username?: string): Promise<TokenRecord[]> {
+    const rows = username === undefined
+      ? this.sql('SELECT * FROM tokens ORDER BY created_at').all()
+      : this.sql('SELECT * FROM tokens WHERE username = ? ORDER BY created_at').all(username);
+    return (rows as TokenRow[]).map(toToken);
   }
 
   async close(): Promise<void> {

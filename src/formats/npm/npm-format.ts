@@ -11,6 +11,7 @@ import { PackumentViews } from './packument-views.js';
 import { deleteTarball, publishVersion, removeDistTag, setDistTag, unpublishPackage, updatePackage, writableRepo } from './publish.js';
 import { getDistTags, getPackument, getTarball, getVersion, requireView } from './read-handlers.js';
 import { searchPackages } from './search.js';
+import { login, logout, whoami } from './session.js';
 
 /** A publish body carries the tarball base64-encoded: a third more than the tarball itself. */
 const publishLimit = (services: FormatServices) => Math.ceil(services.config.server.maxUploadBytes * 1.4) + 1024 * 1024;
@@ -40,8 +41,14 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
     case 'audit':
       return proxyAudit(ctx, repo, route.endpoint);
     case 'whoami':
+      allow('GET', 'HEAD');
+      return whoami(ctx, services.identity);
     case 'login':
-      throw new ShelfError('UNAUTHORIZED', 401, 'this Shelf has no users yet: publish needs no login');
+      allow('PUT');
+      return login(ctx, route.username, services.identity);
+    case 'logout':
+      allow('DELETE');
+      return logout(ctx, route.token, services.identity);
     case 'dist-tags':
       if (isRead(ctx.method)) {
         if (route.tag === undefined) return getDistTags(ctx, repo, route.name, views);
@@ -87,7 +94,8 @@ async function putPackage(ctx: RequestContext, repo: Repository, route: Extract<
   const document = body as Record<string, unknown>;
   const attachments = document._attachments;
   if (typeof attachments === 'object' && attachments !== null && Object.keys(attachments).length > 0) {
-    await publishVersion(target, route.name, document, ctx.baseUrl);
+    const user = await services.identity.authenticate(ctx.req.headers.authorization);
+    await publishVersion(target, route.name, document, ctx.baseUrl, user && { name: user.username });
     return sendJson(ctx, 201, { ok: true, id: route.name });
   }
   await updatePackage(target, route.name, document, route.rev !== undefined);

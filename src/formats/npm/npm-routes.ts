@@ -6,6 +6,7 @@ export type NpmRoute =
   | { kind: 'ping' }
   | { kind: 'whoami' }
   | { kind: 'login'; username: string }
+  | { kind: 'logout'; token: string }
   | { kind: 'search' }
   /** `/-/npm/v1/security/<endpoint>`: advisories/bulk, audits/quick, audits. */
   | { kind: 'audit'; endpoint: string }
@@ -29,6 +30,7 @@ export function parseNpmRoute(segments: string[]): NpmRoute {
     if (rest[0] === 'user' && rest.length === 2 && rest[1]!.startsWith('org.couchdb.user:')) {
       return { kind: 'login', username: rest[1]!.slice('org.couchdb.user:'.length) };
     }
+    if (rest[0] === 'user' && rest[1] === 'token' && rest.length === 3) return { kind: 'logout', token: rest[2]! };
     if (rest[0] === 'package') {
       const { name, rest: after } = splitPackageName(rest.slice(1));
       if (after[0] === 'dist-tags' && after.length <= 2) {

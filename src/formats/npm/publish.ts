@@ -32,7 +32,13 @@ const publishedOver = (version: string) =>
  * `npm publish`: one version with its tarball attached (base64). The tarball must match the manifest's
  * `dist.integrity` and `shasum`; a version is published once and never replaced.
  */
-export async function publishVersion(target: LocalRepo, name: string, body: Json, baseUrl: string): Promise<void> {
+export async function publishVersion(
+  target: LocalRepo,
+  name: string,
+  body: Json,
+  baseUrl: string,
+  publisher?: { name: string; email?: string },
+): Promise<void> {
   checkNewPackageName(name);
   if (body.name !== undefined && body.name !== name) throw badRequest(`body names package ${String(body.name)}, URL names ${name}`);
   const versions = isObject(body.versions) ? Object.entries(body.versions) : [];
@@ -67,6 +73,7 @@ export async function publishVersion(target: LocalRepo, name: string, body: Json
     ...Object.fromEntries(CARRIED_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])),
     ...manifest,
     _id: `${name}@${version}`,
+    ...(publisher && { _npmUser: publisher, maintainers: manifest.maintainers ?? [publisher] }),
     dist: {
       ...dist,
       integrity: typeof dist.integrity === 'string' ? dist.integrity : integrityOf(blob.sha512),
