@@ -24,9 +24,10 @@ function freshIndex() {
 
 t.test('migrations run once and record the schema version', async (t) => {
   const { index, file } = freshIndex();
-  t.equal(index.schemaVersion, 1);
+  const version = index.schemaVersion;
+  t.ok(version >= 2, 'artifacts, then users and tokens');
   const again = new SqliteIndex(file);
-  t.equal(again.schemaVersion, 1, 'a second process opening the same file does not migrate again');
+  t.equal(again.schemaVersion, version, 'a second process opening the same file does not migrate again');
   await again.close();
 });
 
@@ -45,6 +46,13 @@ t.test('put, get, list and delete artifacts', async (t) => {
   t.ok(await index.deleteArtifact('r', 'a/b.bin'));
   t.notOk(await index.deleteArtifact('r', 'a/b.bin'));
   t.equal(await index.getArtifact('r', 'a/b.bin'), undefined);
+});
+
+t.test('create-only refuses a second write even of the same content', async (t) => {
+  const { index } = freshIndex();
+  t.ok('stored' in (await index.putArtifact({ repo: 'npm', path: 'v', blob: blob(1), contentType: 'a' }, 'create-only')));
+  const again = await index.putArtifact({ repo: 'npm', path: 'v', blob: blob(1), contentType: 'a' }, 'create-only');
+  t.ok('conflict' in again);
 });
 
 t.test('same-content-only keeps the first content', async (t) => {
