@@ -4,25 +4,16 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { compareRows, freePort, measure, waitForOk } from './wrk.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' } },
 });
 const seconds = Number(values.seconds);
 const harness = new URL('../test/harness/static-upstream.sh', import.meta.url).pathname;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 
 const files = [
   { name: '1k.bin', bytes: 1024, connections: 32 },
@@ -60,56 +51,16 @@ async function cleanup() {
 }
 
 try {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${shelfPort}/-/healthz`)).ok) break;
-    } catch {}
-    await sleep(100);
-  }
+  await waitForOk(`http://127.0.0.1:${shelfPort}/-/healthz`);
   // Warm the cache: every measured Shelf request is a HIT.
   for (const file of files) await (await fetch(`http://127.0.0.1:${shelfPort}/cache/${file.name}`)).arrayBuffer();
 
-  // wrk (Debian's package) generates the load from C, so the client is not the bottleneck.
-  const measure = (url, connections) => {
-    const out = execFileSync('wrk', ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '--latency', url], {
-      encoding: 'utf8',
-    });
-    const number = (re) => Number(re.exec(out)?.[1] ?? NaN);
-    const bytesPerSecond = (() => {
-      const m = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out);
-      const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m?.[2]] ?? NaN;
-      return Number(m?.[1]) * unit;
-    })();
-    const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-    return {
-      rps: number(/Requests\/sec:\s+([\d.]+)/),
-      bytesPerSecond,
-      p99ms: p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN,
-      errors: number(/Non-2xx or 3xx responses: (\d+)/) || 0,
-    };
-  };
-
   const rows = [];
   for (const file of files) {
-    const nginx = await measure(`http://127.0.0.1:${nginxPort}/${file.name}`, file.connections);
-    const shelfResult = await measure(`http://127.0.0.1:${shelfPort}/cache/${file.name}`, file.connections);
-    const row = (server, r) => ({
-      file: file.name,
-      server,
-      'req/s': Math.round(r.rps),
-      'MB/s': Math.round((r.bytesPerSecond / 1e6) * 10) / 10,
-      'p99 ms': Math.round(r.p99ms * 10) / 10,
-      errors: r.errors,
-    });
-    rows.push(row('nginx', nginx), row('shelf', shelfResult));
-    rows.push({
-      file: file.name,
-      server: 'shelf/nginx',
-      'req/s': Math.round((shelfResult.rps / nginx.rps) * 100) / 100,
-      'MB/s': Math.round((shelfResult.bytesPerSecond / nginx.bytesPerSecond) * 100) / 100,
-      'p99 ms': '',
-      errors: '',
-    });
+    const options = { connections: file.connections, seconds };
+    const nginx = measure(`http://127.0.0.1:${nginxPort}/${file.name}`, options);
+    const shelfResult = measure(`http://127.0.0.1:${shelfPort}/cache/${file.name}`, options);
+    rows.push(...compareRows(file.name, 'nginx', nginx, shelfResult));
   }
   console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf serving cached (HIT) files from a remote repository`);
   console.table(rows);
