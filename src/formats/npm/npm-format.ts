@@ -13,8 +13,13 @@ import { getDistTags, getPackument, getTarball, getVersion, requireView } from '
 import { searchPackages } from './search.js';
 import { login, logout, whoami } from './session.js';
 
-/** A publish body carries the tarball base64-encoded: a third more than the tarball itself. */
-const publishLimit = (services: FormatServices) => Math.ceil(services.config.server.maxUploadBytes * 1.4) + 1024 * 1024;
+/**
+ * A publish body carries the tarball base64-encoded (a third more than the tarball) inside JSON, which is
+ * parsed whole: beyond 500 MiB it could not be held as one string, whatever `maxUploadBytes` allows.
+ */
+const MAX_PUBLISH_BODY = 500 * 1024 * 1024;
+const publishLimit = (services: FormatServices) =>
+  Math.min(Math.ceil(services.config.server.maxUploadBytes * 1.4) + 1024 * 1024, MAX_PUBLISH_BODY);
 
 /** One cache of built packuments per serving process. */
 const viewsByServices = new WeakMap<FormatServices, PackumentViews>();
