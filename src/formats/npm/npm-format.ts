@@ -1,4 +1,4 @@
-import { badRequest, methodNotAllowed, ShelfError } from '../../errors.js';
+import { badRequest, methodNotAllowed, notFound, ShelfError } from '../../errors.js';
 import { readJsonBody } from '../../http/request-body.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson } from '../../http/respond.js';
@@ -58,7 +58,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       if (isRead(ctx.method)) {
         if (route.tag === undefined) return getDistTags(ctx, repo, route.name, views);
         const version = (await requireView(views, repo, route.name)).distTags[route.tag];
-        if (version === undefined) throw badRequest(`no dist-tag ${route.tag} on ${route.name}`);
+        if (version === undefined) throw notFound(`dist-tag ${route.tag} of ${route.name}`);
         return sendJson(ctx, 200, version);
       }
       allow('GET', 'HEAD', 'PUT', 'DELETE');
