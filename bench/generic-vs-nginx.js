@@ -1,13 +1,13 @@
 // Serves 1 KiB, 1 MiB and 100 MiB cached files through Shelf and the same files through nginx, in the
 // same run, and prints requests/s, MB/s and the Shelf/nginx ratio. A benchmark, not a test: no thresholds.
 // usage: npm run bench [-- --seconds 10 --workers 2]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareRows, freePort, measure, waitForOk } from './wrk.js';
+import { compareRows, freePort, measure, startShelfServer } from './harness.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' } },
@@ -31,17 +31,10 @@ for (const file of files) writeFileSync(join(www, file.name), randomBytes(file.b
 const nginxPort = await freePort();
 const shelfPort = await freePort();
 execFileSync('bash', [harness, 'start', www, String(nginxPort)]);
-writeFileSync(
-  join(root, 'shelf.yaml'),
-  `server: { host: 127.0.0.1, port: ${shelfPort}, workers: ${Number(values.workers)} }
-storage: { dataDir: ${join(root, 'data')} }
-logging: { level: warn }
-repositories:
-  - { key: cache, format: generic, type: remote, url: "http://127.0.0.1:${nginxPort}/", metadataTtlSeconds: 86400 }
-`,
-);
-const shelf = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], {
-  stdio: 'inherit',
+const shelf = await startShelfServer(root, {
+  port: shelfPort,
+  workers: Number(values.workers),
+  repository: `{ key: cache, format: generic, type: remote, url: "http://127.0.0.1:${nginxPort}/", metadataTtlSeconds: 86400 }`,
 });
 
 async function cleanup() {
@@ -51,7 +44,6 @@ async function cleanup() {
 }
 
 try {
-  await waitForOk(`http://127.0.0.1:${shelfPort}/-/healthz`);
   // Warm the cache: every measured Shelf request is a HIT.
   for (const file of files) await (await fetch(`http://127.0.0.1:${shelfPort}/cache/${file.name}`)).arrayBuffer();
 

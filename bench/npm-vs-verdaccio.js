@@ -2,12 +2,12 @@
 // seeded with the test fixtures, and both serve the same packuments and tarballs. Prints requests/s,
 // MB/s and Shelf/Verdaccio ratios, then wall time of `npm install` with an empty npm cache against each.
 // A benchmark, not a test: no thresholds. usage: npm run bench:npm [-- --seconds 10 --workers 2]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareRows, freePort, measure, waitForOk } from './wrk.js';
+import { compareRows, freePort, measure, startShelfServer } from './harness.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' }, installs: { type: 'string', default: '5' } },
@@ -23,16 +23,11 @@ cpSync(join(template, 'storage'), join(root, 'verdaccio', 'storage'), { recursiv
 const verdaccioPort = await freePort();
 const shelfPort = await freePort();
 execFileSync('bash', [join(harness, 'verdaccio.sh'), 'start', join(root, 'verdaccio'), String(verdaccioPort)]);
-writeFileSync(
-  join(root, 'shelf.yaml'),
-  `server: { host: 127.0.0.1, port: ${shelfPort}, workers: ${Number(values.workers)} }
-storage: { dataDir: ${join(root, 'data')} }
-logging: { level: warn }
-repositories:
-  - { key: npm, format: npm, type: remote, url: "http://127.0.0.1:${verdaccioPort}/", metadataTtlSeconds: 86400 }
-`,
-);
-const shelf = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], { stdio: 'inherit' });
+const shelf = await startShelfServer(root, {
+  port: shelfPort,
+  workers: Number(values.workers),
+  repository: `{ key: npm, format: npm, type: remote, url: "http://127.0.0.1:${verdaccioPort}/", metadataTtlSeconds: 86400 }`,
+});
 
 const verdaccio = `http://127.0.0.1:${verdaccioPort}`;
 const shelfUrl = `http://127.0.0.1:${shelfPort}/npm`;
@@ -65,7 +60,6 @@ function timeInstall(registry) {
 const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
 
 try {
-  await waitForOk(`http://127.0.0.1:${shelfPort}/-/healthz`);
   // Warm Shelf: every measured request is served from its cache.
   timeInstall(shelfUrl);
   const rows = [];

@@ -1,5 +1,8 @@
-// What the benchmarks share: free ports, waiting for a server, and a wrk run parsed into numbers.
-import { execFileSync } from 'node:child_process';
+// What the benchmarks share: free ports, Shelf started with one repository, waiting for a server, and a
+// wrk run parsed into numbers.
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -10,6 +13,22 @@ export const freePort = () =>
       server.close(() => resolve(port));
     });
   });
+
+/** `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only. */
+export async function startShelfServer(root, { port, workers, repository }) {
+  writeFileSync(
+    join(root, 'shelf.yaml'),
+    `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }
+storage: { dataDir: ${join(root, 'data')} }
+logging: { level: warn }
+repositories:
+  - ${repository}
+`,
+  );
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], { stdio: 'inherit' });
+  await waitForOk(`http://127.0.0.1:${port}/-/healthz`);
+  return child;
+}
 
 export async function waitForOk(url) {
   for (let i = 0; i < 200; i++) {
