@@ -73,6 +73,14 @@ export async function sendArtifact(ctx: RequestContext, artifact: Artifact, opti
     res.end();
     return;
   }
+  if (artifact.read) {
+    const bytes = await artifact.read(range);
+    res.writeHead(status, headers);
+    options.onDownload?.();
+    ctx.access.bytes += bytes.length;
+    res.end(bytes);
+    return;
+  }
   const body = await artifact.open(range);
   res.writeHead(status, headers);
   // A miss streams at the upstream's pace: send the status line now so the client sees progress at once.

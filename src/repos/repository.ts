@@ -21,7 +21,12 @@ export interface Artifact {
   lastModified?: number;
   cacheStatus?: CacheStatus;
   open(range?: ByteRange): Promise<Readable>;
+  /** The bytes in one buffer; offered for small stored files, where a stream costs more than the read. */
+  read?(range?: ByteRange): Promise<Buffer>;
 }
+
+/** Stored files up to this size are sent from one buffer rather than streamed. */
+export const SMALL_FILE_BYTES = 64 * 1024;
 
 export interface GetOptions {
   /** What the format knows the content must be (e.g. an npm tarball's integrity); checked before caching. */
@@ -107,5 +112,6 @@ export function storedArtifact(blobs: FsBlobStore, record: ArtifactRecord, cache
     lastModified: record.modifiedAt,
     ...(cacheStatus && { cacheStatus }),
     open: (range) => blobs.open(sha256, range),
+    ...(size <= SMALL_FILE_BYTES && { read: (range?: ByteRange) => blobs.read(sha256, size, range) }),
   };
 }

@@ -107,6 +107,32 @@ export class FsBlobStore {
     return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
   }
 
+  /**
+   * A small blob's bytes (or one range of them) in one buffer: an open, one read and a close, without a
+   * stream's machinery, which costs more than the read itself for files of a few kilobytes.
+   */
+  async read(sha256: string, size: number, range?: ByteRange): Promise<Buffer> {
+    const start = range?.start ?? 0;
+    const length = (range ? range.end + 1 : size) - start;
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(sha256), fsConstants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ShelfError('BLOB_UNKNOWN', 404, `blob sha256:${sha256} is not stored`);
+      }
+      throw err;
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, start);
+      if (bytesRead !== length) throw new Error(`blob sha256:${sha256} is shorter on disk than recorded`);
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
   async delete(sha256: string): Promise<void> {
     await rm(this.pathOf(sha256), { force: true });
   }

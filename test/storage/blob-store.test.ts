@@ -99,3 +99,12 @@ t.test('unknown and malformed digests', async (t) => {
   await t.rejects(store.open('0'.repeat(64)), { code: 'BLOB_UNKNOWN', status: 404 });
   t.throws(() => store.pathOf('../../etc/passwd'), { code: 'DIGEST_INVALID' });
 });
+
+t.test('read: a small blob, or a range of it, in one buffer; a blob shorter than recorded is an error', async (t) => {
+  const store = await freshStore();
+  const blob = await store.write(chunks('0123456789'));
+  t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789');
+  t.equal((await store.read(blob.sha256, blob.size, { start: 2, end: 4 })).toString(), '234');
+  await t.rejects(store.read(blob.sha256, blob.size + 5), /shorter on disk than recorded/);
+  await t.rejects(store.read('a'.repeat(64), 3), { code: 'BLOB_UNKNOWN' });
+});
