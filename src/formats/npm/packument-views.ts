@@ -1,20 +1,15 @@
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
-import { LRUCache } from 'lru-cache';
 import { readAll } from '../../http/request-body.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { WorkerPool } from '../../workers/pool.js';
+import { BASE_URL_PLACEHOLDER, buildOffLoop, DocumentViews } from '../document-views.js';
 import { loadPackageMembers } from '../package-routing.js';
 import { npmPaths } from './names.js';
-import { BASE_URL_PLACEHOLDER, buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
+import { buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
 
 /** Upstream packuments beyond this are refused (the public registry's largest are a few tens of MB). */
 export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
-/** Sources smaller than this are built inline; a worker thread's round trip costs more than the work. */
-const INLINE_BUILD_BYTES = 256 * 1024;
-const gzip = promisify(gzipCallback);
 
 /** One member's contribution to a packument: how to recognise it unchanged, and how to load it. */
 interface SourceHandle {
@@ -22,21 +17,13 @@ interface SourceHandle {
   load(): Promise<PackumentSource>;
 }
 
-type RenderedForm = 'full' | 'corgi';
-
 /**
- * Packuments as repositories serve them, built once per change of their sources and kept in memory
- * (most recently used first, bounded by size). A view is keyed by the identity of every source it was
- * built from, so a new publish or a refreshed upstream document builds a new one.
+ * Packuments as repositories serve them, built once per change of their sources (see document-views.ts).
+ * A view is keyed by the identity of every source it was built from, so a new publish or a refreshed
+ * upstream document builds a new one.
  */
 export class PackumentViews {
-  private readonly cache = new LRUCache<string, PackumentView | false>({
-    maxSize: 512 * 1024 * 1024,
-    // Strings are UTF-16 in memory, and each view keeps a rendering or two beside its text.
-    sizeCalculation: (view) => (view ? (view.full.length + view.corgi.length) * 4 : 1) || 1,
-  });
-  private readonly building = new Map<string, Promise<PackumentView | undefined>>();
-  private readonly rendered = new WeakMap<PackumentView, Map<string, Buffer>>();
+  private readonly views = new DocumentViews<PackumentView>((view) => view.full.length + view.corgi.length);
 
   constructor(private readonly workers: WorkerPool) {}
 
@@ -45,42 +32,17 @@ export class PackumentViews {
     const members = await loadPackageMembers(repo, name, (member) => sourceOf(member, name));
     if (members.length === 0) return undefined;
     const key = [repo.key, name, ...members.map((m) => `${m.repo.key}:${m.value.identity}`)].join('\u0000');
-    const cached = this.cache.get(key);
-    if (cached !== undefined) return cached || undefined;
-    let build = this.building.get(key);
-    if (!build) {
-      build = this.build(repo.key, name, members.map((m) => m.value)).finally(() => this.building.delete(key));
-      this.building.set(key, build);
-    }
-    const view = await build;
-    this.cache.set(key, view ?? false);
-    return view;
+    return this.views.get(key, async () => {
+      const sources = await Promise.all(members.map((m) => m.value.load()));
+      const task: PackumentTask = { name, servedRepo: repo.key, sources };
+      const bytes = sources.reduce((sum, s) => sum + sourceBytes(s), 0);
+      return buildOffLoop(this.workers, new URL('./packument-worker.js', import.meta.url), buildPackumentView, task, bytes);
+    });
   }
 
-  private async build(servedRepo: string, name: string, handles: SourceHandle[]): Promise<PackumentView | undefined> {
-    const sources = await Promise.all(handles.map((h) => h.load()));
-    const task: PackumentTask = { name, servedRepo, sources };
-    const bytes = sources.reduce((sum, s) => sum + sourceBytes(s), 0);
-    if (bytes < INLINE_BUILD_BYTES) return buildPackumentView(task);
-    return this.workers.run<PackumentView | undefined>(new URL('./packument-worker.js', import.meta.url), task);
-  }
-
-  /**
-   * A view's document with tarball links at `baseUrl`, gzipped when asked (packuments shrink to a sixth,
-   * and gzip runs on libuv's thread pool, off the event loop); rendered once per base URL and encoding.
-   */
-  async render(view: PackumentView, form: RenderedForm, baseUrl: string, gzipped: boolean): Promise<Buffer> {
-    let forView = this.rendered.get(view);
-    if (!forView) this.rendered.set(view, (forView = new Map()));
-    const key = `${form} ${gzipped ? 'gzip' : 'identity'} ${baseUrl}`;
-    let body = forView.get(key);
-    if (!body) {
-      body = Buffer.from(view[form].replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
-      if (gzipped) body = await gzip(body);
-      if (forView.size >= 8) forView.clear();
-      forView.set(key, body);
-    }
-    return body;
+  /** A view's full or abbreviated document with tarball links at `baseUrl`. */
+  render(view: PackumentView, form: 'full' | 'corgi', baseUrl: string, gzipped: boolean): Promise<Buffer> {
+    return this.views.render(view, form, view[form], baseUrl, gzipped);
   }
 }
 

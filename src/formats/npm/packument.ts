@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
+import { BASE_URL_PLACEHOLDER } from '../document-views.js';
 
 /**
  * Builds the packument a repository serves for one package from what its sources hold: whole documents
@@ -7,8 +8,6 @@ import semver from 'semver';
  * for small documents and in a worker thread for large ones (see packument-views.ts).
  */
 
-/** Stands for Shelf's URL in tarball links until a response is rendered for one client's base URL. */
-export const BASE_URL_PLACEHOLDER = '@@shelf-base-url@@';
 
 export interface HostedVersion {
   /** The version's manifest as published (JSON). */

@@ -5,6 +5,7 @@ import { sendArtifact } from '../../http/send-artifact.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { Artifact, GetOptions, Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
+import { acceptsGzip } from '../document-views.js';
 import { leafMembers } from '../package-routing.js';
 import { expectationFromDist } from './integrity.js';
 import { npmPaths } from './names.js';
@@ -32,7 +33,7 @@ export async function getPackument(ctx: RequestContext, repo: Repository, name: 
     ctx.res.writeHead(304, headers).end();
     return;
   }
-  const gzipped = /\bgzip\b/.test(ctx.req.headers['accept-encoding'] ?? '');
+  const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
   if (gzipped) headers['content-encoding'] = 'gzip';
   const body = await views.render(view, corgi ? 'corgi' : 'full', ctx.baseUrl, gzipped);
   sendText(ctx, 200, body, corgi ? CORGI_TYPE : JSON_TYPE, headers);

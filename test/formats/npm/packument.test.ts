@@ -1,5 +1,6 @@
 import t from 'tap';
-import { BASE_URL_PLACEHOLDER, buildPackumentView, highestVersion, type PackumentSource } from '../../../src/formats/npm/packument.js';
+import { BASE_URL_PLACEHOLDER } from '../../../src/formats/document-views.js';
+import { buildPackumentView, highestVersion, type PackumentSource } from '../../../src/formats/npm/packument.js';
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const manifest = (name: string, version: string, extra: Record<string, unknown> = {}) => ({

@@ -1,0 +1,82 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { LRUCache } from 'lru-cache';
+import type { WorkerPool } from '../workers/pool.js';
+
+/**
+ * Metadata documents that formats build from their repositories' contents (npm packuments, PyPI project
+ * pages) and serve many times: built once per change of their sources, kept in memory, rendered per
+ * client base URL. Links inside a built document start with BASE_URL_PLACEHOLDER until rendering.
+ */
+export const BASE_URL_PLACEHOLDER = '@@shelf-base-url@@';
+
+/** Sources smaller than this are built inline; a worker thread's round trip costs more than the work. */
+const INLINE_BUILD_BYTES = 256 * 1024;
+const gzip = promisify(gzipCallback);
+
+/**
+ * Builds `task` with `build` on the event loop when its sources are small, otherwise in a worker thread
+ * running `workerModule` (whose default export must be the same function).
+ */
+export async function buildOffLoop<Task, Result>(
+  workers: WorkerPool,
+  workerModule: URL,
+  build: (task: Task) => Result,
+  task: Task,
+  sourceBytes: number,
+): Promise<Result> {
+  return sourceBytes < INLINE_BUILD_BYTES ? build(task) : workers.run<Result>(workerModule, task);
+}
+
+export class DocumentViews<View extends object> {
+  private readonly cache: LRUCache<string, View | false>;
+  private readonly building = new Map<string, Promise<View | undefined>>();
+  private readonly rendered = new WeakMap<View, Map<string, Buffer>>();
+
+  /** `textLength`: the characters a view holds, for the size bound (512 MiB of views per process). */
+  constructor(textLength: (view: View) => number) {
+    this.cache = new LRUCache({
+      maxSize: 512 * 1024 * 1024,
+      // Strings are UTF-16 in memory, and each view keeps a rendering or two beside its text.
+      sizeCalculation: (view) => (view ? textLength(view) * 4 : 1) || 1,
+    });
+  }
+
+  /**
+   * The view for `key` (which must name every source's identity), built once however many requests ask
+   * at the same time; `undefined` (nothing to show) is remembered too.
+   */
+  async get(key: string, build: () => Promise<View | undefined>): Promise<View | undefined> {
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached || undefined;
+    let pending = this.building.get(key);
+    if (!pending) {
+      pending = build().finally(() => this.building.delete(key));
+      this.building.set(key, pending);
+    }
+    const view = await pending;
+    this.cache.set(key, view ?? false);
+    return view;
+  }
+
+  /**
+   * One of a view's texts with links at `baseUrl`, gzipped when asked (metadata shrinks to a sixth, and
+   * gzip runs on libuv's thread pool, off the event loop); rendered once per form, base URL and encoding.
+   */
+  async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<Buffer> {
+    let forView = this.rendered.get(view);
+    if (!forView) this.rendered.set(view, (forView = new Map()));
+    const key = `${form} ${gzipped ? 'gzip' : 'identity'} ${baseUrl}`;
+    let body = forView.get(key);
+    if (!body) {
+      body = Buffer.from(text.replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
+      if (gzipped) body = await gzip(body);
+      if (forView.size >= 8) forView.clear();
+      forView.set(key, body);
+    }
+    return body;
+  }
+}
+
+/** Whether a request accepts a gzipped answer. */
+export const acceptsGzip = (acceptEncoding: string | undefined) => /\bgzip\b/.test(acceptEncoding ?? '');
