@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { readAll } from '../../http/request-body.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { BASE_URL_PLACEHOLDER, buildOffLoop, DocumentViews } from '../document-views.js';
+import { cachedDocument, hostedRecords, readRecord } from '../member-sources.js';
 import { loadPackageMembers } from '../package-routing.js';
 import { npmPaths } from './names.js';
 import { buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
@@ -64,41 +63,26 @@ async function sourceOf(repo: Repository, name: string): Promise<SourceHandle | 
 
 /** A cached upstream document, fetched or revalidated as the remote repository's freshness rules say. */
 async function documentSource(repo: Repository, name: string): Promise<SourceHandle | undefined> {
-  const path = npmPaths.packument(name);
-  const artifact = await repo.get(path);
-  if (!artifact) return undefined;
-  let document: Buffer | undefined;
-  let sha256 = artifact.checksums?.sha256;
-  if (sha256 === undefined) {
-    // A miss still streaming from upstream: read it to the end; then it is committed and has a digest.
-    document = await readAll(await artifact.open(), MAX_PACKUMENT_BYTES);
-    sha256 = (await repo.record(path))?.blob.sha256 ?? createHash('sha256').update(document).digest('hex');
-  }
-  return {
-    identity: sha256,
-    load: async () => ({
-      repo: repo.key,
-      kind: 'document',
-      document: document ?? (await readAll(await artifact.open(), MAX_PACKUMENT_BYTES)),
-    }),
-  };
+  const document = await cachedDocument(repo, npmPaths.packument(name), MAX_PACKUMENT_BYTES);
+  return (
+    document && {
+      identity: document.identity,
+      load: async () => ({ repo: repo.key, kind: 'document', document: (await document.load()).bytes }),
+    }
+  );
 }
 
 /** What a local repository records of a package: its versions' manifests, dist-tags and deprecations. */
 async function hostedSource(repo: Repository, name: string): Promise<SourceHandle | undefined> {
   const prefix = npmPaths.hostedPrefix(name);
-  const records = await repo.list({ prefix });
+  const hosted = await hostedRecords(repo, prefix);
+  const records = (await hosted?.load()) ?? [];
   const versions = records.filter((r) => r.path.startsWith(`${prefix}versions/`));
-  if (versions.length === 0) return undefined;
-  const identity = createHash('sha256');
-  for (const r of records) identity.update(`${r.path}\u0000${r.blob.sha256}\u0000${r.modifiedAt}\u0000`);
+  if (!hosted || versions.length === 0) return undefined;
   return {
-    identity: identity.digest('hex'),
+    identity: hosted.identity,
     load: async () => {
-      const read = async (record: ArtifactRecord) => {
-        const artifact = await repo.get(record.path);
-        return artifact ? readAll(await artifact.open(), MAX_PACKUMENT_BYTES) : Buffer.alloc(0);
-      };
+      const read = (record: ArtifactRecord) => readRecord(repo, record, MAX_PACKUMENT_BYTES);
       const valueAt = async (kind: string) =>
         Object.fromEntries(
           await Promise.all(

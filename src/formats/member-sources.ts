@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { readAll } from '../http/request-body.js';
+import type { Repository } from '../repos/repository.js';
+import type { ArtifactRecord } from '../storage/metadata-index.js';
+
+/**
+ * How formats that build per-package documents (npm packuments, PyPI project pages) read one member
+ * repository's contribution: an identity that changes whenever the contribution does (the key of a
+ * built view), and the bytes, read only when a view has to be built.
+ */
+export interface MemberSource<Bytes> {
+  identity: string;
+  load(): Promise<Bytes>;
+}
+
+/**
+ * A document a remote repository caches from its upstream (fetched or revalidated as its freshness rules
+ * say). Identity: the stored blob's digest.
+ */
+export async function cachedDocument(
+  repo: Repository,
+  path: string,
+  maxBytes: number,
+): Promise<MemberSource<{ bytes: Buffer; contentType: string }> | undefined> {
+  const artifact = await repo.get(path);
+  if (!artifact) return undefined;
+  let bytes: Buffer | undefined;
+  let sha256 = artifact.checksums?.sha256;
+  if (sha256 === undefined) {
+    // A miss still streaming from upstream: read it to the end; then it is committed and has a digest.
+    bytes = await readAll(await artifact.open(), maxBytes);
+    sha256 = (await repo.record(path))?.blob.sha256 ?? createHash('sha256').update(bytes).digest('hex');
+  }
+  return {
+    identity: sha256,
+    load: async () => ({ bytes: bytes ?? (await readAll(await artifact.open(), maxBytes)), contentType: artifact.contentType }),
+  };
+}
+
+/**
+ * The records a local repository keeps below `prefix` (one package's), with an identity over their paths,
+ * contents and modification times; undefined when there are none.
+ */
+export async function hostedRecords(repo: Repository, prefix: string): Promise<MemberSource<ArtifactRecord[]> | undefined> {
+  const records = await repo.list({ prefix });
+  if (records.length === 0) return undefined;
+  const identity = createHash('sha256');
+  for (const r of records) identity.update(`${r.path}\u0000${r.blob.sha256}\u0000${r.modifiedAt}\u0000`);
+  return { identity: identity.digest('hex'), load: async () => records };
+}
+
+/** One stored record's bytes (small metadata files). */
+export async function readRecord(repo: Repository, record: ArtifactRecord, maxBytes: number): Promise<Buffer> {
+  const artifact = await repo.get(record.path);
+  return artifact ? readAll(await artifact.open(), maxBytes) : Buffer.alloc(0);
+}
