@@ -4,8 +4,8 @@ import { parseByteSize } from './byte-size.js';
 /** Repository keys that would shadow Shelf's own URL space (`/v2/`, `/api/`, `/-/`). */
 export const RESERVED_REPO_KEYS = ['v2', 'api', '-', 'ui', 'favicon.ico', 'metrics'];
 
-/** Formats this build implements; pypi and maven join as they land. */
-export const FORMATS = ['generic', 'docker', 'npm'] as const;
+/** Formats this build implements; maven joins when it lands. */
+export const FORMATS = ['generic', 'docker', 'npm', 'pypi'] as const;
 
 /** Options that only mean something for some formats, checked by config/load.ts. */
 export const FORMAT_OPTIONS: Record<string, Format[]> = {
@@ -13,7 +13,7 @@ export const FORMAT_OPTIONS: Record<string, Format[]> = {
   maxUniqueTags: ['docker'],
   tagTtlSeconds: ['docker'],
   resolveDockerTagsByTimestamp: ['docker'],
-  packageRoutes: ['npm'],
+  packageRoutes: ['npm', 'pypi'],
 };
 
 const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -90,7 +90,7 @@ const virtualRepo = z.strictObject({
   /** Docker: a tag resolves to the member that pushed it most recently, not to the first member that has it. */
   resolveDockerTagsByTimestamp: z.boolean().optional(),
   /**
-   * npm: packages matching a pattern (`@mycompany/**`) resolve only from the members listed, whatever the
+   * npm, pypi: packages matching a pattern (`@mycompany/**`, `mycompany-*`) resolve only from the members listed, whatever the
    * other members hold. The first route whose pattern matches applies.
    */
   packageRoutes: z

@@ -3,11 +3,13 @@ import type { FormatModule } from './format-module.js';
 import { dockerFormat } from './docker/docker-format.js';
 import { genericFormat } from './generic/generic-format.js';
 import { npmFormat } from './npm/npm-format.js';
+import { pypiFormat } from './pypi/pypi-format.js';
 
 const MODULES: Partial<Record<Format, FormatModule>> = {
   generic: genericFormat,
   docker: dockerFormat,
   npm: npmFormat,
+  pypi: pypiFormat,
 };
 
 export function formatModule(format: Format): FormatModule {

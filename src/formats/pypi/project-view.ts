@@ -1,6 +1,14 @@
 import { BASE_URL_PLACEHOLDER } from '../document-views.js';
-import { packageType, versionOfFile } from './names.js';
-import { parseProjectPage, renderProjectHtml, renderProjectJson, type ProjectFile } from './simple-api.js';
+import { normalizeProject, packageType, versionOfFile } from './names.js';
+import {
+  parseProjectList,
+  parseProjectPage,
+  renderProjectHtml,
+  renderProjectJson,
+  renderProjectListHtml,
+  renderProjectListJson,
+  type ProjectFile,
+} from './simple-api.js';
 import { compareVersions } from './versions.js';
 
 /**
@@ -28,6 +36,7 @@ export type ProjectSource =
   | { repo: string; kind: 'hosted'; files: HostedFile[] };
 
 export interface ProjectTask {
+  kind: 'page';
   project: string;
   servedRepo: string;
   /** In priority order: the first source that lists a file name owns it. */
@@ -122,4 +131,26 @@ function* sourceFiles(source: ProjectSource): Generator<{ file: ProjectFile; ref
       hosted,
     };
   }
+}
+
+/** The names each member knows: hosted ones, or an upstream's list document to parse. */
+export interface ProjectListTask {
+  kind: 'list';
+  members: (string[] | { body: string; contentType: string })[];
+}
+
+export interface ProjectList {
+  html: string;
+  json: string;
+}
+
+/** The union of the members' project names (normalized, sorted), in both forms. */
+export function buildProjectList(task: ProjectListTask): ProjectList {
+  const names = new Set<string>();
+  for (const member of task.members) {
+    const list = Array.isArray(member) ? member : parseProjectList(member.body, member.contentType);
+    for (const name of list) names.add(normalizeProject(name));
+  }
+  const sorted = [...names].sort();
+  return { html: renderProjectListHtml(sorted), json: renderProjectListJson(sorted) };
 }

@@ -212,6 +212,7 @@ export function renderProjectJson(project: string, files: ProjectFile[], version
   });
 }
 
+/** `projects` must be normalized names: each is also its page's relative link. */
 export function renderProjectListHtml(projects: string[]): string {
   const links = projects.map((p) => `    <a href="${escapeHtml(p)}/">${escapeHtml(p)}</a><br/>\n`).join('');
   return `<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="1.1">\n    <title>Simple index</title>\n  </head>\n  <body>\n${links}  </body>\n</html>\n`;

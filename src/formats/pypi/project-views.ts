@@ -1,0 +1,108 @@
+import { RemoteRepo } from '../../repos/remote-repo.js';
+import type { Repository } from '../../repos/repository.js';
+import type { WorkerPool } from '../../workers/pool.js';
+import { buildOffLoop, DocumentViews } from '../document-views.js';
+import { cachedDocument, hostedRecords, readRecord, type MemberSource } from '../member-sources.js';
+import { leafMembers, loadPackageMembers } from '../package-routing.js';
+import { pypiPaths } from './names.js';
+import {
+  buildProjectList,
+  buildProjectView,
+  type HostedFile,
+  type ProjectList,
+  type ProjectListTask,
+  type ProjectSource,
+  type ProjectTask,
+  type ProjectView,
+} from './project-view.js';
+
+const WORKER = new URL('./project-worker.js', import.meta.url);
+/** Upstream pages and lists beyond this are refused (PyPI's full project list is about 30 MB). */
+const MAX_INDEX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Project pages and project lists as repositories serve them, built once per change of their sources
+ * (see document-views.ts) from the members that may answer for each project (see package-routing.ts).
+ */
+export class ProjectViews {
+  private readonly pages = new DocumentViews<ProjectView>((view) => view.html.length + view.json.length);
+  private readonly lists = new DocumentViews<ProjectList>((list) => list.html.length + list.json.length);
+
+  constructor(private readonly workers: WorkerPool) {}
+
+  async view(repo: Repository, project: string): Promise<ProjectView | undefined> {
+    const members = await loadPackageMembers(repo, project, (member) => projectSource(member, project));
+    if (members.length === 0) return undefined;
+    const key = [repo.key, project, ...members.map((m) => `${m.repo.key}:${m.value.identity}`)].join('\u0000');
+    return this.pages.get(key, async () => {
+      const sources = await Promise.all(members.map((m) => m.value.load()));
+      const bytes = sources.reduce((sum, s) => sum + (s.kind === 'page' ? s.body.length : s.files.length * 512), 0);
+      const task: ProjectTask = { kind: 'page', project, servedRepo: repo.key, sources };
+      return buildOffLoop(this.workers, WORKER, buildProjectView, task, bytes);
+    });
+  }
+
+  /** Every project any member holds (hosted) or its upstream lists, sorted. */
+  async projectList(repo: Repository): Promise<ProjectList> {
+    const members = await Promise.all(leafMembers(repo).map(async (member) => ({ member, names: await projectNames(member) })));
+    const key = [repo.key, ...members.map((m) => `${m.member.key}:${m.names.identity}`)].join('\u0000');
+    return (await this.lists.get(key, async () => {
+      const task: ProjectListTask = { kind: 'list', members: await Promise.all(members.map((m) => m.names.load())) };
+      const bytes = task.members.reduce((sum, m) => sum + (Array.isArray(m) ? m.length * 16 : m.body.length), 0);
+      return buildOffLoop(this.workers, WORKER, buildProjectList, task, bytes);
+    }))!;
+  }
+
+  renderPage(view: ProjectView, form: 'html' | 'json', baseUrl: string, gzipped: boolean): Promise<Buffer> {
+    return this.pages.render(view, form, view[form], baseUrl, gzipped);
+  }
+
+  renderList(list: ProjectList, form: 'html' | 'json', baseUrl: string, gzipped: boolean): Promise<Buffer> {
+    return this.lists.render(list, form, list[form], baseUrl, gzipped);
+  }
+}
+
+async function projectSource(repo: Repository, project: string): Promise<MemberSource<ProjectSource> | undefined> {
+  if (repo.type === 'local') {
+    const hosted = await hostedRecords(repo, pypiPaths.hostedPrefix(project));
+    return (
+      hosted && {
+        identity: hosted.identity,
+        load: async () => ({
+          repo: repo.key,
+          kind: 'hosted',
+          files: await Promise.all(
+            (await hosted.load()).map(async (r) => JSON.parse((await readRecord(repo, r, 1024 * 1024)).toString('utf8')) as HostedFile),
+          ),
+        }),
+      }
+    );
+  }
+  const page = await cachedDocument(repo, pypiPaths.page(project), MAX_INDEX_BYTES);
+  if (!page || !(repo instanceof RemoteRepo)) return undefined;
+  return {
+    identity: page.identity,
+    load: async () => {
+      const { bytes, contentType } = await page.load();
+      return { repo: repo.key, kind: 'page', body: bytes.toString('utf8'), contentType, pageUrl: repo.upstream.urlFor(`${project}/`).href };
+    },
+  };
+}
+
+/** The project names one member knows: its hosted projects, or its upstream's list. */
+async function projectNames(repo: Repository): Promise<MemberSource<ProjectListTask['members'][number]>> {
+  if (repo.type === 'local') {
+    const records = await repo.list({ prefix: '.pypi/', contains: '/files/' });
+    const names = [...new Set(records.map((r) => r.path.split('/')[1]!))];
+    return { identity: names.join(','), load: async () => names };
+  }
+  const list = await cachedDocument(repo, pypiPaths.projectList, MAX_INDEX_BYTES).catch(() => undefined);
+  if (!list) return { identity: 'none', load: async () => [] };
+  return {
+    identity: list.identity,
+    load: async () => {
+      const { bytes, contentType } = await list.load();
+      return { body: bytes.toString('utf8'), contentType };
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { sendText } from '../../http/respond.js';
+import { LocalRepo } from '../../repos/local-repo.js';
+import type { Repository } from '../../repos/repository.js';
+import { VirtualRepo } from '../../repos/virtual-repo.js';
+import type { FormatModule, FormatServices } from '../format-module.js';
+import { checkDistFile, checkProject, normalizeProject } from './names.js';
+import { ProjectViews } from './project-views.js';
+import { pypiRules } from './pypi-rules.js';
+import { getFile, getJsonApi, getProjectList, getProjectPage } from './read-handlers.js';
+import { uploadFile } from './upload.js';
+
+/** One cache of built project pages per serving process. */
+const viewsByServices = new WeakMap<FormatServices, ProjectViews>();
+function viewsFor(services: FormatServices): ProjectViews {
+  let views = viewsByServices.get(services);
+  if (!views) viewsByServices.set(services, (views = new ProjectViews(services.workers)));
+  return views;
+}
+
+function redirect(ctx: RequestContext, location: string): void {
+  ctx.res.writeHead(301, { location, 'content-length': 0 }).end();
+}
+
+function requireRead(ctx: RequestContext): void {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+}
+
+/** Where uploads to this repository land: itself, or a virtual repository's deploy repository. */
+function uploadTarget(repo: Repository): LocalRepo {
+  const target = repo instanceof VirtualRepo ? repo.deployRepo() : repo;
+  if (!(target instanceof LocalRepo)) {
+    throw new ShelfError('METHOD_NOT_ALLOWED', 405, `${repo.key} is a ${repo.type} repository; upload to a local one`);
+  }
+  return target;
+}
+
+async function dispatch(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void> {
+  const views = viewsFor(services);
+  const [area, ...rest] = segments;
+  const base = `${ctx.baseUrl}/${repo.key}`;
+  if (area === undefined || (area === '' && rest.length === 0)) {
+    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    const stored = await uploadFile(ctx, uploadTarget(repo), services.uploads, services.config.server.maxUploadBytes);
+    return sendText(ctx, 200, `OK: ${stored}\n`);
+  }
+  if (area === 'simple') {
+    requireRead(ctx);
+    if (rest.length === 0) return redirect(ctx, `${base}/simple/`);
+    if (rest.length === 1 && rest[0] === '') return getProjectList(ctx, repo, views);
+    const [name = '', trailing] = rest;
+    const project = normalizeProject(checkProject(name));
+    // PEP 503: one URL per project, normalized and ending in a slash.
+    if (rest.length > 2 || (trailing !== undefined && trailing !== '')) throw notFound(`/${repo.key}/simple/${rest.join('/')}`);
+    if (name !== project || trailing === undefined) return redirect(ctx, `${base}/simple/${project}/`);
+    return getProjectPage(ctx, repo, project, views);
+  }
+  if (area === 'packages' && rest.length === 2) {
+    requireRead(ctx);
+    const [project = '', requested = ''] = rest;
+    if (normalizeProject(checkProject(project)) !== project) throw notFound(`/${repo.key}/packages/${project}/`);
+    const metadata = requested.endsWith('.metadata');
+    const filename = checkDistFile(metadata ? requested.slice(0, -'.metadata'.length) : requested);
+    return getFile(ctx, repo, project, filename, metadata, { views, downloads: services.downloads });
+  }
+  if (area === 'pypi' && (rest.length === 2 || rest.length === 3) && rest[rest.length - 1] === 'json') {
+    requireRead(ctx);
+    const project = normalizeProject(checkProject(rest[0]!));
+    return getJsonApi(ctx, repo, project, rest.length === 3 ? rest[1] : undefined, views);
+  }
+  throw notFound(`/${repo.key}/${segments.join('/')}`);
+}
+
+/**
+ * Python packages: `index-url = http://shelf:8080/<repoKey>/simple/` for pip, and
+ * `twine upload --repository-url http://shelf:8080/<repoKey>/`. Errors are plain text with the message as
+ * the status line's reason too, where twine shows it (as PyPI does).
+ */
+export const pypiFormat: FormatModule = {
+  name: 'pypi',
+  rules: pypiRules,
+  async handle(ctx, repo, segments, services) {
+    try {
+      await dispatch(ctx, repo, segments, services);
+    } catch (err) {
+      if (!(err instanceof ShelfError) || ctx.res.headersSent) throw err;
+      const reason = err.message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200);
+      ctx.res.statusMessage = reason;
+      sendText(ctx, err.status, `${err.message}\n`, 'text/plain; charset=utf-8', err.headers);
+    }
+  },
+};

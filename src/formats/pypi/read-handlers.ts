@@ -1,0 +1,119 @@
+import { notFound, ShelfError } from '../../errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { sendJson, sendText } from '../../http/respond.js';
+import { sendArtifact } from '../../http/send-artifact.js';
+import type { Artifact, Repository } from '../../repos/repository.js';
+import type { FormatServices } from '../format-module.js';
+import { acceptsGzip, BASE_URL_PLACEHOLDER } from '../document-views.js';
+import { leafMembers } from '../package-routing.js';
+import { pypiPaths } from './names.js';
+import type { FileRef, ProjectView } from './project-view.js';
+import type { ProjectViews } from './project-views.js';
+import { negotiateSimple, SIMPLE_HTML, SIMPLE_JSON } from './simple-api.js';
+
+/** The content type of the negotiated form: the PEP 691 names when the client used them, else text/html. */
+function simpleType(ctx: RequestContext, form: 'html' | 'json'): string {
+  if (form === 'json') return SIMPLE_JSON;
+  return ctx.req.headers.accept?.includes(SIMPLE_HTML) ? SIMPLE_HTML : 'text/html; charset=utf-8';
+}
+
+function negotiated(ctx: RequestContext): 'html' | 'json' {
+  const form = negotiateSimple(ctx.req.headers.accept);
+  if (!form) throw new ShelfError('NOT_ACCEPTABLE', 406, `the simple API serves ${SIMPLE_JSON}, ${SIMPLE_HTML} or text/html`);
+  return form;
+}
+
+export async function requireProject(views: ProjectViews, repo: Repository, project: string): Promise<ProjectView> {
+  const view = await views.view(repo, project);
+  if (!view) throw notFound(`project ${project} in ${repo.key}`);
+  return view;
+}
+
+export async function getProjectList(ctx: RequestContext, repo: Repository, views: ProjectViews): Promise<void> {
+  const form = negotiated(ctx);
+  const list = await views.projectList(repo);
+  const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
+  const body = await views.renderList(list, form, ctx.baseUrl, gzipped);
+  sendText(ctx, 200, body, simpleType(ctx, form), { vary: 'accept, accept-encoding', ...(gzipped && { 'content-encoding': 'gzip' }) });
+}
+
+export async function getProjectPage(ctx: RequestContext, repo: Repository, project: string, views: ProjectViews): Promise<void> {
+  const form = negotiated(ctx);
+  const view = await requireProject(views, repo, project);
+  const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
+  const body = await views.renderPage(view, form, ctx.baseUrl, gzipped);
+  sendText(ctx, 200, body, simpleType(ctx, form), { vary: 'accept, accept-encoding', ...(gzipped && { 'content-encoding': 'gzip' }) });
+}
+
+/**
+ * A distribution file, or its PEP 658 `.metadata`. Cached or hosted bytes are served as they are; otherwise
+ * the project page says which member owns the file, where its upstream keeps it and what it hashes to.
+ */
+export async function getFile(
+  ctx: RequestContext,
+  repo: Repository,
+  project: string,
+  filename: string,
+  metadata: boolean,
+  { views, downloads }: { views: ProjectViews; downloads: FormatServices['downloads'] },
+): Promise<void> {
+  const path = metadata ? pypiPaths.metadata(project, filename) : pypiPaths.file(project, filename);
+  let artifact: Artifact | undefined;
+  if (repo.type !== 'virtual' && (await repo.record(path))) {
+    artifact = await repo.get(path);
+  } else if (repo.type !== 'local') {
+    const ref = (await requireProject(views, repo, project)).refs[filename];
+    const owner = ref && leafMembers(repo, project).find((member) => member.key === ref.repo);
+    if (owner && ref && (!metadata || ref.coreMetadata !== undefined)) artifact = await owner.get(path, fileOptions(ref, metadata));
+  }
+  if (!artifact) throw notFound(`${metadata ? 'metadata of ' : ''}${filename} of ${project}`);
+  await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+}
+
+/** What the bytes must hash to, and where the upstream keeps them (PyPI's files live on another host). */
+function fileOptions(ref: FileRef, metadata: boolean) {
+  const hashes = metadata ? (ref.coreMetadata === true ? {} : (ref.coreMetadata ?? {})) : ref.hashes;
+  const expect = {
+    ...(/^[0-9a-f]{64}$/.test(hashes.sha256 ?? '') && { sha256: hashes.sha256 }),
+    ...(/^[0-9a-f]{32}$/.test(hashes.md5 ?? '') && { md5: hashes.md5 }),
+  };
+  return { expect, ...(ref.upstreamUrl && { upstream: { path: metadata ? `${ref.upstreamUrl}.metadata` : ref.upstreamUrl } }) };
+}
+
+/**
+ * The JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`) that poetry and other tools read,
+ * built from the same project page: `info` (the newest hosted upload's fields), `releases`, `urls`.
+ */
+export async function getJsonApi(ctx: RequestContext, repo: Repository, project: string, version: string | undefined, views: ProjectViews) {
+  const view = await requireProject(views, repo, project);
+  const latest = version ?? view.versions[view.versions.length - 1];
+  if (version !== undefined && !view.versions.includes(version)) throw notFound(`version ${version} of ${project}`);
+  const link = (url: string) => url.replace(BASE_URL_PLACEHOLDER, ctx.baseUrl);
+  const describe = (file: ProjectView['files'][number]) => ({
+    filename: file.filename,
+    url: link(file.url),
+    digests: file.hashes,
+    packagetype: file.packagetype,
+    requires_python: file.requiresPython ?? null,
+    size: file.size ?? null,
+    upload_time_iso_8601: file.uploadTime ?? null,
+    yanked: file.yanked !== undefined,
+    yanked_reason: typeof file.yanked === 'string' ? file.yanked : null,
+  });
+  const releases: Record<string, ReturnType<typeof describe>[]> = Object.fromEntries(view.versions.map((v) => [v, []]));
+  for (const file of view.files) if (file.version) releases[file.version]?.push(describe(file));
+  const urls = view.files.filter((f) => f.version === latest).map(describe);
+  sendJson(ctx, 200, {
+    info: {
+      ...view.info,
+      name: view.info.name ?? project,
+      version: latest,
+      requires_python: urls.find((u) => u.requires_python)?.requires_python ?? null,
+      project_url: `${ctx.baseUrl}/${repo.key}/simple/${project}/`,
+    },
+    last_serial: 0,
+    ...(version === undefined && { releases }),
+    urls,
+    vulnerabilities: [],
+  });
+}
