@@ -1,0 +1,88 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NginxUpstream } from './nginx-upstream.js';
+
+const HARNESS = new URL('../harness/pypi/', import.meta.url).pathname;
+
+/**
+ * Real wheels and sdists made by make-dists.py (a dependency chain, a name that needs normalization, a
+ * Requires-Python constraint, an 8 MiB wheel) with a PEP 503 index over them, built once per machine;
+ * `uploads/` holds a project that is in no index, for twine.
+ */
+export function pypiFixtures(): string {
+  const dir = join(tmpdir(), 'shelf-test-pypi-fixtures');
+  execFileSync('flock', [`${dir}.lock`, 'bash', '-c', '[ -d "$1/uploads" ] || python3 "$2" "$1" 8 >/dev/null', '_', dir, join(HARNESS, 'make-dists.py')]);
+  return dir;
+}
+
+/** nginx serving the fixture index as a static PEP 503 upstream (`<url>simple/`, files under `<url>packages/`). */
+export async function startPypiUpstream(t: { teardown(fn: () => unknown): void }): Promise<NginxUpstream> {
+  const upstream = new NginxUpstream();
+  cpSync(join(pypiFixtures(), 'index'), upstream.root, { recursive: true });
+  execFileSync('chmod', ['-R', 'a+rX', upstream.root]);
+  t.teardown(() => upstream.dispose());
+  await upstream.start();
+  return upstream;
+}
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, ...(cwd && { cwd }) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A fresh virtual environment with pip, isolated from any pip.conf or .pypirc of the machine. */
+export class PythonEnv {
+  readonly dir = mkdtempSync(join(tmpdir(), 'shelf-venv-'));
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor() {
+    execFileSync('python3', ['-m', 'venv', join(this.dir, 'venv')]);
+    mkdirSync(join(this.dir, 'home'));
+    this.env = {
+      PATH: `${join(this.dir, 'venv', 'bin')}:${process.env.PATH}`,
+      HOME: join(this.dir, 'home'),
+      PIP_CONFIG_FILE: '/dev/null',
+      PIP_DISABLE_PIP_VERSION_CHECK: '1',
+      PIP_NO_INPUT: '1',
+    };
+  }
+
+  /** pip with the index under test and no cache, so every file is fetched through Shelf. */
+  pip(indexUrl: string, ...args: string[]): Promise<ToolResult> {
+    const [command, ...rest] = args;
+    return run(join(this.dir, 'venv', 'bin', 'pip'), [command!, '--no-cache-dir', '--index-url', indexUrl, ...rest], this.env, this.dir);
+  }
+
+  python(code: string): Promise<ToolResult> {
+    return run(join(this.dir, 'venv', 'bin', 'python'), ['-c', code], this.env, this.dir);
+  }
+
+  /** Debian's twine, uploading through the legacy API to `repositoryUrl`. */
+  twine(repositoryUrl: string, ...args: string[]): Promise<ToolResult> {
+    return run('twine', ['upload', '--non-interactive', '--disable-progress-bar', '-u', 'shelf', '-p', 'shelf', '--repository-url', repositoryUrl, ...args], this.env, this.dir);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function pythonEnv(t: { teardown(fn: () => unknown): void }): PythonEnv {
+  const env = new PythonEnv();
+  t.teardown(() => env.remove());
+  return env;
+}
