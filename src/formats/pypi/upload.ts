@@ -40,7 +40,7 @@ export async function uploadFile(ctx: RequestContext, target: LocalRepo, uploads
 async function receive(ctx: RequestContext, uploads: UploadSessions, maxBytes: number): Promise<ParsedUpload> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: ctx.req.headers, limits: { files: 1, fields: 200, fieldSize: 1024 * 1024, fileSize: maxBytes } });
+    parser = busboy({ headers: ctx.req.headers, preservePath: true, limits: { files: 1, fields: 200, fieldSize: 1024 * 1024, fileSize: maxBytes } });
   } catch {
     throw badRequest('an upload is multipart/form-data');
   }
