@@ -129,3 +129,21 @@ t.test('a local project hides the remote project of the same normalized name', a
   const names = list.projects.map((p: { name: string }) => p.name);
   t.ok(names.includes('shelf-upload') && names.includes('shelf-fix-a'), 'the project list is the union of the members');
 });
+
+t.test('a remote whose upstream answers PEP 691 JSON (another Shelf)', async (t) => {
+  const downstream = await startShelf({
+    repositories: [{ key: 'chained', format: 'pypi', type: 'remote', url: `${shelf.url}/pypi/simple/` }],
+  });
+  t.teardown(() => downstream.stop());
+  const env = pythonEnv(t);
+  const installed = await env.pip(`${downstream.url}/chained/simple/`, 'install', 'shelf-upload==1.0.0');
+  t.equal(installed.code, 0, installed.stderr);
+  t.match(installed.stdout, `${downstream.url}/chained/packages/shelf-upload/shelf_upload-1.0.0-py3-none-any.whl`);
+  const page = await (await fetch(`${downstream.url}/chained/simple/shelf-upload/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json() as any;
+  const wheel = page.files.find((f: { filename: string }) => f.filename === 'shelf_upload-1.0.0-py3-none-any.whl');
+  t.equal(wheel.size, readFileSync(upload('shelf_upload-1.0.0-py3-none-any.whl')).length, 'sizes and upload times come through the JSON form');
+  t.ok(wheel['core-metadata'], 'so does the core metadata declaration');
+  const metadata = await fetch(`${wheel.url}.metadata`);
+  t.equal(metadata.status, 200, 'and the metadata file is fetched from the upstream and verified');
+  t.match(await metadata.text(), /^Name: shelf-upload$/m);
+});
