@@ -1,7 +1,10 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
+import type { Repository } from '../repos/repository.js';
 import type { WorkerPool } from '../workers/pool.js';
+import type { MemberSource } from './member-sources.js';
+import { loadPackageMembers } from './package-routing.js';
 
 /**
  * Metadata documents that formats build from their repositories' contents (npm packuments, PyPI project
@@ -57,6 +60,22 @@ export class DocumentViews<View extends object> {
     const view = await pending;
     this.cache.set(key, view ?? false);
     return view;
+  }
+
+  /**
+   * The view of one package as `repo` serves it, from the members that may answer for it (see
+   * package-routing.ts), keyed by every member source's identity; undefined when no member has it.
+   */
+  async forPackage<Source>(
+    repo: Repository,
+    name: string,
+    sourceOf: (member: Repository) => Promise<MemberSource<Source> | undefined>,
+    build: (sources: Source[]) => Promise<View | undefined>,
+  ): Promise<View | undefined> {
+    const members = await loadPackageMembers(repo, name, sourceOf);
+    if (members.length === 0) return undefined;
+    const key = [repo.key, name, ...members.map((m) => `${m.repo.key}:${m.value.identity}`)].join('\u0000');
+    return this.get(key, async () => build(await Promise.all(members.map((m) => m.value.load()))));
   }
 
   /**

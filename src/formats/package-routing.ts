@@ -1,5 +1,5 @@
 import { PathPattern } from '../repos/path-pattern.js';
-import type { Repository } from '../repos/repository.js';
+import type { Artifact, GetOptions, Repository } from '../repos/repository.js';
 import { VirtualRepo } from '../repos/virtual-repo.js';
 
 /**
@@ -56,4 +56,29 @@ export async function loadPackageMembers<T>(
   }
   if (found.length === 0 && failure !== undefined) throw failure;
   return found;
+}
+
+/** Which member owns one file of a package, by the package's merged metadata, and how to fetch it there. */
+export interface FileOwner {
+  repo: string;
+  options: GetOptions;
+}
+
+/**
+ * One file of a package (an npm tarball, a PyPI distribution). What a local or remote repository already
+ * holds is served as it is, without consulting metadata; otherwise (and always through a virtual
+ * repository, so its dependency-confusion rules hold) the package's metadata names the member that owns
+ * the file, where its upstream keeps it and what it must hash to.
+ */
+export async function packageFile(
+  repo: Repository,
+  packageName: string,
+  path: string,
+  owner: () => Promise<FileOwner | undefined>,
+): Promise<Artifact | undefined> {
+  if (repo.type !== 'virtual' && (await repo.record(path))) return repo.get(path);
+  if (repo.type === 'local') return undefined;
+  const found = await owner();
+  if (!found) return undefined;
+  return leafMembers(repo, packageName).find((m) => m.key === found.repo)?.get(path, found.options);
 }

@@ -1,10 +1,11 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
+import { runTool, type ToolResult } from './run-tool.js';
 
 const HARNESS = new URL('../harness/npm/', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -95,12 +96,6 @@ export async function startVerdaccio(t: { teardown(fn: () => unknown): void }): 
   return upstream;
 }
 
-export interface ClientResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /**
  * A project directory for a package manager, isolated from the machine's own npm configuration: its
  * own user config, cache and store, and `registry` set to the Shelf URL under test.
@@ -128,7 +123,7 @@ export class ClientProject {
   }
 
   /** Runs `tool` (npm, or a pnpm/yarn binary) in the project with a fresh HOME, so no other config applies. */
-  async run(tool: string, args: string[]): Promise<ClientResult> {
+  async run(tool: string, args: string[]): Promise<ToolResult> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: join(this.root, 'home'),
@@ -136,17 +131,10 @@ export class ClientProject {
       npm_config_cache: join(this.root, 'cache'),
       YARN_CACHE_FOLDER: join(this.root, 'yarn-cache'),
     };
-    return new Promise((resolve) => {
-      const child = spawn(tool, args, { cwd: this.dir, env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    return runTool(tool, args, env, this.dir);
   }
 
-  npm(...args: string[]): Promise<ClientResult> {
+  npm(...args: string[]): Promise<ToolResult> {
     return this.run('npm', args);
   }
 

@@ -1,8 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NginxUpstream } from './nginx-upstream.js';
+import { runTool as run, type ToolResult } from './run-tool.js';
 
 const HARNESS = new URL('../harness/pypi/', import.meta.url).pathname;
 
@@ -25,23 +26,6 @@ export async function startPypiUpstream(t: { teardown(fn: () => unknown): void }
   t.teardown(() => upstream.dispose());
   await upstream.start();
   return upstream;
-}
-
-export interface ToolResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<ToolResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env, ...(cwd && { cwd }) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
 }
 
 /** A fresh virtual environment with pip, isolated from any pip.conf or .pypirc of the machine. */

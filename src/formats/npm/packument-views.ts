@@ -2,19 +2,15 @@ import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { BASE_URL_PLACEHOLDER, buildOffLoop, DocumentViews } from '../document-views.js';
-import { cachedDocument, hostedRecords, readRecord } from '../member-sources.js';
-import { loadPackageMembers } from '../package-routing.js';
+import { cachedDocument, hostedRecords, readRecord, type MemberSource } from '../member-sources.js';
 import { npmPaths } from './names.js';
 import { buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
 
 /** Upstream packuments beyond this are refused (the public registry's largest are a few tens of MB). */
 export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 
-/** One member's contribution to a packument: how to recognise it unchanged, and how to load it. */
-interface SourceHandle {
-  identity: string;
-  load(): Promise<PackumentSource>;
-}
+/** One member's contribution to a packument. */
+type SourceHandle = MemberSource<PackumentSource>;
 
 /**
  * Packuments as repositories serve them, built once per change of their sources (see document-views.ts).
@@ -28,11 +24,7 @@ export class PackumentViews {
 
   /** The packument `repo` serves for `name`, or undefined when none of its members has the package. */
   async view(repo: Repository, name: string): Promise<PackumentView | undefined> {
-    const members = await loadPackageMembers(repo, name, (member) => sourceOf(member, name));
-    if (members.length === 0) return undefined;
-    const key = [repo.key, name, ...members.map((m) => `${m.repo.key}:${m.value.identity}`)].join('\u0000');
-    return this.views.get(key, async () => {
-      const sources = await Promise.all(members.map((m) => m.value.load()));
+    return this.views.forPackage(repo, name, (member) => sourceOf(member, name), async (sources) => {
       const task: PackumentTask = { name, servedRepo: repo.key, sources };
       const bytes = sources.reduce((sum, s) => sum + sourceBytes(s), 0);
       return buildOffLoop(this.workers, new URL('./packument-worker.js', import.meta.url), buildPackumentView, task, bytes);

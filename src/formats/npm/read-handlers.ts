@@ -3,10 +3,10 @@ import type { RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
-import type { Artifact, GetOptions, Repository } from '../../repos/repository.js';
+import type { GetOptions, Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
 import { acceptsGzip } from '../document-views.js';
-import { leafMembers } from '../package-routing.js';
+import { leafMembers, packageFile } from '../package-routing.js';
 import { expectationFromDist } from './integrity.js';
 import { npmPaths } from './names.js';
 import type { PackumentView, TarballRef } from './packument.js';
@@ -63,23 +63,19 @@ export async function getTarball(
   file: string,
   { views, downloads }: { views: PackumentViews; downloads: FormatServices['downloads'] },
 ) {
-  const path = npmPaths.tarball(name, file);
-  let artifact: Artifact | undefined;
-  if (repo.type !== 'virtual' && (await repo.record(path))) {
-    artifact = await repo.get(path);
-  } else if (repo.type !== 'local') {
+  const artifact = await packageFile(repo, name, npmPaths.tarball(name, file), async () => {
     const ref = (await requireView(views, repo, name)).tarballs[file];
-    const owner = ref && leafMembers(repo, name).find((member) => member.key === ref.repo);
-    artifact = owner && (await owner.get(path, tarballOptions(owner, ref!)));
-  }
+    return ref && { repo: ref.repo, options: tarballOptions(repo, ref) };
+  });
   if (!artifact) throw notFound(`tarball ${file} of ${name}`);
   const served = { ...artifact, contentType: 'application/octet-stream' };
   await sendArtifact(ctx, served, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
 }
 
-/** Verification against the packument, and the upstream's own link when it is on the upstream's host. */
-function tarballOptions(owner: Repository, ref: TarballRef): GetOptions {
+/** Verification against the packument, and the upstream's own link when it is on the owner's upstream host. */
+function tarballOptions(repo: Repository, ref: TarballRef): GetOptions {
   const expect = expectationFromDist(ref);
+  const owner = leafMembers(repo, undefined).find((member) => member.key === ref.repo);
   const link = ref.upstreamUrl && URL.canParse(ref.upstreamUrl) ? new URL(ref.upstreamUrl) : undefined;
   const sameHost = link && owner instanceof RemoteRepo && link.origin === owner.upstream.baseUrl.origin;
   return { expect, ...(sameHost && { upstream: { path: link.href } }) };

@@ -3,7 +3,7 @@ import type { Repository } from '../../repos/repository.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { buildOffLoop, DocumentViews } from '../document-views.js';
 import { cachedDocument, hostedRecords, readRecord, type MemberSource } from '../member-sources.js';
-import { leafMembers, loadPackageMembers } from '../package-routing.js';
+import { leafMembers } from '../package-routing.js';
 import { pypiPaths } from './names.js';
 import {
   buildProjectList,
@@ -31,11 +31,7 @@ export class ProjectViews {
   constructor(private readonly workers: WorkerPool) {}
 
   async view(repo: Repository, project: string): Promise<ProjectView | undefined> {
-    const members = await loadPackageMembers(repo, project, (member) => projectSource(member, project));
-    if (members.length === 0) return undefined;
-    const key = [repo.key, project, ...members.map((m) => `${m.repo.key}:${m.value.identity}`)].join('\u0000');
-    return this.pages.get(key, async () => {
-      const sources = await Promise.all(members.map((m) => m.value.load()));
+    return this.pages.forPackage(repo, project, (member) => projectSource(member, project), async (sources) => {
       const bytes = sources.reduce((sum, s) => sum + (s.kind === 'page' ? s.body.length : s.files.length * 512), 0);
       const task: ProjectTask = { kind: 'page', project, servedRepo: repo.key, sources };
       return buildOffLoop(this.workers, WORKER, buildProjectView, task, bytes);

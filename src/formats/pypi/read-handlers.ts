@@ -2,10 +2,10 @@ import { notFound, ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
-import type { Artifact, Repository } from '../../repos/repository.js';
+import type { Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
 import { acceptsGzip, BASE_URL_PLACEHOLDER } from '../document-views.js';
-import { leafMembers } from '../package-routing.js';
+import { packageFile } from '../package-routing.js';
 import { pypiPaths } from './names.js';
 import type { FileRef, ProjectView } from './project-view.js';
 import type { ProjectViews } from './project-views.js';
@@ -58,14 +58,10 @@ export async function getFile(
   { views, downloads }: { views: ProjectViews; downloads: FormatServices['downloads'] },
 ): Promise<void> {
   const path = metadata ? pypiPaths.metadata(project, filename) : pypiPaths.file(project, filename);
-  let artifact: Artifact | undefined;
-  if (repo.type !== 'virtual' && (await repo.record(path))) {
-    artifact = await repo.get(path);
-  } else if (repo.type !== 'local') {
+  const artifact = await packageFile(repo, project, path, async () => {
     const ref = (await requireProject(views, repo, project)).refs[filename];
-    const owner = ref && leafMembers(repo, project).find((member) => member.key === ref.repo);
-    if (owner && ref && (!metadata || ref.coreMetadata !== undefined)) artifact = await owner.get(path, fileOptions(ref, metadata));
-  }
+    return ref && (!metadata || ref.coreMetadata !== undefined) ? { repo: ref.repo, options: fileOptions(ref, metadata) } : undefined;
+  });
   if (!artifact) throw notFound(`${metadata ? 'metadata of ' : ''}${filename} of ${project}`);
   await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
 }
