@@ -4,8 +4,8 @@ import { parseByteSize } from './byte-size.js';
 /** Repository keys that would shadow Shelf's own URL space (`/v2/`, `/api/`, `/-/`). */
 export const RESERVED_REPO_KEYS = ['v2', 'api', '-', 'ui', 'favicon.ico', 'metrics'];
 
-/** Formats this build implements; maven joins when it lands. */
-export const FORMATS = ['generic', 'docker', 'npm', 'pypi'] as const;
+/** Formats this build implements. */
+export const FORMATS = ['generic', 'docker', 'npm', 'pypi', 'maven'] as const;
 
 /** Options that only mean something for some formats, checked by config/load.ts. */
 export const FORMAT_OPTIONS: Record<string, Format[]> = {
@@ -14,6 +14,8 @@ export const FORMAT_OPTIONS: Record<string, Format[]> = {
   tagTtlSeconds: ['docker'],
   resolveDockerTagsByTimestamp: ['docker'],
   packageRoutes: ['npm', 'pypi'],
+  versionPolicy: ['maven'],
+  maxUniqueSnapshots: ['maven'],
 };
 
 const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -58,6 +60,13 @@ const localRepo = z.strictObject({
   immutableTags: z.boolean().optional(),
   /** Docker: per image, the oldest tags beyond this many are removed on push; 0 keeps all. */
   maxUniqueTags: z.number().int().nonnegative().optional(),
+  /**
+   * Maven: which versions the repository takes. `release`: release versions only, each deployed once;
+   * `snapshot`: SNAPSHOT versions only; `mixed`: both (releases still deployed once).
+   */
+  versionPolicy: z.enum(['release', 'snapshot', 'mixed']).optional(),
+  /** Maven: per SNAPSHOT version, the oldest timestamped builds beyond this many are removed on deploy; 0 keeps all. */
+  maxUniqueSnapshots: z.number().int().nonnegative().optional(),
 });
 
 const remoteRepo = z.strictObject({

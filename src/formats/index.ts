@@ -2,6 +2,7 @@ import type { Format } from '../config/schema.js';
 import type { FormatModule } from './format-module.js';
 import { dockerFormat } from './docker/docker-format.js';
 import { genericFormat } from './generic/generic-format.js';
+import { mavenFormat } from './maven/maven-format.js';
 import { npmFormat } from './npm/npm-format.js';
 import { pypiFormat } from './pypi/pypi-format.js';
 
@@ -10,6 +11,7 @@ const MODULES: Partial<Record<Format, FormatModule>> = {
   docker: dockerFormat,
   npm: npmFormat,
   pypi: pypiFormat,
+  maven: mavenFormat,
 };
 
 export function formatModule(format: Format): FormatModule {

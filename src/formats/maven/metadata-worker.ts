@@ -1,0 +1,17 @@
+import { mergeArtifactMetadata } from './metadata.js';
+
+export interface MergeTask {
+  /** A SNAPSHOT version's metadata: the newest member's wins. Artifact metadata: versions are merged. */
+  snapshotLevel: boolean;
+  documents: string[];
+}
+
+const lastUpdatedOf = (doc: string) => /<lastUpdated>(\d+)<\/lastUpdated>/.exec(doc)?.[1] ?? '';
+
+/** Runs inline, or in a piscina worker thread for large documents. */
+export function mergeMetadataTask(task: MergeTask): string | undefined {
+  if (!task.snapshotLevel) return mergeArtifactMetadata(task.documents);
+  return [...task.documents].sort((a, b) => (lastUpdatedOf(b) > lastUpdatedOf(a) ? 1 : -1))[0];
+}
+
+export default mergeMetadataTask;
