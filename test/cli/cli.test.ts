@@ -26,7 +26,7 @@ t.test('--version prints the package version', async (t) => {
 t.test('config check: ok, or every problem with its key path and exit code 2', async (t) => {
   const ok = shelf('config', 'check', 'config/shelf.yaml');
   t.equal(ok.status, 0);
-  t.match(ok.stdout, /config\/shelf\.yaml: ok \(14 repositories\)/);
+  t.match(ok.stdout, /config\/shelf\.yaml: ok \(18 repositories\)/);
 
   const { npm_config_registry: _registry, SHELF_NPM_UPSTREAM: _upstream, ...bare } = process.env;
   const noUpstream = spawnSync(process.execPath, ['dist/cli/main.js', 'config', 'check', 'config/shelf.yaml'], { encoding: 'utf8', env: bare });

@@ -94,7 +94,7 @@ t.test('the shipped default config is valid', async (t) => {
   process.env.SHELF_NPM_UPSTREAM = 'http://127.0.0.1:9/';
   t.teardown(() => (saved === undefined ? delete process.env.SHELF_NPM_UPSTREAM : (process.env.SHELF_NPM_UPSTREAM = saved)));
   const config = loadConfigFile('config/shelf.yaml');
-  for (const format of ['generic', 'docker', 'npm', 'pypi']) {
+  for (const format of ['generic', 'docker', 'npm', 'pypi', 'maven']) {
     const types = new Set(config.repositories.filter((r) => r.format === format).map((r) => r.type));
     t.same([...types].sort(), ['local', 'remote', 'virtual'], `a ${format} repository of each type`);
   }
