@@ -82,3 +82,20 @@ export function compareRows(label, peerName, peer, shelf) {
     },
   ];
 }
+
+const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+
+/**
+ * Times a real client's install (`timeInstall(url)` → ms) `runs` times against the peer and through Shelf,
+ * and prints the medians and their ratio.
+ */
+export function compareInstalls(title, peerName, peerUrl, shelfUrl, runs, timeInstall) {
+  const direct = Array.from({ length: runs }, () => timeInstall(peerUrl));
+  const through = Array.from({ length: runs }, () => timeInstall(shelfUrl));
+  console.log(`\n${title}, median of ${runs}:`);
+  console.table([
+    { server: peerName, 'median ms': Math.round(median(direct)) },
+    { server: 'shelf (warm)', 'median ms': Math.round(median(through)) },
+    { server: `shelf/${peerName}`, 'median ms': Math.round((median(through) / median(direct)) * 100) / 100 },
+  ]);
+}

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareRows, freePort, measure, startShelfServer } from './harness.js';
+import { compareInstalls, compareRows, freePort, measure, startShelfServer } from './harness.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' }, installs: { type: 'string', default: '5' } },
@@ -57,8 +57,6 @@ function timeInstall(registry) {
   return ms;
 }
 
-const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
-
 try {
   // Warm Shelf: every measured request is served from its cache.
   timeInstall(shelfUrl);
@@ -70,15 +68,7 @@ try {
   console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf's remote repository warm (HIT)`);
   console.table(rows);
 
-  const installs = Number(values.installs);
-  const direct = Array.from({ length: installs }, () => timeInstall(verdaccio));
-  const through = Array.from({ length: installs }, () => timeInstall(shelfUrl));
-  console.log(`\nnpm install ${TREE.join(' ')} (empty npm cache), median of ${installs}:`);
-  console.table([
-    { registry: 'verdaccio', 'median ms': Math.round(median(direct)) },
-    { registry: 'shelf (warm)', 'median ms': Math.round(median(through)) },
-    { registry: 'shelf/verdaccio', 'median ms': Math.round((median(through) / median(direct)) * 100) / 100 },
-  ]);
+  compareInstalls(`npm install ${TREE.join(' ')} (empty npm cache)`, 'verdaccio', verdaccio, shelfUrl, Number(values.installs), timeInstall);
 } finally {
   shelf.kill('SIGTERM');
   execFileSync('bash', [join(harness, 'verdaccio.sh'), 'stop', join(root, 'verdaccio'), String(verdaccioPort)]);

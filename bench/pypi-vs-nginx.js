@@ -7,7 +7,7 @@ import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareRows, freePort, measure, startShelfServer } from './harness.js';
+import { compareInstalls, compareRows, freePort, measure, startShelfServer } from './harness.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' }, installs: { type: 'string', default: '5' } },
@@ -53,8 +53,6 @@ function timeInstall(indexUrl) {
   return ms;
 }
 
-const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
-
 try {
   timeInstall(`${shelfUrl}/simple/`); // warms Shelf's cache: every measured request is a HIT
   const rows = [];
@@ -64,15 +62,8 @@ try {
   }
   console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf's remote repository warm (HIT)`);
   console.table(rows);
-  const installs = Number(values.installs);
-  const direct = Array.from({ length: installs }, () => timeInstall(`${nginx}/simple/`));
-  const through = Array.from({ length: installs }, () => timeInstall(`${shelfUrl}/simple/`));
-  console.log(`\npip install shelf-fix-a shelf.fix-norm shelf-fix-big (fresh venv, no pip cache), median of ${installs}:`);
-  console.table([
-    { index: 'nginx', 'median ms': Math.round(median(direct)) },
-    { index: 'shelf (warm)', 'median ms': Math.round(median(through)) },
-    { index: 'shelf/nginx', 'median ms': Math.round((median(through) / median(direct)) * 100) / 100 },
-  ]);
+  const title = 'pip install shelf-fix-a shelf.fix-norm shelf-fix-big (fresh venv, no pip cache)';
+  compareInstalls(title, 'nginx', `${nginx}/simple/`, `${shelfUrl}/simple/`, Number(values.installs), timeInstall);
 } finally {
   shelf.kill('SIGTERM');
   execFileSync('bash', [staticUpstream, 'stop', join(root, 'www'), String(nginxPort)]);
