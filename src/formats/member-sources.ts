@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readAll } from '../http/request-body.js';
-import type { Repository } from '../repos/repository.js';
+import type { Artifact, Repository } from '../repos/repository.js';
 import type { ArtifactRecord } from '../storage/metadata-index.js';
 
 /**
@@ -11,6 +11,12 @@ import type { ArtifactRecord } from '../storage/metadata-index.js';
 export interface MemberSource<Bytes> {
   identity: string;
   load(): Promise<Bytes>;
+}
+
+/** An artifact's whole content (small documents), by one read when the artifact offers one. */
+export async function artifactBytes(artifact: Artifact, maxBytes: number): Promise<Buffer> {
+  if (artifact.read && artifact.size !== undefined && artifact.size <= maxBytes) return artifact.read();
+  return readAll(await artifact.open(), maxBytes);
 }
 
 /**
@@ -33,7 +39,7 @@ export async function cachedDocument(
   }
   return {
     identity: sha256,
-    load: async () => ({ bytes: bytes ?? (await readAll(await artifact.open(), maxBytes)), contentType: artifact.contentType }),
+    load: async () => ({ bytes: bytes ?? (await artifactBytes(artifact, maxBytes)), contentType: artifact.contentType }),
   };
 }
 
@@ -52,5 +58,5 @@ export async function hostedRecords(repo: Repository, prefix: string): Promise<M
 /** One stored record's bytes (small metadata files). */
 export async function readRecord(repo: Repository, record: ArtifactRecord, maxBytes: number): Promise<Buffer> {
   const artifact = await repo.get(record.path);
-  return artifact ? readAll(await artifact.open(), maxBytes) : Buffer.alloc(0);
+  return artifact ? artifactBytes(artifact, maxBytes) : Buffer.alloc(0);
 }

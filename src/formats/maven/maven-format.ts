@@ -10,6 +10,7 @@ import { joinPlainSegments } from '../../repos/repo-path.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
 import type { FormatModule, FormatServices } from '../format-module.js';
+import { artifactBytes } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
 import {
   isMetadataPath,
@@ -39,7 +40,7 @@ async function metadataBytes(repo: Repository, path: string, services: FormatSer
   if (repo instanceof LocalRepo) return metadataOf(repo, path);
   if (repo instanceof RemoteRepo) {
     const artifact = await repo.get(path);
-    return artifact && readAll(await artifact.open(), 16 * 1024 * 1024);
+    return artifact && artifactBytes(artifact, 16 * 1024 * 1024);
   }
   const documents: Buffer[] = [];
   let failure: unknown;
