@@ -16,7 +16,7 @@ export const npmPaths = {
   tarball: (name: string, file: string) => `${name}/-/${file}`,
 };
 
-export function checkPackageName(name: string): string {
+function checkPackageName(name: string): string {
   if (name.length > 214 || !NAME.test(name)) throw badRequest(`invalid package name: ${name}`);
   return name;
 }

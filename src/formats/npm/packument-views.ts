@@ -7,7 +7,7 @@ import { npmPaths } from './names.js';
 import { buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
 
 /** Upstream packuments beyond this are refused (the public registry's largest are a few tens of MB). */
-export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
+const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 
 /** One member's contribution to a packument. */
 type SourceHandle = MemberSource<PackumentSource>;

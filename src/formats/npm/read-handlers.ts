@@ -12,7 +12,7 @@ import { npmPaths } from './names.js';
 import type { PackumentView, TarballRef } from './packument.js';
 import { versionManifest, type PackumentViews } from './packument-views.js';
 
-export const CORGI_TYPE = 'application/vnd.npm.install-v1+json';
+const CORGI_TYPE = 'application/vnd.npm.install-v1+json';
 const JSON_TYPE = 'application/json';
 
 export async function requireView(views: PackumentViews, repo: Repository, name: string): Promise<PackumentView> {

@@ -1,6 +1,6 @@
 import { buildProjectList, buildProjectView, type ProjectListTask, type ProjectTask } from './project-view.js';
 
-export type PypiWorkerTask = ProjectTask | ProjectListTask;
+type PypiWorkerTask = ProjectTask | ProjectListTask;
 
 /** Runs in a piscina worker thread: large project pages and project lists, parsed and merged off the event loop. */
 export default function pypiWorker(task: PypiWorkerTask) {

@@ -23,7 +23,7 @@ function negotiated(ctx: RequestContext): 'html' | 'json' {
   return form;
 }
 
-export async function requireProject(views: ProjectViews, repo: Repository, project: string): Promise<ProjectView> {
+async function requireProject(views: ProjectViews, repo: Repository, project: string): Promise<ProjectView> {
   const view = await views.view(repo, project);
   if (!view) throw notFound(`project ${project} in ${repo.key}`);
   return view;

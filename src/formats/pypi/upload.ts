@@ -13,7 +13,7 @@ import { parseCoreMetadata, readWheelMetadata } from './wheel-metadata.js';
 /** Upload-form fields kept for the JSON API's `info` (the names PyPI's JSON API uses). */
 const INFO_FIELDS = ['summary', 'author', 'author_email', 'maintainer', 'maintainer_email', 'license', 'home_page', 'keywords', 'description_content_type'];
 
-export const fileExists = () => new ShelfError('FILE_EXISTS', 400, 'File already exists.');
+const fileExists = () => new ShelfError('FILE_EXISTS', 400, 'File already exists.');
 
 interface ParsedUpload {
   fields: Record<string, string[]>;
