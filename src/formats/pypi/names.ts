@@ -25,7 +25,10 @@ export const pypiPaths = {
   metadata: (project: string, filename: string) => `packages/${project}/${filename}.metadata`,
   /** What an upload told Shelf about a file (version, digests, Requires-Python, summary). */
   fileRecord: (project: string, filename: string) => `.pypi/${project}/files/${filename}.json`,
-  hostedPrefix: (project: string) => `.pypi/${project}/files/`,
+  /** Everything a local repository records about a project: file records, yank marks. */
+  hostedPrefix: (project: string) => `.pypi/${project}/`,
+  /** PEP 592: a hosted file yanked, with the reason as content (empty: no reason given). */
+  yank: (project: string, filename: string) => `.pypi/${project}/yanked/${filename}`,
   /** A remote's cached copy of the upstream's project page. */
   page: (project: string) => `.pypi/${project}/page`,
   /** A remote's cached copy of the upstream's project list. */

@@ -29,6 +29,8 @@ export interface HostedFile {
   coreMetadataSha256?: string;
   /** Core metadata fields the upload form carried (summary, author, license, …), for the JSON API. */
   info: Record<string, string>;
+  /** PEP 592, from the file's yank mark (not stored in this record). */
+  yanked?: string | true;
 }
 
 export type ProjectSource =
@@ -123,6 +125,7 @@ function* sourceFiles(source: ProjectSource): Generator<{ file: ProjectFile; ref
         url: '',
         hashes: { sha256: hosted.sha256 },
         ...(hosted.requiresPython && { requiresPython: hosted.requiresPython }),
+        ...(hosted.yanked !== undefined && { yanked: hosted.yanked }),
         ...(coreMetadata && { coreMetadata }),
         size: hosted.size,
         uploadTime: hosted.uploadTime,

@@ -60,19 +60,29 @@ export class ProjectViews {
 
 async function projectSource(repo: Repository, project: string): Promise<MemberSource<ProjectSource> | undefined> {
   if (repo.type === 'local') {
-    const hosted = await hostedRecords(repo, pypiPaths.hostedPrefix(project));
-    return (
-      hosted && {
-        identity: hosted.identity,
-        load: async () => ({
-          repo: repo.key,
-          kind: 'hosted',
-          files: await Promise.all(
-            (await hosted.load()).map(async (r) => JSON.parse((await readRecord(repo, r, 1024 * 1024)).toString('utf8')) as HostedFile),
-          ),
-        }),
-      }
-    );
+    const prefix = pypiPaths.hostedPrefix(project);
+    const hosted = await hostedRecords(repo, prefix);
+    const records = (await hosted?.load()) ?? [];
+    const fileRecords = records.filter((r) => r.path.startsWith(`${prefix}files/`));
+    if (!hosted || fileRecords.length === 0) return undefined;
+    const read = async (path: string) => {
+      const record = records.find((r) => r.path === path);
+      return record && (await readRecord(repo, record, 1024 * 1024)).toString('utf8');
+    };
+    return {
+      identity: hosted.identity,
+      load: async () => ({
+        repo: repo.key,
+        kind: 'hosted',
+        files: await Promise.all(
+          fileRecords.map(async (r) => {
+            const file = JSON.parse((await read(r.path))!) as HostedFile;
+            const reason = await read(pypiPaths.yank(project, file.filename));
+            return reason === undefined ? file : { ...file, yanked: reason === '' ? (true as const) : reason };
+          }),
+        ),
+      }),
+    };
   }
   const page = await cachedDocument(repo, pypiPaths.page(project), MAX_INDEX_BYTES);
   if (!page || !(repo instanceof RemoteRepo)) return undefined;

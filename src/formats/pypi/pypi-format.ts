@@ -1,11 +1,12 @@
 import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
-import { sendText } from '../../http/respond.js';
+import { sendJson, sendText } from '../../http/respond.js';
 import { LocalRepo } from '../../repos/local-repo.js';
 import type { Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
-import type { FormatModule, FormatServices } from '../format-module.js';
-import { checkDistFile, checkProject, normalizeProject } from './names.js';
+import { readAll, requestBody } from '../../http/request-body.js';
+import type { FormatModule, FormatServices, SegmentHandler } from '../format-module.js';
+import { checkDistFile, checkProject, normalizeProject, pypiPaths } from './names.js';
 import { ProjectViews } from './project-views.js';
 import { pypiRules } from './pypi-rules.js';
 import { getFile, getJsonApi, getProjectList, getProjectPage } from './read-handlers.js';
@@ -73,6 +74,34 @@ async function dispatch(ctx: RequestContext, repo: Repository, segments: string[
 }
 
 /**
+ * `PUT /api/pypi/<repoKey>/yank/<project>/<file>` (body: the reason, optional) and `DELETE` to unyank:
+ * PEP 592 marks on hosted files, which pip then skips unless a requirement pins that exact version.
+ */
+const pypiApi: SegmentHandler = async (ctx, segments, services) => {
+  const [repoKey, action, name, requested, ...rest] = segments;
+  const repo = repoKey === undefined ? undefined : services.repos.get(repoKey);
+  if (!repo || repo.format !== 'pypi') throw notFound(`PyPI repository ${repoKey ?? ''}`);
+  if (action !== 'yank' || name === undefined || requested === undefined || rest.length > 0) {
+    throw notFound(`API endpoint /api/pypi/${segments.join('/')}`);
+  }
+  const project = normalizeProject(checkProject(name));
+  const filename = checkDistFile(requested);
+  const target = uploadTarget(repo);
+  if (!(await target.record(pypiPaths.file(project, filename)))) throw notFound(`${filename} of ${project} in ${target.key}`);
+  const path = pypiPaths.yank(project, filename);
+  if (ctx.method === 'PUT') {
+    const reason = (await readAll(requestBody(ctx, 4096), 4096)).toString('utf8').trim();
+    await target.put(path, [Buffer.from(reason)], { contentType: 'text/plain; charset=utf-8' });
+    return sendJson(ctx, 200, { repo: target.key, project, filename, yanked: reason || true });
+  }
+  if (ctx.method === 'DELETE') {
+    if (await target.record(path)) await target.prune(path);
+    return sendJson(ctx, 200, { repo: target.key, project, filename, yanked: false });
+  }
+  throw methodNotAllowed(ctx.method, ['PUT', 'DELETE']);
+};
+
+/**
  * Python packages: `index-url = http://shelf:8080/<repoKey>/simple/` for pip, and
  * `twine upload --repository-url http://shelf:8080/<repoKey>/`. Errors are plain text with the message as
  * the status line's reason too, where twine shows it (as PyPI does).
@@ -80,6 +109,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, segments: string[
 export const pypiFormat: FormatModule = {
   name: 'pypi',
   rules: pypiRules,
+  api: pypiApi,
   async handle(ctx, repo, segments, services) {
     try {
       await dispatch(ctx, repo, segments, services);

@@ -6,6 +6,7 @@ import { SIMPLE_HTML, SIMPLE_JSON } from './simple-api.js';
 /** Upstream index pages are asked for as PEP 691 JSON first; PEP 503 HTML is parsed as well. */
 const INDEX_ACCEPT = `${SIMPLE_JSON}, ${SIMPLE_HTML};q=0.2, text/html;q=0.01`;
 const PAGE = /^\.pypi\/([^/]+)\/page$/;
+const YANK = /^\.pypi\/[^/]+\/yanked\//;
 
 /**
  * Index pages and the project list change and are revalidated after `metadataTtlSeconds`; distribution
@@ -16,7 +17,8 @@ export function pypiRules(config: RepositoryConfig): FormatRules {
     freshForSeconds: (path) => (config.type === 'remote' && path.startsWith('.pypi/') ? config.metadataTtlSeconds : null),
     defaultContentType: (path) =>
       path.endsWith('.json') ? 'application/json' : path.startsWith('.pypi/') ? 'text/html' : path.endsWith('.metadata') ? 'text/plain; charset=utf-8' : 'application/octet-stream',
-    overwritePolicy: (path) => (path.startsWith('packages/') && !path.endsWith('.metadata') ? 'create-only' : 'same-content-only'),
+    overwritePolicy: (path) =>
+      path.startsWith('packages/') && !path.endsWith('.metadata') ? 'create-only' : YANK.test(path) ? 'always' : 'same-content-only',
     upstreamTarget: (path) => {
       if (path === pypiPaths.projectList) return { path: '', headers: { accept: INDEX_ACCEPT } };
       const page = PAGE.exec(path);

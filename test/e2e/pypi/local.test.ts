@@ -71,6 +71,31 @@ t.test('a file name is uploaded once', async (t) => {
   t.equal((await fetch(`${shelf.url}/pypi/pypi/shelf-upload/9.9/json`)).status, 404);
 });
 
+t.test('yanked hosted files are marked (PEP 592) and pip passes over them', async (t) => {
+  const yank = (file: string, method: string, reason = '') =>
+    fetch(`${shelf.url}/api/pypi/pypi/yank/shelf-upload/${file}`, { method, body: method === 'PUT' ? reason : null });
+  t.equal((await yank('shelf_upload-1.0.0-py3-none-any.whl', 'PUT', 'broken build')).status, 200, 'through the virtual, to its deploy repository');
+  t.equal((await yank('shelf_upload-1.0.0.tar.gz', 'PUT')).status, 200);
+  t.equal((await yank('shelf_upload-9.9.tar.gz', 'PUT')).status, 404);
+  const page = await (await fetch(`${shelf.url}/pypi/simple/shelf-upload/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json() as any;
+  const yanked = Object.fromEntries(page.files.map((f: { filename: string; yanked?: unknown }) => [f.filename, f.yanked]));
+  t.equal(yanked['shelf_upload-1.0.0-py3-none-any.whl'], 'broken build');
+  t.equal(yanked['shelf_upload-1.0.0.tar.gz'], true, 'yanked without a reason');
+  t.equal(yanked['shelf_upload-1.1.0.tar.gz'], undefined);
+  t.match(await (await fetch(`${shelf.url}/pypi/simple/shelf-upload/`)).text(), 'data-yanked="broken build"');
+
+  const env = pythonEnv(t);
+  const range = await env.pip(`${shelf.url}/pypi/simple/`, 'download', '--no-deps', '--only-binary', ':all:', '-d', 'dl', 'shelf-upload<1.1');
+  t.not(range.code, 0, 'a range does not pick a yanked version');
+  const pinned = await env.pip(`${shelf.url}/pypi/simple/`, 'download', '--no-deps', '--only-binary', ':all:', '-d', 'dl', 'shelf-upload==1.0.0');
+  t.equal(pinned.code, 0, `an exact pin still does: ${pinned.stderr}`);
+  t.match(pinned.stderr, /yanked/i, 'with pip\'s warning');
+
+  t.equal((await yank('shelf_upload-1.0.0-py3-none-any.whl', 'DELETE')).status, 200);
+  const after = await (await fetch(`${shelf.url}/pypi/simple/shelf-upload/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json() as any;
+  t.equal(after.files.find((f: { filename: string }) => f.filename === 'shelf_upload-1.0.0-py3-none-any.whl').yanked, undefined, 'unyanked');
+});
+
 /** A twine-shaped upload made by hand, to send what twine never would. */
 async function rawUpload(repo: string, file: Buffer, filename: string, fields: Record<string, string>) {
   const form = new FormData();
