@@ -3,7 +3,8 @@ import { firstValue } from '../../header-values.js';
 import { requestBody } from '../../http/request-body.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import type { UploadSession } from '../../storage/upload-sessions.js';
-import { deployTarget, registryUrl, rethrowNotFound, type ImageTarget, type RegistryRequest } from './image-target.js';
+import { deployTarget } from '../../repos/deploy-target.js';
+import { registryUrl, rethrowNotFound, type ImageTarget, type RegistryRequest } from './image-target.js';
 import { checkDigest, dockerPaths, hexOf } from './names.js';
 
 const OCTET_STREAM = 'application/octet-stream';
@@ -33,7 +34,7 @@ export async function deleteBlob({ ctx, target }: RegistryRequest, rawDigest: st
  */
 export async function startUpload(request: RegistryRequest, resolve: (name: string) => ImageTarget): Promise<void> {
   const { ctx, target, services } = request;
-  const repo = deployTarget(target.repo);
+  const repo = deployTarget(target.repo, 'push');
   const params = ctx.url.searchParams;
   const mount = params.get('mount');
   const from = params.get('from');
@@ -71,7 +72,7 @@ export async function appendChunk(request: RegistryRequest, id: string): Promise
 /** PUT ?digest=: the last chunk (if any), then the whole upload verified against the digest and stored. */
 export async function finishUpload(request: RegistryRequest, id: string): Promise<void> {
   const { ctx, target, services } = request;
-  const repo = deployTarget(target.repo);
+  const repo = deployTarget(target.repo, 'push');
   const digest = checkDigest(ctx.url.searchParams.get('digest'));
   const session = await requireSession(request, id);
   session.size = await appendBody(request, session);

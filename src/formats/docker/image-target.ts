@@ -1,7 +1,6 @@
 import { ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { Repository } from '../../repos/repository.js';
-import { VirtualRepo } from '../../repos/virtual-repo.js';
 import type { FormatServices } from '../format-module.js';
 
 /** An image inside one Shelf repository, and the name the client calls it by. */
@@ -16,13 +15,6 @@ export interface RegistryRequest {
   ctx: RequestContext;
   target: ImageTarget;
   services: FormatServices;
-}
-
-/** The repository that a push through `repo` lands in: itself when local, a virtual's defaultDeployRepo. */
-export function deployTarget(repo: Repository): Repository {
-  if (repo instanceof VirtualRepo) return repo.deployRepo();
-  if (repo.type === 'local') return repo;
-  throw new ShelfError('UNSUPPORTED', 405, `repository ${repo.key} is a remote (a read-only cache); push to a local repository`);
 }
 
 export const registryUrl = (ctx: RequestContext, target: ImageTarget, rest: string) =>

@@ -7,7 +7,8 @@ import { etagOf } from '../../http/send-artifact.js';
 import { LocalRepo } from '../../repos/local-repo.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
-import { deployTarget, registryUrl, rethrowNotFound, type ImageTarget, type RegistryRequest } from './image-target.js';
+import { deployTarget } from '../../repos/deploy-target.js';
+import { registryUrl, rethrowNotFound, type ImageTarget, type RegistryRequest } from './image-target.js';
 import {
   acceptedTypes,
   bareMediaType,
@@ -96,7 +97,7 @@ async function rememberDigestOfFetchedTag(request: RegistryRequest, reference: s
  */
 export async function putManifest(request: RegistryRequest, reference: string): Promise<void> {
   const { ctx, target } = request;
-  const repo = deployTarget(target.repo);
+  const repo = deployTarget(target.repo, 'push');
   const byDigest = checkReference(reference);
   const bytes = await readAll(requestBody(ctx, MAX_MANIFEST_BYTES), MAX_MANIFEST_BYTES);
   const manifest = parseManifest(bytes, firstValue(ctx.req.headers['content-type']));

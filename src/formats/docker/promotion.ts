@@ -3,7 +3,7 @@ import { readAll } from '../../http/request-body.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import { hasImmutableTags } from './docker-rules.js';
-import { deployTarget } from './image-target.js';
+import { deployTarget } from '../../repos/deploy-target.js';
 import { imageTags } from './listing-handlers.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js';
 import { checkImageName, dockerPaths, isTag } from './names.js';
@@ -42,7 +42,7 @@ export function parsePromotionRequest(body: unknown): PromotionRequest {
  * it is checked for every tag before anything is linked.
  */
 export async function promote(source: Repository, targetRepo: Repository, request: PromotionRequest): Promise<string[]> {
-  const target = deployTarget(targetRepo);
+  const target = deployTarget(targetRepo, 'push');
   const image = request.dockerRepository;
   const tags = request.tag ? [request.tag] : await imageTags(source, image);
   if (tags.length === 0) throw notFound(`image ${source.key}/${image}`);

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { badRequest, methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import { badRequest, methodNotAllowed, notFound } from '../../errors.js';
 import { declaredChecksums, readAll, requestBody } from '../../http/request-body.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import { LocalRepo } from '../../repos/local-repo.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
+import { deployTarget } from '../../repos/deploy-target.js';
 import { joinPlainSegments } from '../../repos/repo-path.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
@@ -25,15 +26,6 @@ import { mergeMetadata, metadataOf } from './repository-metadata.js';
 import { mavenRules } from './maven-rules.js';
 
 const MAX_CHECKSUM_BYTES = 1024;
-
-/** Where deploys to this repository land: itself, or a virtual repository's deploy repository. */
-function deployTarget(repo: Repository): LocalRepo {
-  const target = repo instanceof VirtualRepo ? repo.deployRepo() : repo;
-  if (!(target instanceof LocalRepo)) {
-    throw new ShelfError('METHOD_NOT_ALLOWED', 405, `${repo.key} is a ${repo.type} repository; deploy to a local one`);
-  }
-  return target;
-}
 
 /** `maven-metadata.xml` as `repo` serves it: generated (local), cached from upstream (remote), merged (virtual). */
 async function metadataBytes(repo: Repository, path: string, services: FormatServices): Promise<Buffer | undefined> {
@@ -143,7 +135,7 @@ async function get(ctx: RequestContext, repo: Repository, path: string, services
  * checksums) is accepted and dropped, since Shelf generates metadata from what the repository holds.
  */
 async function put(ctx: RequestContext, repo: Repository, path: string, services: FormatServices): Promise<void> {
-  const target = deployTarget(repo);
+  const target = deployTarget(repo, 'deploy');
   const { base, algorithm } = splitChecksum(path);
   const maxBytes = services.config.server.maxUploadBytes;
   if (isMetadataPath(base)) {
@@ -205,7 +197,7 @@ export const mavenFormat: FormatModule = {
       case 'PUT':
         return put(ctx, repo, path, services);
       case 'DELETE':
-        await deployTarget(repo).delete(path);
+        await deployTarget(repo, 'deploy').delete(path);
         ctx.res.writeHead(204).end();
         return;
       default:

@@ -8,7 +8,8 @@ import { proxyAudit } from './audit.js';
 import { parseNpmRoute, type NpmRoute } from './npm-routes.js';
 import { npmRules } from './npm-rules.js';
 import { PackumentViews } from './packument-views.js';
-import { deleteTarball, publishVersion, removeDistTag, setDistTag, unpublishPackage, updatePackage, writableRepo } from './publish.js';
+import { deleteTarball, publishVersion, removeDistTag, setDistTag, unpublishPackage, updatePackage } from './publish.js';
+import { deployTarget } from '../../repos/deploy-target.js';
 import { getDistTags, getPackument, getTarball, getVersion, requireView } from './read-handlers.js';
 import { searchPackages } from './search.js';
 import { login, logout, whoami } from './session.js';
@@ -63,18 +64,18 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       }
       allow('GET', 'HEAD', 'PUT', 'DELETE');
       if (route.tag === undefined) throw badRequest('name the dist-tag: /-/package/<name>/dist-tags/<tag>');
-      if (ctx.method === 'DELETE') await removeDistTag(writableRepo(repo), route.name, route.tag);
+      if (ctx.method === 'DELETE') await removeDistTag(deployTarget(repo, 'publish'), route.name, route.tag);
       else {
         const version = await readJsonBody(ctx);
         if (typeof version !== 'string') throw badRequest('the body of a dist-tag PUT is the version as a JSON string');
-        await setDistTag(writableRepo(repo), route.name, route.tag, version);
+        await setDistTag(deployTarget(repo, 'publish'), route.name, route.tag, version);
       }
       return sendJson(ctx, 201, { ok: true });
     case 'package':
       if (isRead(ctx.method)) return getPackument(ctx, repo, route.name, views);
       allow('GET', 'HEAD', 'PUT', 'DELETE');
       if (ctx.method === 'DELETE') {
-        await unpublishPackage(writableRepo(repo), route.name);
+        await unpublishPackage(deployTarget(repo, 'publish'), route.name);
         return sendJson(ctx, 200, { ok: true });
       }
       return putPackage(ctx, repo, route, services);
@@ -83,7 +84,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       return getVersion(ctx, repo, route.name, route.spec, views);
     case 'tarball':
       if (ctx.method === 'DELETE') {
-        await deleteTarball(writableRepo(repo), route.name, route.file);
+        await deleteTarball(deployTarget(repo, 'publish'), route.name, route.file);
         return sendJson(ctx, 200, { ok: true });
       }
       allow('GET', 'HEAD', 'DELETE');
@@ -93,7 +94,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
 
 /** A packument PUT: a publish when it carries a tarball, otherwise a metadata update (deprecate, unpublish). */
 async function putPackage(ctx: RequestContext, repo: Repository, route: Extract<NpmRoute, { kind: 'package' }>, services: FormatServices) {
-  const target = writableRepo(repo);
+  const target = deployTarget(repo, 'publish');
   const body = await readJsonBody(ctx, publishLimit(services));
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body is not a packument');
   const document = body as Record<string, unknown>;

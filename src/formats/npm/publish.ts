@@ -1,9 +1,7 @@
 import semver from 'semver';
 import { badRequest, conflict, notFound, ShelfError } from '../../errors.js';
 import { readAll } from '../../http/request-body.js';
-import { LocalRepo } from '../../repos/local-repo.js';
-import type { Repository } from '../../repos/repository.js';
-import { VirtualRepo } from '../../repos/virtual-repo.js';
+import type { LocalRepo } from '../../repos/local-repo.js';
 import { DigestMismatchError, SizeMismatchError } from '../../storage/blob-store.js';
 import { expectationFromDist, integrityOf } from './integrity.js';
 import { checkNewPackageName, checkPathToken, npmPaths, tarballFileName } from './names.js';
@@ -15,15 +13,6 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 
 /** Package-level fields of a publish body kept with the version, so a hosted packument can show them. */
 const CARRIED_FIELDS = ['description', 'readme', 'readmeFilename', 'maintainers'];
-
-/** The local repository npm writes go to: the repository itself, or a virtual repository's deploy repository. */
-export function writableRepo(repo: Repository): LocalRepo {
-  const target = repo instanceof VirtualRepo ? repo.deployRepo() : repo;
-  if (!(target instanceof LocalRepo)) {
-    throw new ShelfError('METHOD_NOT_ALLOWED', 405, `${repo.key} is a ${repo.type} repository; publish to a local one`);
-  }
-  return target;
-}
 
 const publishedOver = (version: string) =>
   new ShelfError('FORBIDDEN', 403, `You cannot publish over the previously published versions: ${version}.`);

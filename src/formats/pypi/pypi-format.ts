@@ -1,9 +1,8 @@
 import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
-import { LocalRepo } from '../../repos/local-repo.js';
+import { deployTarget } from '../../repos/deploy-target.js';
 import type { Repository } from '../../repos/repository.js';
-import { VirtualRepo } from '../../repos/virtual-repo.js';
 import { readAll, requestBody } from '../../http/request-body.js';
 import type { FormatModule, FormatServices, SegmentHandler } from '../format-module.js';
 import { checkDistFile, checkProject, normalizeProject, pypiPaths } from './names.js';
@@ -28,22 +27,13 @@ function requireRead(ctx: RequestContext): void {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
 }
 
-/** Where uploads to this repository land: itself, or a virtual repository's deploy repository. */
-function uploadTarget(repo: Repository): LocalRepo {
-  const target = repo instanceof VirtualRepo ? repo.deployRepo() : repo;
-  if (!(target instanceof LocalRepo)) {
-    throw new ShelfError('METHOD_NOT_ALLOWED', 405, `${repo.key} is a ${repo.type} repository; upload to a local one`);
-  }
-  return target;
-}
-
 async function dispatch(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void> {
   const views = viewsFor(services);
   const [area, ...rest] = segments;
   const base = `${ctx.baseUrl}/${repo.key}`;
   if (area === undefined || (area === '' && rest.length === 0)) {
     if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
-    const stored = await uploadFile(ctx, uploadTarget(repo), services.uploads, services.config.server.maxUploadBytes);
+    const stored = await uploadFile(ctx, deployTarget(repo, 'upload'), services.uploads, services.config.server.maxUploadBytes);
     return sendText(ctx, 200, `OK: ${stored}\n`);
   }
   if (area === 'simple') {
@@ -86,7 +76,7 @@ const pypiApi: SegmentHandler = async (ctx, segments, services) => {
   }
   const project = normalizeProject(checkProject(name));
   const filename = checkDistFile(requested);
-  const target = uploadTarget(repo);
+  const target = deployTarget(repo, 'upload');
   if (!(await target.record(pypiPaths.file(project, filename)))) throw notFound(`${filename} of ${project} in ${target.key}`);
   const path = pypiPaths.yank(project, filename);
   if (ctx.method === 'PUT') {
