@@ -32,3 +32,13 @@ export interface FormatModule {
   /** The format's REST endpoints below `/api/<format>/`. */
   api?: SegmentHandler;
 }
+
+/** A format's state for one serving process (its caches), made on first use from that process's services. */
+export function perProcess<T>(create: (services: FormatServices) => T): (services: FormatServices) => T {
+  const made = new WeakMap<FormatServices, T>();
+  return (services) => {
+    let value = made.get(services);
+    if (value === undefined) made.set(services, (value = create(services)));
+    return value;
+  };
+}

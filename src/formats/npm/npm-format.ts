@@ -3,7 +3,7 @@ import { readJsonBody } from '../../http/request-body.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson } from '../../http/respond.js';
 import type { Repository } from '../../repos/repository.js';
-import type { FormatModule, FormatServices } from '../format-module.js';
+import { perProcess, type FormatModule, type FormatServices } from '../format-module.js';
 import { proxyAudit } from './audit.js';
 import { parseNpmRoute, type NpmRoute } from './npm-routes.js';
 import { npmRules } from './npm-rules.js';
@@ -23,12 +23,7 @@ const publishLimit = (services: FormatServices) =>
   Math.min(Math.ceil(services.config.server.maxUploadBytes * 1.4) + 1024 * 1024, MAX_PUBLISH_BODY);
 
 /** One cache of built packuments per serving process. */
-const viewsByServices = new WeakMap<FormatServices, PackumentViews>();
-function viewsFor(services: FormatServices): PackumentViews {
-  let views = viewsByServices.get(services);
-  if (!views) viewsByServices.set(services, (views = new PackumentViews(services.workers)));
-  return views;
-}
+const viewsFor = perProcess((services) => new PackumentViews(services.workers));
 
 const isRead = (method: string) => method === 'GET' || method === 'HEAD';
 

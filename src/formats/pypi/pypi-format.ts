@@ -4,7 +4,7 @@ import { sendJson, sendText } from '../../http/respond.js';
 import { deployTarget } from '../../repos/deploy-target.js';
 import type { Repository } from '../../repos/repository.js';
 import { readAll, requestBody } from '../../http/request-body.js';
-import type { FormatModule, FormatServices, SegmentHandler } from '../format-module.js';
+import { perProcess, type FormatModule, type FormatServices, type SegmentHandler } from '../format-module.js';
 import { checkDistFile, checkProject, normalizeProject, pypiPaths } from './names.js';
 import { ProjectViews } from './project-views.js';
 import { pypiRules } from './pypi-rules.js';
@@ -12,12 +12,7 @@ import { getFile, getJsonApi, getProjectList, getProjectPage } from './read-hand
 import { uploadFile } from './upload.js';
 
 /** One cache of built project pages per serving process. */
-const viewsByServices = new WeakMap<FormatServices, ProjectViews>();
-function viewsFor(services: FormatServices): ProjectViews {
-  let views = viewsByServices.get(services);
-  if (!views) viewsByServices.set(services, (views = new ProjectViews(services.workers)));
-  return views;
-}
+const viewsFor = perProcess((services) => new ProjectViews(services.workers));
 
 function redirect(ctx: RequestContext, location: string): void {
   ctx.res.writeHead(301, { location, 'content-length': 0 }).end();
