@@ -1,6 +1,8 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
+import type { RequestContext } from '../http/request-context.js';
+import { sendText } from '../http/respond.js';
 import type { Repository } from '../repos/repository.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { MemberSource } from './member-sources.js';
@@ -79,10 +81,17 @@ export class DocumentViews<View extends object> {
   }
 
   /**
-   * One of a view's texts with links at `baseUrl`, gzipped when asked (metadata shrinks to a sixth, and
-   * gzip runs on libuv's thread pool, off the event loop); rendered once per form, base URL and encoding.
+   * Answers with one of a view's texts, its links at the client's base URL, gzipped when the client accepts
+   * it (metadata shrinks to a sixth, and gzip runs on libuv's thread pool, off the event loop). Each form
+   * is rendered once per base URL and encoding.
    */
-  async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<Buffer> {
+  async send(ctx: RequestContext, view: View, form: string, text: string, contentType: string, headers: Record<string, string> = {}): Promise<void> {
+    const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
+    const body = await this.render(view, form, text, ctx.baseUrl, gzipped);
+    sendText(ctx, 200, body, contentType, { ...VARY, ...headers, ...(gzipped && { 'content-encoding': 'gzip' }) });
+  }
+
+  private async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<Buffer> {
     let forView = this.rendered.get(view);
     if (!forView) this.rendered.set(view, (forView = new Map()));
     const key = `${form} ${gzipped ? 'gzip' : 'identity'} ${baseUrl}`;
@@ -98,4 +107,7 @@ export class DocumentViews<View extends object> {
 }
 
 /** Whether a request accepts a gzipped answer. */
-export const acceptsGzip = (acceptEncoding: string | undefined) => /\bgzip\b/.test(acceptEncoding ?? '');
+const acceptsGzip = (acceptEncoding: string | undefined) => /\bgzip\b/.test(acceptEncoding ?? '');
+
+/** Views are negotiated by Accept and sent gzipped or not by Accept-Encoding. */
+export const VARY = { vary: 'accept, accept-encoding' };

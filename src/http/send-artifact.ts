@@ -7,7 +7,8 @@ import type { RequestContext } from './request-context.js';
 /** The ETag of stored content is its digest, so it is the same in every repository that holds it. */
 export const etagOf = (sha256: string) => `"sha256:${sha256}"`;
 
-function etagMatches(header: string | undefined, etag: string): boolean {
+/** Whether an If-None-Match / If-Match header names `etag` (or `*`), weak tags included. */
+export function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   return header.split(',').some((tag) => {
     const t = tag.trim().replace(/^W\//, '');

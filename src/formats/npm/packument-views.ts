@@ -1,3 +1,4 @@
+import type { RequestContext } from '../../http/request-context.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { WorkerPool } from '../../workers/pool.js';
@@ -31,9 +32,9 @@ export class PackumentViews {
     });
   }
 
-  /** A view's full or abbreviated document with tarball links at `baseUrl`. */
-  render(view: PackumentView, form: 'full' | 'corgi', baseUrl: string, gzipped: boolean): Promise<Buffer> {
-    return this.views.render(view, form, view[form], baseUrl, gzipped);
+  /** Answers with a view's full or abbreviated document, tarball links at the client's base URL. */
+  send(ctx: RequestContext, view: PackumentView, form: 'full' | 'corgi', contentType: string, headers: Record<string, string>): Promise<void> {
+    return this.views.send(ctx, view, form, view[form], contentType, headers);
   }
 }
 

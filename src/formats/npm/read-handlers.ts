@@ -1,11 +1,11 @@
 import { notFound } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
-import { sendArtifact } from '../../http/send-artifact.js';
+import { etagMatches, sendArtifact } from '../../http/send-artifact.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { GetOptions, Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
-import { acceptsGzip } from '../document-views.js';
+import { VARY } from '../document-views.js';
 import { leafMembers, packageFile } from '../package-routing.js';
 import { expectationFromDist } from './integrity.js';
 import { npmPaths } from './names.js';
@@ -28,15 +28,11 @@ export async function getPackument(ctx: RequestContext, repo: Repository, name: 
   const view = await requireView(views, repo, name);
   const corgi = wantsCorgi(ctx.req.headers.accept);
   const etag = corgi ? `"c${view.etag.slice(1)}` : view.etag;
-  const headers: Record<string, string> = { etag, vary: 'accept, accept-encoding' };
-  if (ctx.req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
-    ctx.res.writeHead(304, headers).end();
+  if (etagMatches(ctx.req.headers['if-none-match'], etag)) {
+    ctx.res.writeHead(304, { etag, ...VARY }).end();
     return;
   }
-  const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
-  if (gzipped) headers['content-encoding'] = 'gzip';
-  const body = await views.render(view, corgi ? 'corgi' : 'full', ctx.baseUrl, gzipped);
-  sendText(ctx, 200, body, corgi ? CORGI_TYPE : JSON_TYPE, headers);
+  await views.send(ctx, view, corgi ? 'corgi' : 'full', corgi ? CORGI_TYPE : JSON_TYPE, { etag });
 }
 
 /** `GET /<name>/<version|dist-tag>`: one version's full manifest. */

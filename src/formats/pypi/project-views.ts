@@ -1,3 +1,4 @@
+import type { RequestContext } from '../../http/request-context.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { Repository } from '../../repos/repository.js';
 import type { WorkerPool } from '../../workers/pool.js';
@@ -49,12 +50,12 @@ export class ProjectViews {
     }))!;
   }
 
-  renderPage(view: ProjectView, form: 'html' | 'json', baseUrl: string, gzipped: boolean): Promise<Buffer> {
-    return this.pages.render(view, form, view[form], baseUrl, gzipped);
+  sendPage(ctx: RequestContext, view: ProjectView, form: 'html' | 'json', contentType: string): Promise<void> {
+    return this.pages.send(ctx, view, form, view[form], contentType);
   }
 
-  renderList(list: ProjectList, form: 'html' | 'json', baseUrl: string, gzipped: boolean): Promise<Buffer> {
-    return this.lists.render(list, form, list[form], baseUrl, gzipped);
+  sendList(ctx: RequestContext, list: ProjectList, form: 'html' | 'json', contentType: string): Promise<void> {
+    return this.lists.send(ctx, list, form, list[form], contentType);
   }
 }
 

@@ -1,10 +1,10 @@
 import { notFound, ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
-import { sendJson, sendText } from '../../http/respond.js';
+import { sendJson } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import type { Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
-import { acceptsGzip, BASE_URL_PLACEHOLDER } from '../document-views.js';
+import { BASE_URL_PLACEHOLDER } from '../document-views.js';
 import { packageFile } from '../package-routing.js';
 import { pypiPaths } from './names.js';
 import type { FileRef, ProjectView } from './project-view.js';
@@ -31,18 +31,12 @@ async function requireProject(views: ProjectViews, repo: Repository, project: st
 
 export async function getProjectList(ctx: RequestContext, repo: Repository, views: ProjectViews): Promise<void> {
   const form = negotiated(ctx);
-  const list = await views.projectList(repo);
-  const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
-  const body = await views.renderList(list, form, ctx.baseUrl, gzipped);
-  sendText(ctx, 200, body, simpleType(ctx, form), { vary: 'accept, accept-encoding', ...(gzipped && { 'content-encoding': 'gzip' }) });
+  await views.sendList(ctx, await views.projectList(repo), form, simpleType(ctx, form));
 }
 
 export async function getProjectPage(ctx: RequestContext, repo: Repository, project: string, views: ProjectViews): Promise<void> {
   const form = negotiated(ctx);
-  const view = await requireProject(views, repo, project);
-  const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
-  const body = await views.renderPage(view, form, ctx.baseUrl, gzipped);
-  sendText(ctx, 200, body, simpleType(ctx, form), { vary: 'accept, accept-encoding', ...(gzipped && { 'content-encoding': 'gzip' }) });
+  await views.sendPage(ctx, await requireProject(views, repo, project), form, simpleType(ctx, form));
 }
 
 /**
