@@ -1,6 +1,6 @@
 import { PathPattern } from '../repos/path-pattern.js';
 import type { Artifact, GetOptions, Repository } from '../repos/repository.js';
-import { VirtualRepo } from '../repos/virtual-repo.js';
+import { fromMembers, VirtualRepo, type MemberValue } from '../repos/virtual-repo.js';
 
 /**
  * Which repositories answer for one package (an npm package, a PyPI project) and in what order, for the
@@ -22,11 +22,6 @@ export function leafMembers(repo: Repository, packageName?: string): Repository[
   return leaves;
 }
 
-export interface MemberValue<T> {
-  repo: Repository;
-  value: T;
-}
-
 /**
  * Loads a package's per-member data in member order, with the dependency-confusion rules applied: when a
  * local member has the package, only local members count. A failing remote member is skipped; its error is
@@ -44,18 +39,7 @@ export async function loadPackageMembers<T>(
     if (value !== undefined) hosted.push({ repo: leaf, value });
   }
   if (hosted.length > 0) return hosted;
-  const found: MemberValue<T>[] = [];
-  let failure: unknown;
-  for (const leaf of leaves.filter((l) => l.type !== 'local')) {
-    try {
-      const value = await load(leaf);
-      if (value !== undefined) found.push({ repo: leaf, value });
-    } catch (err) {
-      failure ??= err;
-    }
-  }
-  if (found.length === 0 && failure !== undefined) throw failure;
-  return found;
+  return fromMembers(leaves.filter((l) => l.type !== 'local'), load);
 }
 
 /** Which member owns one file of a package, by the package's merged metadata, and how to fetch it there. */

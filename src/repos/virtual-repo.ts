@@ -4,6 +4,36 @@ import type { StoredBlob } from '../storage/blob-store.js';
 import type { ArtifactRecord, ListOptions } from '../storage/metadata-index.js';
 import type { Artifact, GetOptions, PutOptions, Repository } from './repository.js';
 
+export interface MemberValue<T> {
+  repo: Repository;
+  value: T;
+}
+
+/**
+ * Asks `members` in order and collects their answers (stopping at the first with `firstOnly`). A member
+ * that fails is skipped (its upstream is down, say); the first failure is raised only when none answered.
+ */
+export async function fromMembers<T>(
+  members: Repository[],
+  ask: (member: Repository) => Promise<T | undefined>,
+  firstOnly = false,
+): Promise<MemberValue<T>[]> {
+  const found: MemberValue<T>[] = [];
+  let failure: unknown;
+  for (const member of members) {
+    try {
+      const value = await ask(member);
+      if (value === undefined) continue;
+      found.push({ repo: member, value });
+      if (firstOnly) break;
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (found.length === 0 && failure !== undefined) throw failure;
+  return found;
+}
+
 /** One URL over an ordered list of members: reads resolve in member order, writes go to `defaultDeployRepo`. */
 export class VirtualRepo implements Repository {
   readonly type = 'virtual';
@@ -25,19 +55,9 @@ export class VirtualRepo implements Repository {
     return this.config.members.map(this.lookup);
   }
 
-  /** The first member that has the path answers. A failing member is skipped; its error is raised only if no member has it. */
+  /** The first member that has the path answers. */
   async get(path: string, options?: GetOptions): Promise<Artifact | undefined> {
-    let failure: unknown;
-    for (const member of this.members) {
-      try {
-        const artifact = await member.get(path, options);
-        if (artifact) return artifact;
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-    if (failure) throw failure;
-    return undefined;
+    return (await fromMembers(this.members, (member) => member.get(path, options), true))[0]?.value;
   }
 
   async record(path: string): Promise<ArtifactRecord | undefined> {

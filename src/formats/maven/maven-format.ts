@@ -9,7 +9,7 @@ import { RemoteRepo } from '../../repos/remote-repo.js';
 import { deployTarget } from '../../repos/deploy-target.js';
 import { joinPlainSegments } from '../../repos/repo-path.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
-import { VirtualRepo } from '../../repos/virtual-repo.js';
+import { fromMembers, VirtualRepo } from '../../repos/virtual-repo.js';
 import type { FormatModule, FormatServices } from '../format-module.js';
 import { artifactBytes } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
@@ -34,18 +34,8 @@ async function metadataBytes(repo: Repository, path: string, services: FormatSer
     const artifact = await repo.get(path);
     return artifact && artifactBytes(artifact, 16 * 1024 * 1024);
   }
-  const documents: Buffer[] = [];
-  let failure: unknown;
-  for (const member of leafMembers(repo)) {
-    try {
-      const bytes = await metadataBytes(member, path, services);
-      if (bytes) documents.push(bytes);
-    } catch (err) {
-      failure ??= err;
-    }
-  }
-  if (documents.length === 0 && failure) throw failure;
-  return mergeMetadata(path, documents, services.workers);
+  const documents = await fromMembers(leafMembers(repo), (member) => metadataBytes(member, path, services));
+  return mergeMetadata(path, documents.map((d) => d.value), services.workers);
 }
 
 /**
@@ -54,17 +44,7 @@ async function metadataBytes(repo: Repository, path: string, services: FormatSer
  */
 async function resolveArtifact(repo: Repository, path: string): Promise<Artifact | undefined> {
   if (repo instanceof VirtualRepo) {
-    let failure: unknown;
-    for (const member of leafMembers(repo)) {
-      try {
-        const artifact = await resolveArtifact(member, path);
-        if (artifact) return artifact;
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-    if (failure) throw failure;
-    return undefined;
+    return (await fromMembers(leafMembers(repo), (member) => resolveArtifact(member, path), true))[0]?.value;
   }
   if (repo instanceof RemoteRepo) {
     const coordinates = parseArtifactPath(path);
