@@ -48,6 +48,10 @@ export function parseTimestamped(artifactId: string, version: string, filename: 
   return { timestamp: match[1]!, buildNumber: Number(match[2]), ...(match[3] && { classifier: match[3] }), extension: match[4]! };
 }
 
+/** Sorts timestamped builds oldest first, as text: the timestamp, then the build number. */
+export const buildOrder = (build: { timestamp: string; buildNumber: number }) =>
+  `${build.timestamp}-${String(build.buildNumber).padStart(10, '0')}`;
+
 /** For a non-unique snapshot name (`artifactId-1.0-SNAPSHOT[-classifier].ext`): its classifier and extension. */
 export function parseNonUniqueSnapshot(artifactId: string, version: string, filename: string): { classifier?: string; extension: string } | undefined {
   if (!isSnapshotVersion(version)) return undefined;

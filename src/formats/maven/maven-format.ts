@@ -14,6 +14,7 @@ import type { FormatModule, FormatServices } from '../format-module.js';
 import { artifactBytes } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
 import {
+  buildOrder,
   isMetadataPath,
   isSnapshotVersion,
   parseArtifactPath,
@@ -76,7 +77,7 @@ async function newestSnapshotBuild(repo: Repository, path: string): Promise<Arti
   for (const record of await repo.list({ prefix: dir })) {
     const build = parseTimestamped(coordinates.artifactId, coordinates.version, record.path.slice(dir.length));
     if (!build || build.extension !== wanted.extension || build.classifier !== wanted.classifier) continue;
-    const order = `${build.timestamp}-${String(build.buildNumber).padStart(10, '0')}`;
+    const order = buildOrder(build);
     if (!newest || order > newest.order) newest = { path: record.path, order };
   }
   return newest && repo.get(newest.path);
@@ -154,7 +155,7 @@ async function pruneSnapshots(target: LocalRepo, path: string, keep: number): Pr
   for (const record of await target.list({ prefix: dir })) {
     const build = parseTimestamped(coordinates.artifactId, coordinates.version, record.path.slice(dir.length));
     if (!build) continue;
-    const key = `${build.timestamp}-${String(build.buildNumber).padStart(10, '0')}`;
+    const key = buildOrder(build);
     builds.set(key, [...(builds.get(key) ?? []), record.path]);
   }
   const old = [...builds.keys()].sort().slice(0, Math.max(0, builds.size - keep));

@@ -1,5 +1,5 @@
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
-import { isSnapshotVersion, parseTimestamped } from './layout.js';
+import { buildOrder, isSnapshotVersion, parseTimestamped } from './layout.js';
 import { compareMavenVersions } from './versions.js';
 
 /**
@@ -77,13 +77,13 @@ export function snapshotMetadataOf(groupId: string, artifactId: string, version:
   for (const file of files) {
     const parsed = parseTimestamped(artifactId, version, file.name);
     if (!parsed) continue;
-    const order = `${parsed.timestamp}-${String(parsed.buildNumber).padStart(10, '0')}`;
+    const order = buildOrder(parsed);
     const key = `${parsed.classifier ?? ''}:${parsed.extension}`;
     const value = `${base}-${parsed.timestamp}-${parsed.buildNumber}`;
     if (!newest.has(key) || newest.get(key)!.order < order) {
       newest.set(key, { ...(parsed.classifier && { classifier: parsed.classifier }), extension: parsed.extension, value, updated: lastUpdated(file.modifiedAt), order });
     }
-    if (!latest || `${latest.timestamp}-${String(latest.buildNumber).padStart(10, '0')}` < order) latest = parsed;
+    if (!latest || buildOrder(latest) < order) latest = parsed;
     updatedAt = Math.max(updatedAt, file.modifiedAt);
   }
   if (!latest) return undefined;

@@ -19,7 +19,6 @@ function qualifierRank(q: string): string {
 function parse(version: string): Item[] {
   const root: Item[] = [];
   let list = root;
-  const stack: Item[][] = [root];
   let token = '';
   let digits = false;
   const push = (isLast: boolean, sep: string) => {
@@ -30,6 +29,11 @@ function parse(version: string): Item[] {
     }
     token = '';
   };
+  const descend = () => {
+    const sub: Item[] = [];
+    list.push(sub);
+    list = sub;
+  };
   const lower = version.toLowerCase();
   for (let i = 0; i < lower.length; i++) {
     const c = lower[i]!;
@@ -37,28 +41,15 @@ function parse(version: string): Item[] {
       push(false, '.');
     } else if (c === '-') {
       push(false, '-');
-      const sub: Item[] = [];
-      list.push(sub);
-      stack.push(sub);
-      list = sub;
-    } else if (/[0-9]/.test(c)) {
-      if (!digits && token !== '') {
-        // "alpha1": a qualifier directly followed by a number is a sub-list
-        push(false, '');
-        const sub: Item[] = [];
-        list.push(sub);
-        list = sub;
-      }
-      digits = true;
-      token += c;
+      descend();
     } else {
-      if (digits && token !== '') {
+      const isDigit = /[0-9]/.test(c);
+      // "alpha1", "1alpha": where digits and letters meet, what follows is a sub-list
+      if (isDigit !== digits && token !== '') {
         push(false, '');
-        const sub: Item[] = [];
-        list.push(sub);
-        list = sub;
+        descend();
       }
-      digits = false;
+      digits = isDigit;
       token += c;
     }
   }
@@ -66,9 +57,10 @@ function parse(version: string): Item[] {
   return trim(root);
 }
 
-function normalizeQualifier(q: string, followedByNumber: boolean): string {
-  if (!followedByNumber && q.length === 1 && ALIASES[q] !== undefined) return ALIASES[q]!;
-  return ALIASES[q] !== undefined && q.length > 1 ? ALIASES[q]! : q;
+/** `ga`, `final`, `release` and `cr` are aliases anywhere; `a`, `b` and `m` only when more follows (`a1`). */
+function normalizeQualifier(q: string, atEnd: boolean): string {
+  const alias = ALIASES[q];
+  return alias === undefined || (q.length === 1 && atEnd) ? q : alias;
 }
 
 /** Trailing "null" items (0, "", empty lists) do not count: 1.0 = 1 = 1.0.0 = 1-ga. */
