@@ -45,7 +45,8 @@ export async function loadPackageMembers<T>(
 /** Which member owns one file of a package, by the package's merged metadata, and how to fetch it there. */
 export interface FileOwner {
   repo: string;
-  options: GetOptions;
+  /** How to get the file from that member (what it must hash to, where its upstream keeps it). */
+  options(member: Repository): GetOptions;
 }
 
 /**
@@ -64,5 +65,6 @@ export async function packageFile(
   if (repo.type === 'local') return undefined;
   const found = await owner();
   if (!found) return undefined;
-  return leafMembers(repo, packageName).find((m) => m.key === found.repo)?.get(path, found.options);
+  const member = leafMembers(repo, packageName).find((m) => m.key === found.repo);
+  return member?.get(path, found.options(member));
 }

@@ -6,7 +6,7 @@ import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { GetOptions, Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
 import { VARY } from '../document-views.js';
-import { leafMembers, packageFile } from '../package-routing.js';
+import { packageFile } from '../package-routing.js';
 import { expectationFromDist } from './integrity.js';
 import { npmPaths } from './names.js';
 import type { PackumentView, TarballRef } from './packument.js';
@@ -61,7 +61,7 @@ export async function getTarball(
 ) {
   const artifact = await packageFile(repo, name, npmPaths.tarball(name, file), async () => {
     const ref = (await requireView(views, repo, name)).tarballs[file];
-    return ref && { repo: ref.repo, options: tarballOptions(repo, ref) };
+    return ref && { repo: ref.repo, options: (owner: Repository) => tarballOptions(owner, ref) };
   });
   if (!artifact) throw notFound(`tarball ${file} of ${name}`);
   const served = { ...artifact, contentType: 'application/octet-stream' };
@@ -69,9 +69,8 @@ export async function getTarball(
 }
 
 /** Verification against the packument, and the upstream's own link when it is on the owner's upstream host. */
-function tarballOptions(repo: Repository, ref: TarballRef): GetOptions {
+function tarballOptions(owner: Repository, ref: TarballRef): GetOptions {
   const expect = expectationFromDist(ref);
-  const owner = leafMembers(repo, undefined).find((member) => member.key === ref.repo);
   const link = ref.upstreamUrl && URL.canParse(ref.upstreamUrl) ? new URL(ref.upstreamUrl) : undefined;
   const sameHost = link && owner instanceof RemoteRepo && link.origin === owner.upstream.baseUrl.origin;
   return { expect, ...(sameHost && { upstream: { path: link.href } }) };

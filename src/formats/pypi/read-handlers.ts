@@ -54,7 +54,7 @@ export async function getFile(
   const path = metadata ? pypiPaths.metadata(project, filename) : pypiPaths.file(project, filename);
   const artifact = await packageFile(repo, project, path, async () => {
     const ref = (await requireProject(views, repo, project)).refs[filename];
-    return ref && (!metadata || ref.coreMetadata !== undefined) ? { repo: ref.repo, options: fileOptions(ref, metadata) } : undefined;
+    return ref && (!metadata || ref.coreMetadata !== undefined) ? { repo: ref.repo, options: () => fileOptions(ref, metadata) } : undefined;
   });
   if (!artifact) throw notFound(`${metadata ? 'metadata of ' : ''}${filename} of ${project}`);
   await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
