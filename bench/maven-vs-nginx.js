@@ -19,7 +19,7 @@ const harness = new URL('../test/harness/', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'shelf-bench-maven-'));
 chmodSync(root, 0o755);
 const fixture = join(tmpdir(), 'shelf-test-maven-repo');
-execFileSync('flock', [`${fixture}.lock`, 'bash', '-c', '[ -f "$1/.done" ] || { python3 "$2" "$1" >/dev/null && chmod -R a+rX "$1" && touch "$1/.done"; }', '_', fixture, join(harness, 'maven/make-repo.py')]);
+execFileSync('bash', [join(harness, 'maven/fixture-repo.sh'), fixture]);
 
 const nginxPort = await freePort();
 const shelfPort = await freePort();

@@ -14,12 +14,12 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const staticUpstream = new URL('../test/harness/static-upstream.sh', import.meta.url).pathname;
-const makeDists = new URL('../test/harness/pypi/make-dists.py', import.meta.url).pathname;
+const fixturesScript = new URL('../test/harness/pypi/fixtures.sh', import.meta.url).pathname;
 
 const root = mkdtempSync(join(tmpdir(), 'shelf-bench-pypi-'));
 chmodSync(root, 0o755);
 const fixtures = join(tmpdir(), 'shelf-test-pypi-fixtures');
-execFileSync('flock', [`${fixtures}.lock`, 'bash', '-c', '[ -d "$1/uploads" ] || python3 "$2" "$1" 8 >/dev/null', '_', fixtures, makeDists]);
+execFileSync('bash', [fixturesScript, fixtures, '8']);
 cpSync(join(fixtures, 'index'), join(root, 'www'), { recursive: true });
 execFileSync('chmod', ['-R', 'a+rX', join(root, 'www')]);
 

@@ -10,7 +10,7 @@ const HARNESS = new URL('../harness/maven/', import.meta.url).pathname;
 /** Debian's /usr/share/maven-repo (real plugins, junit) as a Central-like layout with checksums and metadata, built once per machine. */
 export function mavenFixtureRepo(): string {
   const dir = join(tmpdir(), 'shelf-test-maven-repo');
-  execFileSync('flock', [`${dir}.lock`, 'bash', '-c', '[ -f "$1/.done" ] || { python3 "$2" "$1" >/dev/null && chmod -R a+rX "$1" && touch "$1/.done"; }', '_', dir, join(HARNESS, 'make-repo.py')]);
+  execFileSync('bash', [join(HARNESS, 'fixture-repo.sh'), dir]);
   return dir;
 }
 

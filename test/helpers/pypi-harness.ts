@@ -14,7 +14,7 @@ const HARNESS = new URL('../harness/pypi/', import.meta.url).pathname;
  */
 export function pypiFixtures(): string {
   const dir = join(tmpdir(), 'shelf-test-pypi-fixtures');
-  execFileSync('flock', [`${dir}.lock`, 'bash', '-c', '[ -d "$1/uploads" ] || python3 "$2" "$1" 8 >/dev/null', '_', dir, join(HARNESS, 'make-dists.py')]);
+  execFileSync('bash', [join(HARNESS, 'fixtures.sh'), dir, '8']);
   return dir;
 }
 
