@@ -3,6 +3,8 @@ import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
+import { SecurityApi } from './api/security-api.js';
+import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
 import { notFound, ShelfError } from './errors.js';
 import { allFormatModules, formatModule } from './formats/index.js';
@@ -15,10 +17,14 @@ import type { FlightCoordinator } from './repos/flights.js';
 import { decodeSegments } from './repos/repo-path.js';
 import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
+import type { Repository } from './repos/repository.js';
 import { FsBlobStore } from './storage/blob-store.js';
 import type { IdentityStore } from './storage/identity-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
+import { AccessControl } from './security/access-control.js';
+import { AuditLog } from './security/audit-log.js';
 import { Identity } from './security/identity.js';
+import { JwtSigner, loadOrCreateSigningKey } from './security/jwt.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
@@ -39,6 +45,8 @@ export function storagePaths(config: ShelfConfig) {
     blobs: join(dataDir, 'blobs'),
     uploads: join(dataDir, 'blobs', 'uploads'),
     index: join(dataDir, 'index.sqlite'),
+    signingKey: config.security.signingKeyFile ?? join(dataDir, 'security', 'jwt.key'),
+    auditLog: config.security.auditLog ?? join(dataDir, 'logs', 'audit.log'),
   };
 }
 
@@ -71,6 +79,7 @@ export class ShelfApp {
     private readonly options: ShelfAppOptions,
     readonly blobs: FsBlobStore,
     readonly index: ShelfIndex,
+    signingKey: Buffer,
   ) {
     const { config, log, flights } = options;
     this.metrics = new ShelfMetrics(
@@ -89,15 +98,19 @@ export class ShelfApp {
       },
     });
     this.downloads = new DownloadStats(index);
-    this.api = new RestApi(this.repos, index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers);
+    const identity = new Identity(index);
+    const audit = new AuditLog(storagePaths(config).auditLog);
+    const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
+    const administration = new SecurityAdministration(index, identity, audit, config.security.permissions);
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration, this.repos));
     this.services = {
       config,
       downloads: this.downloads,
       repos: this.repos,
       uploads,
       workers: this.workers,
-      identity: new Identity(index),
+      access,
     };
     for (const module of allFormatModules()) {
       for (const [prefix, handler] of Object.entries(module.rootRoutes ?? {})) this.rootRoutes.set(prefix, handler);
@@ -108,7 +121,8 @@ export class ShelfApp {
 
   static async create(options: ShelfAppOptions): Promise<ShelfApp> {
     const { blobs, index } = await openStorage(options.config);
-    const app = new ShelfApp(options, blobs, index);
+    const signingKey = await loadOrCreateSigningKey(storagePaths(options.config).signingKey);
+    const app = new ShelfApp(options, blobs, index, signingKey);
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
     return app;
@@ -141,7 +155,7 @@ export class ShelfApp {
     this.route(ctx).catch((err: unknown) => {
       const clientLeft = (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
       if (!clientLeft && (!(err instanceof ShelfError) || err.status >= 500)) {
-        this.options.log.error({ err, method: ctx.method, path: ctx.rawPath }, 'request failed');
+        this.options.log.error({ err, method: ctx.method, path: ctx.access.path ?? ctx.rawPath }, 'request failed');
       }
       sendError(ctx, err);
     });
@@ -165,8 +179,21 @@ export class ShelfApp {
         if (!repo) throw notFound(`repository ${first}`);
         ctx.access.repo = repo.key;
         ctx.access.format = repo.format;
-        return formatModule(repo.format).handle(ctx, repo, rest, this.services);
+        return this.serveRepository(ctx, repo, rest);
       }
+    }
+  }
+
+  /** A request below `/<repoKey>/`: its permission checked, then the format's protocol, errors in its own body. */
+  private async serveRepository(ctx: RequestContext, repo: Repository, segments: string[]): Promise<void> {
+    const module = formatModule(repo.format);
+    try {
+      const need = module.accessNeed(ctx.method, segments);
+      if (need) await this.services.access.require(ctx, need.action, repo, need.subject);
+      await module.handle(ctx, repo, segments, this.services);
+    } catch (err) {
+      if (!module.sendError || !(err instanceof ShelfError) || ctx.res.headersSent) throw err;
+      module.sendError(ctx, err);
     }
   }
 
@@ -203,7 +230,19 @@ export class ShelfApp {
   private logRequest(ctx: RequestContext, started: bigint): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const status = ctx.res.statusCode;
-    const { repo, format, cache, bytes } = ctx.access;
+    const { repo, format, cache, bytes, user, change } = ctx.access;
+    if (change) {
+      this.services.access.audit.record({
+        event: change.action,
+        user: user ?? null,
+        address: ctx.clientAddress,
+        repo: change.repo,
+        ...(change.subject !== undefined && { path: change.subject }),
+        method: ctx.method,
+        url: ctx.rawPath,
+        result: status,
+      });
+    }
     this.metrics.requests.inc({ repo: repo ?? '', format: format ?? '', method: ctx.method, status });
     this.metrics.requestDuration.observe({ format: format ?? '' }, seconds);
     if (repo) this.metrics.bytesServed.inc({ repo }, bytes);
@@ -211,9 +250,10 @@ export class ShelfApp {
     this.options.log.info(
       {
         method: ctx.method,
-        path: ctx.rawPath,
+        path: ctx.access.path ?? ctx.rawPath,
         status,
         repo,
+        ...(user !== undefined && { user }),
         cache,
         bytes,
         durationMs: Math.round(seconds * 1000),
@@ -227,6 +267,7 @@ export class ShelfApp {
     clearInterval(this.uploadSweep);
     await this.workers.close();
     await this.downloads.close();
+    this.services.access.audit.flush();
     await this.repos.close();
     await this.index.close();
   }

@@ -7,6 +7,8 @@ import type { Repository } from '../repos/repository.js';
 import { isHexDigest } from '../storage/checksums.js';
 import type { ArtifactRecord, ChecksumQuery, MetadataIndex } from '../storage/metadata-index.js';
 import { parsePropertiesParam } from './property-syntax.js';
+import type { AccessControl } from '../security/access-control.js';
+import type { SecurityApi } from './security-api.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
@@ -15,22 +17,29 @@ export class RestApi {
   constructor(
     private readonly repos: RepositoryRegistry,
     private readonly index: MetadataIndex,
+    private readonly access: AccessControl,
+    private readonly security: SecurityApi,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     const [area, ...rest] = segments;
+    if (area === 'security') return this.security.handle(ctx, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
     if (area === 'storage' && rest.length > 0) return this.storage(ctx, rest);
     if (area === 'search' && rest.length === 1 && rest[0] === 'checksum') return this.checksumSearch(ctx);
     throw notFound(`API endpoint /api/${segments.join('/')}`);
   }
 
-  private listRepositories(ctx: RequestContext): void {
+  /** The repositories the caller may read something in. */
+  private async listRepositories(ctx: RequestContext): Promise<void> {
     allow(ctx, ['GET', 'HEAD']);
+    const principal = await this.access.principal(ctx);
+    const readable = [];
+    for (const repo of this.repos.all()) if (await this.access.allows(principal, 'read', repo)) readable.push(repo);
     sendJson(
       ctx,
       200,
-      this.repos.all().map((repo) => ({
+      readable.map((repo) => ({
         key: repo.key,
         type: repo.type.toUpperCase(),
         packageType: repo.format,
@@ -46,9 +55,12 @@ export class RestApi {
     const folder = pathSegments.length === 0 || pathSegments.at(-1) === '';
     if (folder) {
       allow(ctx, ['GET', 'HEAD']);
+      await this.access.require(ctx, 'read', repo);
       return this.folderInfo(ctx, repo, pathSegments.filter((s) => s !== ''));
     }
     const path = joinPlainSegments(pathSegments);
+    const changing = ctx.method === 'PUT' || ctx.method === 'DELETE';
+    await this.access.require(ctx, changing ? 'annotate' : 'read', repo, path);
     const record = await repo.record(path);
     if (!record) {
       const children = await this.children(repo, `${path}/`);
@@ -133,9 +145,14 @@ export class RestApi {
   private async checksumSearch(ctx: RequestContext): Promise<void> {
     allow(ctx, ['GET', 'HEAD']);
     const query = checksumQuery(ctx.url.searchParams);
-    const records = await this.index.findByChecksum(query);
+    const principal = await this.access.principal(ctx);
+    const readable = [];
+    for (const record of await this.index.findByChecksum(query)) {
+      const repo = this.repos.get(record.repo);
+      if (repo && (await this.access.allows(principal, 'read', repo, record.path))) readable.push(record);
+    }
     sendJson(ctx, 200, {
-      results: records.map((r) => ({ repo: r.repo, path: `/${r.path}`, uri: `${ctx.baseUrl}/api/storage/${r.repo}/${r.path}` })),
+      results: readable.map((r) => ({ repo: r.repo, path: `/${r.path}`, uri: `${ctx.baseUrl}/api/storage/${r.repo}/${r.path}` })),
     });
   }
 }

@@ -1,3 +1,4 @@
+import { ANY, ANY_LOCAL, ANY_REMOTE } from '../security/permissions.js';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -40,9 +41,24 @@ export function parseConfig(text: string, source = '<config>'): ShelfConfig {
 export function validateConfig(raw: unknown, source = '<config>'): ShelfConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
-  const problems = [...checkRepositoryGraph(parsed.data.repositories), ...checkFormatOptions(parsed.data)];
+  const problems = [...checkRepositoryGraph(parsed.data.repositories), ...checkFormatOptions(parsed.data), ...checkPermissions(parsed.data)];
   if (problems.length > 0) throw new ConfigError(source, problems);
   return parsed.data;
+}
+
+/** Permission targets name repositories that exist (or ANY, ANY LOCAL, ANY REMOTE), each target once. */
+function checkPermissions(config: ShelfConfig): string[] {
+  const keys = new Set([ANY, ANY_LOCAL, ANY_REMOTE, ...config.repositories.map((r) => r.key)]);
+  const names = new Set<string>();
+  const problems: string[] = [];
+  config.security.permissions.forEach((target, i) => {
+    if (names.has(target.name)) problems.push(`security.permissions[${i}].name: "${target.name}" is used twice`);
+    names.add(target.name);
+    target.repositories.forEach((key, r) => {
+      if (!keys.has(key)) problems.push(`security.permissions[${i}].repositories[${r}]: no repository "${key}"`);
+    });
+  });
+  return problems;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseByteSize } from './byte-size.js';
+import { permissionTargetSchema } from '../security/permissions.js';
 
 /** Repository keys that would shadow Shelf's own URL space (`/v2/`, `/api/`, `/-/`). */
 export const RESERVED_REPO_KEYS = ['v2', 'api', '-', 'ui', 'favicon.ico', 'metrics'];
@@ -122,6 +123,18 @@ export const configSchema = z.strictObject({
       trustProxy: z.boolean().default(false),
       maxUploadBytes: byteSize.default(10 * 1024 ** 3),
       shutdownGraceSeconds: z.number().int().positive().default(30),
+      /** An HTTPS listener beside the HTTP one; the files are read again on SIGHUP. */
+      tls: z
+        .strictObject({
+          port: z.number().int().min(0).max(65535).default(8443),
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          /** Answer every plain-HTTP request with a redirect to HTTPS. */
+          redirectHttp: z.boolean().default(false),
+          /** Strict-Transport-Security on HTTPS answers; 0 sends none. */
+          hstsMaxAgeSeconds: z.number().int().nonnegative().default(31_536_000),
+        })
+        .optional(),
     })
     .prefault({}),
   storage: z
@@ -146,6 +159,28 @@ export const configSchema = z.strictObject({
       defaultRepository: repoKey.optional(),
     })
     .prefault({}),
+  security: z
+    .strictObject({
+      /** Who may do what where. Targets made through the REST API or CLI are kept in the index beside these. */
+      permissions: z.array(permissionTargetSchema).default([]),
+      /** The password of the `admin` user made on first start; generated and printed once when absent. */
+      initialAdminPassword: secretRef.optional(),
+      /** Where the Docker token service's signing key is kept; made on first start. Default: <dataDir>/security/jwt.key. */
+      signingKeyFile: z.string().min(1).optional(),
+      /** Lifetime of the Docker token service's bearer tokens. */
+      dockerTokenTtlSeconds: z.number().int().positive().default(300),
+      /** Failed logins counted per user name and per client address; beyond the limit, logins wait for the window. */
+      loginThrottle: z
+        .strictObject({
+          maxFailuresPerUser: z.number().int().positive().default(5),
+          maxFailuresPerAddress: z.number().int().positive().default(30),
+          windowSeconds: z.number().int().positive().default(900),
+        })
+        .prefault({}),
+      /** The audit log (JSON lines). Default: <dataDir>/logs/audit.log. */
+      auditLog: z.string().min(1).optional(),
+    })
+    .prefault({}),
   repositories: z.array(repositorySchema).default([]),
 });
 
@@ -157,3 +192,5 @@ export type VirtualRepoConfig = z.output<typeof virtualRepo>;
 export type SecretRef = z.output<typeof secretRef>;
 export type UpstreamAuthConfig = z.output<typeof upstreamAuth>;
 export type Format = (typeof FORMATS)[number];
+export type SecurityConfig = ShelfConfig['security'];
+export type TlsConfig = NonNullable<ShelfConfig['server']['tls']>;

@@ -1,11 +1,13 @@
 import type { Format, RepositoryConfig, ShelfConfig } from '../config/schema.js';
+import type { ShelfError } from '../errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { DownloadStats } from '../repos/download-stats.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { FormatRules, Repository } from '../repos/repository.js';
 import type { UploadSessions } from '../storage/upload-sessions.js';
 import type { WorkerPool } from '../workers/pool.js';
-import type { Identity } from '../security/identity.js';
+import type { AccessControl } from '../security/access-control.js';
+import type { Action } from '../security/permissions.js';
 
 /** What a format's protocol handlers are given besides the request. */
 export interface FormatServices {
@@ -15,22 +17,45 @@ export interface FormatServices {
   uploads: UploadSessions;
   /** Worker threads for CPU-heavy work (large metadata documents). */
   workers: WorkerPool;
-  /** Users and tokens, for the clients' own login protocols (npm login). */
-  identity: Identity;
+  /** Who is calling and what they may do; also users and tokens, for the clients' own login protocols. */
+  access: AccessControl;
 }
 
 export type SegmentHandler = (ctx: RequestContext, segments: string[], services: FormatServices) => Promise<void>;
+
+/**
+ * The permission a request below `/<repoKey>/` needs: an action and its subject (the package, image or path
+ * that include/exclude patterns are matched against). No subject: the action anywhere in the repository
+ * (the handler asks again once the subject is known, as for an upload that names its project in the body).
+ */
+export interface AccessNeed {
+  action: Action;
+  subject?: string;
+}
 
 /** A package format plugged into the engine: its caching rules and the protocol it speaks. */
 export interface FormatModule {
   name: Format;
   rules(config: RepositoryConfig): FormatRules;
+  /**
+   * The permission a request below `/<repoKey>/` needs, checked by the engine before `handle` runs; null for
+   * the few endpoints anyone may call (a login, a ping). Throws for a path the format does not serve.
+   */
+  accessNeed(method: string, segments: string[]): AccessNeed | null;
   /** Handles a request below `/<repoKey>/`; `segments` are the decoded path segments after the key. */
   handle(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void>;
+  /** Answers an error in the protocol's own error body (what its client prints); Shelf's JSON errors when absent. */
+  sendError?(ctx: RequestContext, err: ShelfError): void;
   /** Protocol endpoints at Shelf's root that the format's clients insist on (Docker's `/v2/`), by first segment. */
   rootRoutes?: Record<string, SegmentHandler>;
   /** The format's REST endpoints below `/api/<format>/`. */
   api?: SegmentHandler;
+}
+
+/** The permission of a request to a file at a path (generic files, Maven): the path is the subject. */
+export function fileAccessNeed(method: string, path: string): AccessNeed {
+  const action: Action = method === 'PUT' ? 'write' : method === 'DELETE' ? 'delete' : 'read';
+  return { action, subject: path };
 }
 
 /** A format's state for one serving process (its caches), made on first use from that process's services. */

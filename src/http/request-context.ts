@@ -1,13 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { firstValue } from '../header-values.js';
 import type { CacheStatus } from '../repos/repository.js';
+import type { Action, Principal } from '../security/permissions.js';
 
-/** What the access log line says about a request, filled in as it is handled. */
+/** What the access log line (and, for changes, the audit log) says about a request, filled in as it is handled. */
 export interface AccessRecord {
   repo?: string;
   format?: string;
   cache?: CacheStatus;
   bytes: number;
+  /** The path as logged, when the request's own carries a secret (npm logout names the token). */
+  path?: string;
+  /** The caller, once authenticated (null: anonymous). */
+  user?: string | null;
+  /** The change the request asked permission for (anything but `read`), and where. */
+  change?: { action: Action; repo: string; subject?: string };
 }
 
 export interface RequestContext {
@@ -19,7 +26,11 @@ export interface RequestContext {
   rawPath: string;
   /** Shelf's own URL as the client reaches it, without a trailing slash; used for links in metadata. */
   baseUrl: string;
+  /** The client's address (the proxy's `X-Forwarded-For` client with `trustProxy`). */
+  clientAddress: string;
   access: AccessRecord;
+  /** Who is calling; resolved once per request by security/access-control.ts. */
+  principal?: Promise<Principal>;
 }
 
 export interface BaseUrlOptions {
@@ -41,6 +52,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     url: new URL(rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`, 'http://shelf.invalid'),
     rawPath,
     baseUrl: externalBaseUrl(req, options),
+    clientAddress: (options.trustProxy && forwarded(req, 'x-forwarded-for')) || req.socket.remoteAddress || 'unknown',
     access: { bytes: 0 },
   };
 }

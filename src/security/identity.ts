@@ -1,17 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { IdentityStore, TokenRecord, UserRecord } from '../storage/identity-store.js';
+import type { IdentityStore, TokenRecord, TokenScope, UserRecord } from '../storage/identity-store.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import type { Principal } from './permissions.js';
 
-/** Who is calling, once their credentials have been checked. */
-export interface Principal {
-  username: string;
-  admin: boolean;
-  /** The token that authenticated the request, when it was a token. */
-  tokenId?: string;
-}
+/** Credentials an Authorization header carried, before they are checked. */
+export type Credentials =
+  | { kind: 'password'; username: string; password: string }
+  | { kind: 'token'; username?: string; token: string };
 
 const TOKEN_PREFIX = 'shelf_';
-const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** How often a token's `lastUsedAt` is written, at most: not on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -52,7 +52,12 @@ export class Identity {
   }
 
   /** A new token for the user; the token itself is returned once and only its hash is kept. */
-  async issueToken(username: string, description: string, expiresAt: number | null = null): Promise<{ token: string; record: TokenRecord }> {
+  async issueToken(
+    username: string,
+    description: string,
+    expiresAt: number | null = null,
+    scope?: TokenScope,
+  ): Promise<{ token: string; record: TokenRecord }> {
     if (!(await this.store.getUser(username))) throw new Error(`no user ${username}`);
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const record: TokenRecord = {
@@ -64,33 +69,43 @@ export class Identity {
       expiresAt,
       lastUsedAt: null,
       revokedAt: null,
+      ...(scope && { scope }),
     };
     await this.store.putToken(record);
     return { token, record };
   }
 
-  /** Revokes a token given by its value (npm logout), if it is a live one. */
-  async revokeTokenValue(token: string): Promise<boolean> {
+  /** Revokes a token given by its value (npm logout), if it is a live one; returns its record. */
+  async revokeTokenValue(token: string): Promise<TokenRecord | undefined> {
     const record = await this.store.findToken(hashToken(token));
-    return record !== undefined && this.store.revokeToken(record.id, Date.now());
+    return record && (await this.store.revokeToken(record.id, Date.now())) ? record : undefined;
   }
 
-  /** The principal behind an Authorization header, or undefined when it names no valid credentials. */
-  async authenticate(authorization: string | undefined): Promise<Principal | undefined> {
-    if (!authorization) return undefined;
-    const [scheme, value = ''] = authorization.trim().split(/\s+/, 2);
-    if (/^bearer$/i.test(scheme ?? '')) return this.tokenPrincipal(value);
-    if (!/^basic$/i.test(scheme ?? '')) return undefined;
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return undefined;
-    const [name, secret] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
-    if (secret.startsWith(TOKEN_PREFIX)) {
-      const principal = await this.tokenPrincipal(secret);
-      return principal?.username === name ? principal : undefined;
+  /** The principal a user's password or token proves, or undefined when the credentials are not valid. */
+  async authenticate(credentials: Credentials): Promise<Principal | undefined> {
+    if (credentials.kind === 'token') {
+      const principal = await this.tokenPrincipal(credentials.token);
+      return credentials.username === undefined || principal?.username === credentials.username ? principal : undefined;
     }
-    const user = await this.checkPassword(name, secret);
-    return user && { username: user.name, admin: user.admin };
+    const user = await this.checkPassword(credentials.username, credentials.password);
+    return user && this.principalOf(user);
+  }
+
+  /** The principal of an enabled user (a Docker token's subject), without checking credentials. */
+  async principalFor(username: string): Promise<Principal | undefined> {
+    const user = await this.store.getUser(username);
+    return user && !user.disabled ? this.principalOf(user) : undefined;
+  }
+
+  private async principalOf(user: UserRecord, token?: TokenRecord): Promise<Principal> {
+    return {
+      username: user.name,
+      admin: user.admin,
+      groups: await this.store.groupsOf(user.name),
+      ...(token && { tokenId: token.id }),
+      ...(token?.scope && { scope: [token.scope] }),
+      ...(token?.expiresAt != null && { expiresAt: token.expiresAt }),
+    };
   }
 
   private async tokenPrincipal(token: string): Promise<Principal | undefined> {
@@ -100,7 +115,20 @@ export class Identity {
     if (!record || record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= now)) return undefined;
     const user = await this.store.getUser(record.username);
     if (!user || user.disabled) return undefined;
-    await this.store.touchToken(record.id, now);
-    return { username: user.name, admin: user.admin, tokenId: record.id };
+    if (record.lastUsedAt === null || now - record.lastUsedAt >= TOUCH_INTERVAL_MS) await this.store.touchToken(record.id, now);
+    return this.principalOf(user, record);
   }
+}
+
+/** What an Authorization header claims (Basic user:password, Basic user:token, Bearer token), unchecked. */
+export function parseAuthorization(authorization: string | undefined): Credentials | undefined {
+  if (!authorization) return undefined;
+  const [scheme, value = ''] = authorization.trim().split(/\s+/, 2);
+  if (/^bearer$/i.test(scheme ?? '')) return { kind: 'token', token: value };
+  if (!/^basic$/i.test(scheme ?? '')) return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const [username, secret] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+  return secret.startsWith(TOKEN_PREFIX) ? { kind: 'token', username, token: secret } : { kind: 'password', username, password: secret };
 }

@@ -2,7 +2,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { ShelfApp, openStorage } from '../app.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ShelfApp, openStorage, storagePaths } from '../app.js';
+import { ensureInitialAdmin, INITIAL_ADMIN } from '../security/initial-admin.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
 import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
@@ -29,13 +32,33 @@ export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
   return runPrimary(config, log, workers, blobs);
 }
 
-/** Start-up work that must happen before any writer runs: migrations and removal of interrupted writes. */
+/**
+ * Start-up work that must happen before any writer runs: migrations, removal of interrupted writes, and on
+ * the first start the initial administrator.
+ */
 async function prepareStorage(config: ShelfConfig, log: Logger): Promise<FsBlobStore> {
   const { blobs, index } = await openStorage(config);
   const removed = await blobs.removeTempFiles();
   if (removed > 0) log.warn({ removed }, 'removed temp files left by interrupted writes');
+  const admin = await ensureInitialAdmin(index, config.security);
   await index.close();
+  if (admin?.generatedPassword) await announceGeneratedPassword(config, admin.generatedPassword, log);
+  else if (admin) log.info({ user: INITIAL_ADMIN }, 'created the initial administrator with the configured password');
   return blobs;
+}
+
+/**
+ * The generated password goes to a file only Shelf's user can read, and to the terminal when there is one;
+ * never into a log line, since logs are collected and kept.
+ */
+async function announceGeneratedPassword(config: ShelfConfig, password: string, log: Logger): Promise<void> {
+  const file = join(storagePaths(config).dataDir, 'security', 'initial-admin-password');
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  log.warn({ user: INITIAL_ADMIN, passwordFile: file }, 'created the initial administrator; its generated password is in passwordFile');
+  if (process.stdout.isTTY) {
+    process.stdout.write(`\nShelf's initial administrator: user "${INITIAL_ADMIN}", password ${password}\n(shown once; also in ${file})\n\n`);
+  }
 }
 
 async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void> {

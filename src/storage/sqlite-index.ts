@@ -12,7 +12,8 @@ import type {
   Properties,
   PutResult,
 } from './metadata-index.js';
-import type { IdentityStore, TokenRecord, UserRecord } from './identity-store.js';
+import type { GroupRecord, IdentityStore, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
+import type { PermissionTarget } from '../security/permissions.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
 const MIGRATIONS: string[] = [
@@ -42,6 +43,29 @@ const MIGRATIONS: string[] = [
      id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, username TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
      description TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, last_used_at INTEGER, revoked_at INTEGER);
    CREATE INDEX tokens_username ON tokens(username);`,
+  `ALTER TABLE tokens ADD COLUMN scope TEXT;
+   CREATE TABLE groups (name TEXT PRIMARY KEY, description TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE group_members (
+     group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+     username TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+     PRIMARY KEY (group_name, username)) WITHOUT ROWID;
+   CREATE INDEX group_members_username ON group_members(username);
+   CREATE TABLE permission_targets (name TEXT PRIMARY KEY, definition TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE login_failures (key TEXT PRIMARY KEY, count INTEGER NOT NULL, first_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE security_revision (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL);
+   INSERT INTO security_revision VALUES (1, 0);
+   ${['users', 'groups', 'group_members', 'permission_targets']
+     .flatMap((table) =>
+       ['INSERT', 'UPDATE', 'DELETE'].map(
+         (event) => `CREATE TRIGGER ${table}_${event.toLowerCase()}_revision AFTER ${event} ON ${table}
+           BEGIN UPDATE security_revision SET revision = revision + 1; END;`,
+       ),
+     )
+     .join('\n')}
+   CREATE TRIGGER tokens_validity_revision AFTER UPDATE OF revoked_at, expires_at ON tokens
+     BEGIN UPDATE security_revision SET revision = revision + 1; END;
+   CREATE TRIGGER tokens_delete_revision AFTER DELETE ON tokens
+     BEGIN UPDATE security_revision SET revision = revision + 1; END;`,
 ];
 
 interface UserRow {
@@ -62,6 +86,7 @@ interface TokenRow {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  scope: string | null;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
@@ -82,6 +107,7 @@ const toToken = (row: TokenRow): TokenRecord => ({
   expiresAt: row.expires_at,
   lastUsedAt: row.last_used_at,
   revokedAt: row.revoked_at,
+  ...(row.scope !== null && { scope: JSON.parse(row.scope) as TokenScope }),
 });
 
 interface ArtifactRow {
@@ -354,9 +380,9 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
 
   async putToken(token: TokenRecord): Promise<void> {
     this.sql(
-      `INSERT INTO tokens (id, hash, username, description, created_at, expires_at, last_used_at, revoked_at)
-       VALUES (@id, @hash, @username, @description, @createdAt, @expiresAt, @lastUsedAt, @revokedAt)`,
-    ).run(token);
+      `INSERT INTO tokens (id, hash, username, description, created_at, expires_at, last_used_at, revoked_at, scope)
+       VALUES (@id, @hash, @username, @description, @createdAt, @expiresAt, @lastUsedAt, @revokedAt, @scope)`,
+    ).run({ ...token, scope: token.scope ? JSON.stringify(token.scope) : null });
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
@@ -377,6 +403,75 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
       ? this.sql('SELECT * FROM tokens ORDER BY created_at').all()
       : this.sql('SELECT * FROM tokens WHERE username = ? ORDER BY created_at').all(username);
     return (rows as TokenRow[]).map(toToken);
+  }
+
+  async deleteUser(name: string): Promise<boolean> {
+    return this.sql('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+  }
+
+  async putGroup(group: GroupRecord): Promise<void> {
+    this.db.transaction(() => {
+      this.sql('INSERT INTO groups (name, description) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET description = excluded.description')
+        .run(group.name, group.description);
+      this.sql('DELETE FROM group_members WHERE group_name = ?').run(group.name);
+      const add = this.sql('INSERT INTO group_members (group_name, username) VALUES (?, ?)');
+      for (const member of new Set(group.members)) add.run(group.name, member);
+    }).immediate();
+  }
+
+  async deleteGroup(name: string): Promise<boolean> {
+    return this.sql('DELETE FROM groups WHERE name = ?').run(name).changes > 0;
+  }
+
+  async listGroups(): Promise<GroupRecord[]> {
+    const groups = this.sql('SELECT name, description FROM groups ORDER BY name').all() as { name: string; description: string }[];
+    const members = this.sql('SELECT username FROM group_members WHERE group_name = ? ORDER BY username');
+    return groups.map((g) => ({ ...g, members: (members.all(g.name) as { username: string }[]).map((m) => m.username) }));
+  }
+
+  async groupsOf(username: string): Promise<string[]> {
+    const rows = this.sql('SELECT group_name FROM group_members WHERE username = ? ORDER BY group_name').all(username);
+    return (rows as { group_name: string }[]).map((row) => row.group_name);
+  }
+
+  async putPermissionTarget(target: PermissionTarget): Promise<void> {
+    this.sql('INSERT INTO permission_targets (name, definition) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET definition = excluded.definition')
+      .run(target.name, JSON.stringify(target));
+  }
+
+  async deletePermissionTarget(name: string): Promise<boolean> {
+    return this.sql('DELETE FROM permission_targets WHERE name = ?').run(name).changes > 0;
+  }
+
+  async listPermissionTargets(): Promise<PermissionTarget[]> {
+    const rows = this.sql('SELECT definition FROM permission_targets ORDER BY name').all() as { definition: string }[];
+    return rows.map((row) => JSON.parse(row.definition) as PermissionTarget);
+  }
+
+  async securityRevision(): Promise<number> {
+    return (this.sql('SELECT revision FROM security_revision WHERE id = 1').get() as { revision: number }).revision;
+  }
+
+  async recordLoginFailure(key: string, at: number, windowMs: number): Promise<number> {
+    const row = this.sql(
+      `INSERT INTO login_failures (key, count, first_at) VALUES (@key, 1, @at)
+       ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN first_at <= @at - @windowMs THEN 1 ELSE count + 1 END,
+         first_at = CASE WHEN first_at <= @at - @windowMs THEN @at ELSE first_at END
+       RETURNING count`,
+    ).get({ key, at, windowMs }) as { count: number };
+    return row.count;
+  }
+
+  async loginFailures(key: string, at: number, windowMs: number): Promise<number> {
+    const row = this.sql('SELECT count FROM login_failures WHERE key = ? AND first_at > ?').get(key, at - windowMs) as
+      | { count: number }
+      | undefined;
+    return row?.count ?? 0;
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    this.sql('DELETE FROM login_failures WHERE key = ?').run(key);
   }
 
   async close(): Promise<void> {

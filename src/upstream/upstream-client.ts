@@ -5,7 +5,7 @@ import { ShelfError } from '../errors.js';
 import { firstValue } from '../header-values.js';
 import { BearerTokenSource, parseBearerChallenge } from './bearer-token.js';
 import { RateLimitBudget, type ResponseHeaders } from './rate-limit.js';
-import { resolveSecret } from './secrets.js';
+import { resolveSecret } from '../config/secrets.js';
 
 export interface UpstreamResponse {
   status: number;

@@ -18,6 +18,14 @@ export interface RunningShelf {
   stop(): Promise<void>;
 }
 
+/**
+ * Tests of everything but security run with every action open to anonymous callers; a test that gives
+ * `security` gets exactly what it gives.
+ */
+export const OPEN_SECURITY = {
+  permissions: [{ name: 'open-for-tests', repositories: ['ANY'], anonymous: ['read', 'write', 'delete', 'annotate', 'manage'] }],
+};
+
 /** Shelf in this process (one worker), on a free port with a fresh data directory. */
 export async function startShelf(raw: Record<string, unknown>): Promise<RunningShelf & { app: ShelfApp }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shelf-test-'));
@@ -26,6 +34,7 @@ export async function startShelf(raw: Record<string, unknown>): Promise<RunningS
     server: { host: '127.0.0.1', port: 0, workers: 1, ...(raw.server as object) },
     storage: { dataDir },
     logging: { level: process.env.SHELF_TEST_LOG ?? 'silent' },
+    security: raw.security ?? OPEN_SECURITY,
   });
   const app = await ShelfApp.create({ config, log: createLogger(config.logging.level), flights: new LocalFlightCoordinator() });
   const server: Server = await listen(app, '127.0.0.1', 0);
@@ -60,6 +69,7 @@ export async function startShelfProcess(raw: Record<string, unknown>, workers: n
       server: { host: '127.0.0.1', port, workers, shutdownGraceSeconds: 5, ...(raw.server as object) },
       storage: { dataDir: join(dataDir, 'data') },
       logging: { level: 'info' },
+      security: raw.security ?? OPEN_SECURITY,
     }),
   );
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], {

@@ -32,7 +32,7 @@ export async function deleteBlob({ ctx, target }: RegistryRequest, rawDigest: st
  * POST …/blobs/uploads/: a cross-repository mount (links a blob the source image has, no bytes copied), a
  * monolithic upload (`?digest=` with the body), or the start of a resumable upload session.
  */
-export async function startUpload(request: RegistryRequest, resolve: (name: string) => ImageTarget): Promise<void> {
+export async function startUpload(request: RegistryRequest, resolve: (name: string) => Promise<ImageTarget | undefined>): Promise<void> {
   const { ctx, target, services } = request;
   const repo = deployTarget(target.repo, 'push');
   const params = ctx.url.searchParams;
@@ -40,8 +40,8 @@ export async function startUpload(request: RegistryRequest, resolve: (name: stri
   const from = params.get('from');
   if (mount !== null && from !== null) {
     const digest = checkDigest(mount);
-    const source = resolve(from);
-    const record = await source.repo.record(dockerPaths.blob(source.image, digest));
+    const source = await resolve(from).catch(() => undefined);
+    const record = source && (await source.repo.record(dockerPaths.blob(source.image, digest)));
     if (record) {
       await repo.link(dockerPaths.blob(target.image, digest), record.blob, record.contentType);
       return blobCreated(request, digest);

@@ -18,10 +18,26 @@ const dockerApi: SegmentHandler = async (ctx, segments, services) => {
     const request = parsePromotionRequest(await readJsonBody(ctx));
     const target = services.repos.get(request.targetRepo);
     if (!target || target.format !== 'docker') throw notFound(`Docker repository ${request.targetRepo}`);
+    // A move removes the source tag, so it needs delete there as well as read.
+    await services.access.require(ctx, request.copy ? 'read' : 'delete', repo, request.dockerRepository);
+    await services.access.require(ctx, 'read', repo, request.dockerRepository);
+    const principal = await services.access.require(ctx, 'write', target, request.dockerRepository);
     const promoted = await promote(repo, target, request);
+    services.access.audit.record({
+      event: 'promote',
+      user: principal.username,
+      address: ctx.clientAddress,
+      repo: repo.key,
+      path: request.dockerRepository,
+      targetRepo: target.key,
+      tags: promoted,
+      copy: request.copy === true,
+      result: 'ok',
+    });
     return sendJson(ctx, 200, { promoted, copy: request.copy === true });
   }
   if (endpoint === 'ratelimit') {
+    await services.access.require(ctx, 'manage', repo);
     if (!(repo instanceof RemoteRepo)) throw new ShelfError('BAD_REQUEST', 400, `${repo.key} is not a remote repository`);
     const upstream = repo.upstream;
     return sendJson(ctx, 200, {
@@ -38,6 +54,8 @@ const dockerApi: SegmentHandler = async (ctx, segments, services) => {
 export const dockerFormat: FormatModule = {
   name: 'docker',
   rules: dockerRules,
+  // Nothing is served here; the registry API at /v2/ checks each request once it knows the image.
+  accessNeed: () => null,
   async handle(_ctx, repo) {
     throw notFound(`Docker repository ${repo.key} is served at /v2/${repo.key}/<image>, not at /${repo.key}/`);
   },

@@ -48,11 +48,15 @@ export async function listTags({ ctx, target }: RegistryRequest): Promise<void> 
   sendJson(ctx, 200, { name: target.name, tags: page.items }, page.headers);
 }
 
-/** `/v2/_catalog`: every image of every Docker repository, named as clients pull it (`<repoKey>/<image>`). */
+/** `/v2/_catalog`: the images of every Docker repository that the caller may pull, named as clients pull them. */
 export async function listCatalog(ctx: RequestContext, services: FormatServices): Promise<void> {
   const names = new Set<string>();
+  const principal = await services.access.principal(ctx);
   for (const repo of services.repos.all().filter((r) => r.format === 'docker')) {
-    for (const record of await repo.list({ contains: '/_tags/' })) names.add(`${repo.key}/${imageOfTagPath(record.path)}`);
+    for (const record of await repo.list({ contains: '/_tags/' })) {
+      const image = imageOfTagPath(record.path);
+      if (await services.access.allows(principal, 'read', repo, image)) names.add(`${repo.key}/${image}`);
+    }
   }
   const page = paginate(ctx, [...names].sort(), '/v2/_catalog');
   sendJson(ctx, 200, { repositories: page.items }, page.headers);

@@ -2,6 +2,7 @@
 export type RegistryRoute =
   | { op: 'base' }
   | { op: 'catalog' }
+  | { op: 'token' }
   | { op: 'tags'; name: string[] }
   | { op: 'manifest'; name: string[]; reference: string }
   | { op: 'blob'; name: string[]; digest: string }
@@ -18,6 +19,7 @@ export function parseRegistryRoute(segments: string[]): RegistryRoute | undefine
   const n = s.length;
   if (n === 0) return { op: 'base' };
   if (n === 1 && s[0] === '_catalog') return { op: 'catalog' };
+  if (n === 1 && s[0] === 'token') return { op: 'token' };
   if (n >= 3 && s[n - 2] === 'tags' && s[n - 1] === 'list') return { op: 'tags', name: s.slice(0, -2) };
   if (n >= 3 && s[n - 2] === 'blobs' && s[n - 1] === 'uploads') return { op: 'uploadStart', name: s.slice(0, -2) };
   if (n >= 4 && s[n - 3] === 'blobs' && s[n - 2] === 'uploads') return { op: 'upload', name: s.slice(0, -3), id: s[n - 1]! };

@@ -8,6 +8,9 @@ import { listCatalog, listTags } from './listing-handlers.js';
 import { deleteManifest, getManifest, listReferrers, putManifest } from './manifest-handlers.js';
 import { checkImageName } from './names.js';
 import { parseRegistryRoute, type RegistryRoute } from './registry-routes.js';
+import { bearerChallenge, challengeScope, issueRegistryToken } from './token-service.js';
+import { unauthorized } from '../../security/access-control.js';
+import type { Action } from '../../security/permissions.js';
 
 /** The engine's error codes as the distribution spec names them. */
 const REGISTRY_CODES: Record<string, string> = {
@@ -19,6 +22,7 @@ const REGISTRY_CODES: Record<string, string> = {
   NO_DEPLOY_REPO: 'UNSUPPORTED',
   NOT_FOUND: 'NAME_UNKNOWN',
   BAD_REQUEST: 'NAME_INVALID',
+  TOO_MANY_REQUESTS: 'TOOMANYREQUESTS',
 };
 
 function asRegistryError(err: unknown): unknown {
@@ -54,18 +58,33 @@ export async function handleRegistry(ctx: RequestContext, segments: string[], se
   }
 }
 
+/** The permission a registry request needs on its image: pulls read, pushes write, deletes delete. */
+function registryAction(route: RegistryRoute, method: string): Action {
+  if (method === 'GET' || method === 'HEAD') return 'read';
+  if (method === 'DELETE' && (route.op === 'manifest' || route.op === 'blob')) return 'delete';
+  return 'write';
+}
+
 async function dispatch(ctx: RequestContext, route: RegistryRoute, services: FormatServices): Promise<void> {
   const method = ctx.method;
-  if (route.op === 'base') {
-    allow(method, ['GET', 'HEAD']);
-    return sendJson(ctx, 200, {});
-  }
-  if (route.op === 'catalog') {
+  const resolveName = (name: string) => resolveImage(name.split('/'), services);
+  if (route.op === 'token') {
     allow(method, ['GET']);
-    return listCatalog(ctx, services);
+    return issueRegistryToken(ctx, services, resolveName);
+  }
+  if (route.op === 'base' || route.op === 'catalog') {
+    allow(method, route.op === 'base' ? ['GET', 'HEAD'] : ['GET']);
+    // Clients learn where to log in from this answer, so it asks for credentials even when anonymous may pull.
+    if (!ctx.req.headers.authorization) {
+      throw unauthorized('authentication required', bearerChallenge(ctx, route.op === 'catalog' ? 'registry:catalog:*' : undefined));
+    }
+    await services.access.principal(ctx);
+    return route.op === 'base' ? sendJson(ctx, 200, {}) : listCatalog(ctx, services);
   }
   const target = resolveImage(route.name, services);
   ctx.access.repo = target.repo.key;
+  const action = registryAction(route, method);
+  await services.access.require(ctx, action, target.repo, target.image, bearerChallenge(ctx, challengeScope(target.name, action)));
   const request: RegistryRequest = { ctx, target, services };
   switch (route.op) {
     case 'tags':
@@ -82,7 +101,12 @@ async function dispatch(ctx: RequestContext, route: RegistryRoute, services: For
       throw methodNotAllowed(method, ['GET', 'HEAD', 'DELETE']);
     case 'uploadStart':
       allow(method, ['POST']);
-      return startUpload(request, (from) => resolveImage(from.split('/'), services));
+      // A cross-repository mount needs read on the source; without it the client uploads the bytes instead.
+      return startUpload(request, async (from) => {
+        const source = resolveName(from);
+        const principal = await services.access.principal(ctx);
+        return (await services.access.allows(principal, 'read', source.repo, source.image)) ? source : undefined;
+      });
     case 'upload':
       if (method === 'PATCH') return appendChunk(request, route.id);
       if (method === 'PUT') return finishUpload(request, route.id);

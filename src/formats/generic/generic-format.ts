@@ -3,7 +3,7 @@ import { declaredChecksums, requestBody } from '../../http/request-body.js';
 import { sendJson } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import { joinPlainSegments } from '../../repos/repo-path.js';
-import type { FormatModule } from '../format-module.js';
+import { fileAccessNeed, type FormatModule } from '../format-module.js';
 
 const OCTET_STREAM = 'application/octet-stream';
 
@@ -19,6 +19,8 @@ export const genericFormat: FormatModule = {
     defaultContentType: () => OCTET_STREAM,
     overwritePolicy: () => (config.type === 'local' && !config.allowRedeploy ? 'same-content-only' : 'always'),
   }),
+
+  accessNeed: (method, segments) => fileAccessNeed(method, joinPlainSegments(segments)),
 
   async handle(ctx, repo, segments, { config, downloads }) {
     const path = joinPlainSegments(segments);

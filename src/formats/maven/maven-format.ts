@@ -10,7 +10,7 @@ import { deployTarget } from '../../repos/deploy-target.js';
 import { joinPlainSegments } from '../../repos/repo-path.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import { fromMembers, VirtualRepo } from '../../repos/virtual-repo.js';
-import type { FormatModule, FormatServices } from '../format-module.js';
+import { fileAccessNeed, type FormatModule, type FormatServices } from '../format-module.js';
 import { artifactBytes } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
 import {
@@ -169,6 +169,7 @@ async function pruneSnapshots(target: LocalRepo, path: string, keep: number): Pr
 export const mavenFormat: FormatModule = {
   name: 'maven',
   rules: mavenRules,
+  accessNeed: (method, segments) => fileAccessNeed(method, joinPlainSegments(segments)),
   async handle(ctx, repo, segments, services) {
     const path = joinPlainSegments(segments);
     switch (ctx.method) {

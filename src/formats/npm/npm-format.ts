@@ -3,7 +3,7 @@ import { readJsonBody } from '../../http/request-body.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson } from '../../http/respond.js';
 import type { Repository } from '../../repos/repository.js';
-import { perProcess, type FormatModule, type FormatServices } from '../format-module.js';
+import { perProcess, type AccessNeed, type FormatModule, type FormatServices } from '../format-module.js';
 import { proxyAudit } from './audit.js';
 import { parseNpmRoute, type NpmRoute } from './npm-routes.js';
 import { npmRules } from './npm-rules.js';
@@ -43,13 +43,14 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       return proxyAudit(ctx, repo, route.endpoint);
     case 'whoami':
       allow('GET', 'HEAD');
-      return whoami(ctx, services.identity);
+      return whoami(ctx, services.access);
     case 'login':
       allow('PUT');
-      return login(ctx, route.username, services.identity);
+      return login(ctx, route.username, services.access);
     case 'logout':
+      ctx.access.path = ctx.rawPath.replace(/[^/]+$/, '[redacted]');
       allow('DELETE');
-      return logout(ctx, route.token, services.identity);
+      return logout(ctx, route.token, services.access);
     case 'dist-tags':
       if (isRead(ctx.method)) {
         if (route.tag === undefined) return getDistTags(ctx, repo, route.name, views);
@@ -95,12 +96,37 @@ async function putPackage(ctx: RequestContext, repo: Repository, route: Extract<
   const document = body as Record<string, unknown>;
   const attachments = document._attachments;
   if (typeof attachments === 'object' && attachments !== null && Object.keys(attachments).length > 0) {
-    const user = await services.identity.authenticate(ctx.req.headers.authorization);
-    await publishVersion(target, route.name, document, ctx.baseUrl, user && { name: user.username });
+    const { username } = await services.access.principal(ctx);
+    await publishVersion(target, route.name, document, ctx.baseUrl, username === null ? undefined : { name: username });
     return sendJson(ctx, 201, { ok: true, id: route.name });
   }
   await updatePackage(target, route.name, document, route.rev !== undefined);
   sendJson(ctx, 200, { ok: true, id: route.name });
+}
+
+/** The permission an npm request needs; the subject is the package name with its scope. */
+function npmAccessNeed(method: string, route: NpmRoute): AccessNeed | null {
+  const read = method === 'GET' || method === 'HEAD';
+  switch (route.kind) {
+    case 'ping':
+    case 'whoami':
+    case 'login':
+    case 'logout':
+      return null;
+    case 'search':
+    case 'audit':
+      return { action: 'read' };
+    case 'dist-tags':
+      return { action: read ? 'read' : 'annotate', subject: route.name };
+    case 'package':
+      // A PUT without a revision publishes or deprecates; npm unpublishes with PUT .../-rev/<rev>, then DELETEs.
+      if (read) return { action: 'read', subject: route.name };
+      return { action: method === 'PUT' && route.rev === undefined ? 'write' : 'delete', subject: route.name };
+    case 'version':
+      return { action: 'read', subject: route.name };
+    case 'tarball':
+      return { action: method === 'DELETE' ? 'delete' : 'read', subject: route.name };
+  }
 }
 
 /**
@@ -110,12 +136,7 @@ async function putPackage(ctx: RequestContext, repo: Repository, route: Extract<
 export const npmFormat: FormatModule = {
   name: 'npm',
   rules: npmRules,
-  async handle(ctx, repo, segments, services) {
-    try {
-      await dispatch(ctx, repo, parseNpmRoute(segments), services);
-    } catch (err) {
-      if (!(err instanceof ShelfError) || ctx.res.headersSent) throw err;
-      sendJson(ctx, err.status, { error: err.message, code: err.code }, err.headers);
-    }
-  },
+  accessNeed: (method, segments) => npmAccessNeed(method, parseNpmRoute(segments)),
+  handle: (ctx, repo, segments, services) => dispatch(ctx, repo, parseNpmRoute(segments), services),
+  sendError: (ctx, err) => sendJson(ctx, err.status, { error: err.message, code: err.code }, err.headers),
 };

@@ -4,7 +4,7 @@ import { sendJson, sendText } from '../../http/respond.js';
 import { deployTarget } from '../../repos/deploy-target.js';
 import type { Repository } from '../../repos/repository.js';
 import { readAll, requestBody } from '../../http/request-body.js';
-import { perProcess, type FormatModule, type FormatServices, type SegmentHandler } from '../format-module.js';
+import { perProcess, type AccessNeed, type FormatModule, type FormatServices, type SegmentHandler } from '../format-module.js';
 import { checkDistFile, checkProject, normalizeProject, pypiPaths } from './names.js';
 import { ProjectViews } from './project-views.js';
 import { pypiRules } from './pypi-rules.js';
@@ -28,7 +28,9 @@ async function dispatch(ctx: RequestContext, repo: Repository, segments: string[
   const base = `${ctx.baseUrl}/${repo.key}`;
   if (area === undefined || (area === '' && rest.length === 0)) {
     if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
-    const stored = await uploadFile(ctx, deployTarget(repo, 'upload'), services.uploads, services.config.server.maxUploadBytes);
+    const stored = await uploadFile(ctx, deployTarget(repo, 'upload'), services.uploads, services.config.server.maxUploadBytes, (project) =>
+      services.access.require(ctx, 'write', repo, project),
+    );
     return sendText(ctx, 200, `OK: ${stored}\n`);
   }
   if (area === 'simple') {
@@ -72,6 +74,7 @@ const pypiApi: SegmentHandler = async (ctx, segments, services) => {
   const project = normalizeProject(checkProject(name));
   const filename = checkDistFile(requested);
   const target = deployTarget(repo, 'upload');
+  await services.access.require(ctx, 'annotate', target, project);
   if (!(await target.record(pypiPaths.file(project, filename)))) throw notFound(`${filename} of ${project} in ${target.key}`);
   const path = pypiPaths.yank(project, filename);
   if (ctx.method === 'PUT') {
@@ -87,6 +90,17 @@ const pypiApi: SegmentHandler = async (ctx, segments, services) => {
 };
 
 /**
+ * The permission a PyPI request needs; the subject is the normalized project name. An upload names its
+ * project in the body, so it is checked for the repository here and for the project once that is read.
+ */
+function pypiAccessNeed([area, ...rest]: string[]): AccessNeed {
+  if (area === undefined || (area === '' && rest.length === 0)) return { action: 'write' };
+  const project = area === 'simple' || area === 'packages' || area === 'pypi' ? rest[0] : undefined;
+  if (project === undefined || project === '') return { action: 'read' };
+  return { action: 'read', subject: normalizeProject(checkProject(project)) };
+}
+
+/**
  * Python packages: `index-url = http://shelf:8080/<repoKey>/simple/` for pip, and
  * `twine upload --repository-url http://shelf:8080/<repoKey>/`. Errors are plain text with the message as
  * the status line's reason too, where twine shows it (as PyPI does).
@@ -95,14 +109,10 @@ export const pypiFormat: FormatModule = {
   name: 'pypi',
   rules: pypiRules,
   api: pypiApi,
-  async handle(ctx, repo, segments, services) {
-    try {
-      await dispatch(ctx, repo, segments, services);
-    } catch (err) {
-      if (!(err instanceof ShelfError) || ctx.res.headersSent) throw err;
-      const reason = err.message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200);
-      ctx.res.statusMessage = reason;
-      sendText(ctx, err.status, `${err.message}\n`, 'text/plain; charset=utf-8', err.headers);
-    }
+  accessNeed: (_method, segments) => pypiAccessNeed(segments),
+  handle: dispatch,
+  sendError(ctx, err) {
+    ctx.res.statusMessage = err.message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200);
+    sendText(ctx, err.status, `${err.message}\n`, 'text/plain; charset=utf-8', err.headers);
   },
 };

@@ -28,10 +28,17 @@ interface ParsedUpload {
  * it is kept only when its sha256, md5 and blake2b-256 match what the client declared, its name fits the
  * project and version, and no file of that name exists. A wheel's METADATA is stored beside it (PEP 658).
  */
-export async function uploadFile(ctx: RequestContext, target: LocalRepo, uploads: UploadSessions, maxBytes: number): Promise<string> {
+export async function uploadFile(
+  ctx: RequestContext,
+  target: LocalRepo,
+  uploads: UploadSessions,
+  maxBytes: number,
+  /** Throws unless the caller may upload to the project the form names. */
+  authorizeProject: (project: string) => Promise<unknown>,
+): Promise<string> {
   const upload = await receive(ctx, uploads, maxBytes);
   try {
-    return await store(upload, target, uploads);
+    return await store(upload, target, uploads, authorizeProject);
   } finally {
     await uploads.cancel(upload.session.id).catch(() => undefined);
   }
@@ -84,11 +91,17 @@ async function receive(ctx: RequestContext, uploads: UploadSessions, maxBytes: n
   }
 }
 
-async function store(upload: ParsedUpload, target: LocalRepo, uploads: UploadSessions): Promise<string> {
+async function store(
+  upload: ParsedUpload,
+  target: LocalRepo,
+  uploads: UploadSessions,
+  authorizeProject: (project: string) => Promise<unknown>,
+): Promise<string> {
   const field = (name: string) => upload.fields[name]?.[0]?.trim();
   if (field(':action') !== 'file_upload') throw badRequest(`unsupported :action ${field(':action') ?? '(none)'}`);
   const name = checkProject(field('name') ?? '');
   const project = normalizeProject(name);
+  await authorizeProject(project);
   const filename = checkDistFile(upload.filename);
   const version = field('version');
   const fileVersion = versionOfFile(filename);

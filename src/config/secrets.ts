@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { SecretRef } from '../config/schema.js';
+import type { SecretRef } from './schema.js';
 
 /** Reads a secret from its environment variable or file; the value is never logged. */
 export function resolveSecret(ref: SecretRef): string {

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { ShelfError } from '../errors.js';
+import type { RequestContext } from '../http/request-context.js';
+import type { Repository } from '../repos/repository.js';
+import { VirtualRepo } from '../repos/virtual-repo.js';
+import type { SecurityConfig } from '../config/schema.js';
+import type { IdentityStore } from '../storage/identity-store.js';
+import type { AuditLog } from './audit-log.js';
+import { parseAuthorization, type Credentials, type Identity } from './identity.js';
+import { looksLikeJwt, type JwtSigner } from './jwt.js';
+import { ANONYMOUS, PermissionSet, type Action, type Principal, type RepoRef, type ScopeGrant } from './permissions.js';
+
+/** The audience of the bearer tokens Shelf's token service issues (Docker's `service` parameter). */
+export const TOKEN_SERVICE = 'shelf';
+
+/** How long a checked credential is trusted without checking again (a password check costs ~100 ms of scrypt). */
+const CREDENTIAL_CACHE_MS = 60_000;
+
+export const BASIC_CHALLENGE = 'Basic realm="Shelf", charset="UTF-8"';
+
+export const unauthorized = (message: string, challenge = BASIC_CHALLENGE) =>
+  new ShelfError('UNAUTHORIZED', 401, message, { 'www-authenticate': challenge });
+
+const INVALID_CREDENTIALS = 'invalid credentials';
+
+/**
+ * Who is calling and what they may do: authenticates a request's credentials once (cached, throttled after
+ * failed attempts), and answers every permission question through one PermissionSet, made from the config's
+ * permission targets and those kept in the index, rebuilt whenever the index's security revision moves.
+ */
+export class AccessControl {
+  private readonly credentials = new LRUCache<string, { principal: Principal; revision: number }>({
+    max: 10_000,
+    ttl: CREDENTIAL_CACHE_MS,
+  });
+  private permissions: { set: PermissionSet; revision: number } | undefined;
+
+  constructor(
+    private readonly config: SecurityConfig,
+    private readonly store: IdentityStore,
+    readonly identity: Identity,
+    readonly tokens: JwtSigner,
+    readonly audit: AuditLog,
+  ) {}
+
+  /** The caller of a request: anonymous without credentials; invalid credentials are a 401, whatever anonymous may do. */
+  principal(ctx: RequestContext): Promise<Principal> {
+    ctx.principal ??= this.authenticate(ctx).then((principal) => {
+      ctx.access.user = principal.username;
+      return principal;
+    });
+    return ctx.principal;
+  }
+
+  /**
+   * Refuses the request unless its caller may do `action` in `repo` on `subject`: 401 with `challenge` for an
+   * anonymous caller (so the client sends credentials), 403 for an authenticated one. A change through a
+   * virtual repository is checked against the repository it lands in, its `defaultDeployRepo`.
+   */
+  async require(ctx: RequestContext, action: Action, repo: Repository, subject?: string, challenge?: string): Promise<Principal> {
+    const checked = this.checkedRepo(action, repo);
+    if (action !== 'read') ctx.access.change = { action, repo: checked.key, ...(subject !== undefined && { subject }) };
+    const principal = await this.principal(ctx);
+    if ((await this.permissionSet()).authorize(principal, action, checked, subject)) return principal;
+    if (principal.username === null) throw unauthorized(`authentication required to ${action} in ${repo.key}`, challenge);
+    if (principal.registryToken) throw unauthorized(`the token does not grant ${action} in ${repo.key}`, challenge && `${challenge},error="insufficient_scope"`);
+    const what = subject === undefined ? '' : ` ${subject}`;
+    throw new ShelfError('FORBIDDEN', 403, `${principal.username} may not ${action}${what} in ${checked.key}`);
+  }
+
+  /** Whether the principal may do `action` (for filtering listings: catalog, search, repository lists). */
+  async allows(principal: Principal, action: Action, repo: RepoRef, subject?: string): Promise<boolean> {
+    return (await this.permissionSet()).authorize(principal, action, repo, subject);
+  }
+
+  /** The actions of `wanted` that the principal may do on `subject` in `repo` (what a Docker token grants). */
+  async allowedActions(principal: Principal, repo: Repository, subject: string, wanted: readonly Action[]): Promise<Action[]> {
+    const permissions = await this.permissionSet();
+    return wanted.filter((action) => permissions.authorize(principal, action, this.checkedRepo(action, repo), subject));
+  }
+
+  /** Where an action's permission is checked: a change through a virtual repository lands in its deploy repository. */
+  checkedRepo(action: Action, repo: Repository): Repository {
+    return action !== 'read' && repo instanceof VirtualRepo && repo.config.defaultDeployRepo ? repo.deployRepo() : repo;
+  }
+
+  /**
+   * Checks a user's password or token where a client logs in explicitly (the Docker token service, npm
+   * login); failures count toward the throttle and every attempt is audited.
+   */
+  async login(ctx: RequestContext, credentials: Credentials, via: string): Promise<Principal> {
+    const principal = await this.checkCredentials(ctx, credentials);
+    this.audit.record({ event: 'login', via, user: principal.username, address: ctx.clientAddress, result: 'ok' });
+    return principal;
+  }
+
+  private async authenticate(ctx: RequestContext): Promise<Principal> {
+    const header = ctx.req.headers.authorization;
+    if (!header) return ANONYMOUS;
+    const revision = await this.store.securityRevision();
+    const key = createHash('sha256').update(header).digest('base64');
+    const cached = this.credentials.get(key);
+    if (cached && cached.revision === revision && (cached.principal.expiresAt ?? Infinity) > Date.now()) return cached.principal;
+    const credentials = parseAuthorization(header);
+    if (!credentials) throw unauthorized('unsupported Authorization scheme');
+    const principal =
+      credentials.kind === 'token' && looksLikeJwt(credentials.token)
+        ? await this.bearerTokenPrincipal(credentials.token)
+        : await this.checkCredentials(ctx, credentials);
+    this.credentials.set(key, { principal, revision });
+    return principal;
+  }
+
+  /** A token from Shelf's token service: its user as they are now, narrowed to the grants it carries. */
+  private async bearerTokenPrincipal(token: string): Promise<Principal> {
+    const claims = this.tokens.verify(token, TOKEN_SERVICE);
+    const user = claims && claims.sub !== '' ? await this.identity.principalFor(claims.sub) : claims && ANONYMOUS;
+    if (!claims || !user) throw unauthorized('invalid or expired token');
+    return { ...user, scope: claims.grants as ScopeGrant[], registryToken: true, expiresAt: claims.exp * 1000 };
+  }
+
+  private async checkCredentials(ctx: RequestContext, credentials: Credentials): Promise<Principal> {
+    const { maxFailuresPerUser, maxFailuresPerAddress, windowSeconds } = this.config.loginThrottle;
+    const windowMs = windowSeconds * 1000;
+    const keys = [
+      ...(credentials.username !== undefined ? [{ key: `user:${credentials.username}`, max: maxFailuresPerUser }] : []),
+      { key: `address:${ctx.clientAddress}`, max: maxFailuresPerAddress },
+    ];
+    const now = Date.now();
+    if ((await Promise.all(keys.map(({ key }) => this.store.loginFailures(key, now, windowMs)))).some((count, i) => count >= keys[i]!.max)) {
+      this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result: 'throttled' });
+      throw new ShelfError('TOO_MANY_REQUESTS', 429, 'too many failed logins; try again later', { 'retry-after': String(windowSeconds) });
+    }
+    const principal = await this.identity.authenticate(credentials);
+    if (!principal) {
+      for (const { key } of keys) await this.store.recordLoginFailure(key, now, windowMs);
+      this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result: 'failed' });
+      throw unauthorized(INVALID_CREDENTIALS);
+    }
+    if (credentials.username !== undefined) await this.store.clearLoginFailures(`user:${credentials.username}`);
+    return principal;
+  }
+
+  private async permissionSet(): Promise<PermissionSet> {
+    const revision = await this.store.securityRevision();
+    if (this.permissions?.revision !== revision) {
+      const stored = await this.store.listPermissionTargets();
+      this.permissions = { set: new PermissionSet([...this.config.permissions, ...stored]), revision };
+    }
+    return this.permissions.set;
+  }
+}

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { PathPattern } from '../repos/path-pattern.js';
+
+/**
+ * What a caller may do to a repository: `read` (download, list, search), `write` (deploy, publish, push),
+ * `delete` (unpublish, remove), `annotate` (properties, dist-tags, yanks) and `manage` (repository
+ * administration: promotion sources, rate-limit state).
+ */
+export const ACTIONS = ['read', 'write', 'delete', 'annotate', 'manage'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** Stand-ins for sets of repositories in a permission target, as Artifactory names them. */
+export const ANY = 'ANY';
+export const ANY_LOCAL = 'ANY LOCAL';
+export const ANY_REMOTE = 'ANY REMOTE';
+
+const actions = z.array(z.enum(ACTIONS));
+
+/**
+ * Who may do what where: a set of repositories, Ant-style include/exclude patterns over the subject (a
+ * Docker image name, an npm package name with its scope, a PyPI project, a Maven or generic path), and the
+ * actions granted to anonymous callers, to users and to groups.
+ */
+export const permissionTargetSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/, 'letters, digits, ".", "_", "-" and spaces'),
+  repositories: z.array(z.string().min(1)).min(1),
+  includes: z.array(z.string().min(1)).default(['**']),
+  excludes: z.array(z.string().min(1)).default([]),
+  anonymous: actions.default([]),
+  users: z.record(z.string(), actions).default({}),
+  groups: z.record(z.string(), actions).default({}),
+});
+export type PermissionTarget = z.output<typeof permissionTargetSchema>;
+
+/**
+ * A narrowing of what a principal's permissions allow, carried by its credential: an API token's scope
+ * (some repositories, some actions) or a Docker token's grants (these actions on this image).
+ */
+export interface ScopeGrant {
+  /** Repository keys, or ["ANY"]. */
+  repositories: string[];
+  /** The one subject granted; every subject when absent. */
+  subject?: string;
+  actions: Action[];
+}
+
+/** Who is calling, once their credentials have been checked; `username` null is anonymous. */
+export interface Principal {
+  username: string | null;
+  admin: boolean;
+  groups: string[];
+  /** The API token that authenticated the request, when it was one. */
+  tokenId?: string;
+  /** When present, the credential allows no more than these grants, whatever the permissions say. */
+  scope?: ScopeGrant[];
+  /** The credential is a token-service bearer token: a grant it lacks is asked for with a new token (401, not 403). */
+  registryToken?: boolean;
+  /** When the credential stops being valid (a token's expiry), so a cache never outlives it. */
+  expiresAt?: number;
+}
+
+export const ANONYMOUS: Principal = { username: null, admin: false, groups: [] };
+
+/** The repository facts a permission check needs. */
+export interface RepoRef {
+  key: string;
+  type: 'local' | 'remote' | 'virtual';
+}
+
+/** Permission targets with their patterns compiled, checked as a set. */
+export class PermissionSet {
+  private readonly compiled: { target: PermissionTarget; includes: PathPattern[]; excludes: PathPattern[] }[];
+
+  constructor(readonly targets: PermissionTarget[]) {
+    this.compiled = targets.map((target) => ({
+      target,
+      includes: target.includes.map((p) => new PathPattern(p)),
+      excludes: target.excludes.map((p) => new PathPattern(p)),
+    }));
+  }
+
+  /**
+   * May `principal` do `action` in `repo` on `subject`? Without a subject the question is whether the
+   * action is granted anywhere in the repository (a listing, or an upload whose name is not yet read);
+   * the handler then asks again per subject. Administrators may do everything; a scope only narrows.
+   */
+  authorize(principal: Principal, action: Action, repo: RepoRef, subject?: string): boolean {
+    if (principal.scope && !principal.scope.some((grant) => scopeAllows(grant, action, repo, subject))) return false;
+    if (principal.admin) return true;
+    return this.compiled.some(
+      ({ target, includes, excludes }) =>
+        coversRepo(target.repositories, repo) &&
+        (subject === undefined || (includes.some((p) => p.matches(subject)) && !excludes.some((p) => p.matches(subject)))) &&
+        grantedActions(target, principal).includes(action),
+    );
+  }
+}
+
+/** What a target grants the principal; a signed-in user keeps what anonymous callers may do. */
+function grantedActions(target: PermissionTarget, principal: Principal): Action[] {
+  if (principal.username === null) return target.anonymous;
+  return [
+    ...target.anonymous,
+    ...(target.users[principal.username] ?? []),
+    ...principal.groups.flatMap((group) => target.groups[group] ?? []),
+  ];
+}
+
+function coversRepo(repositories: string[], repo: RepoRef): boolean {
+  return repositories.some(
+    (entry) =>
+      entry === repo.key ||
+      entry === ANY ||
+      (entry === ANY_LOCAL && repo.type === 'local') ||
+      (entry === ANY_REMOTE && repo.type === 'remote'),
+  );
+}
+
+function scopeAllows(grant: ScopeGrant, action: Action, repo: RepoRef, subject: string | undefined): boolean {
+  return (
+    grant.actions.includes(action) &&
+    coversRepo(grant.repositories, repo) &&
+    (grant.subject === undefined || grant.subject === subject)
+  );
+}
