@@ -267,7 +267,7 @@ export class ShelfApp {
     clearInterval(this.uploadSweep);
     await this.workers.close();
     await this.downloads.close();
-    this.services.access.audit.flush();
+    await this.services.access.audit.close();
     await this.repos.close();
     await this.index.close();
   }

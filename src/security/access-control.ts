@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { ShelfError } from '../errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { Repository } from '../repos/repository.js';
+import { deployTarget } from '../repos/deploy-target.js';
 import { VirtualRepo } from '../repos/virtual-repo.js';
 import type { SecurityConfig } from '../config/schema.js';
 import type { IdentityStore } from '../storage/identity-store.js';
@@ -77,11 +78,23 @@ export class AccessControl {
   /** The actions of `wanted` that the principal may do on `subject` in `repo` (what a Docker token grants). */
   async allowedActions(principal: Principal, repo: Repository, subject: string, wanted: readonly Action[]): Promise<Action[]> {
     const permissions = await this.permissionSet();
-    return wanted.filter((action) => permissions.authorize(principal, action, this.checkedRepo(action, repo), subject));
+    return wanted.filter((action) => {
+      let checked;
+      try {
+        checked = this.checkedRepo(action, repo);
+      } catch {
+        return false; // nothing can be written there
+      }
+      return permissions.authorize(principal, action, checked, subject);
+    });
   }
 
-  /** Where an action's permission is checked: a change through a virtual repository lands in its deploy repository. */
+  /**
+   * Where an action's permission is checked: a change through a virtual repository lands in its deploy
+   * repository. Writes and deletes to a remote repository (a cache only Shelf fills) are refused outright (405).
+   */
   checkedRepo(action: Action, repo: Repository): Repository {
+    if (action === 'write' || action === 'delete') return deployTarget(repo, action);
     return action !== 'read' && repo instanceof VirtualRepo && repo.config.defaultDeployRepo ? repo.deployRepo() : repo;
   }
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { ShelfApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { Identity } from '../../src/security/identity.js';
 import { LocalFlightCoordinator } from '../../src/repos/flights.js';
 import { boundPort, closeGracefully, listen } from '../../src/server/http-server.js';
 import { freePort } from './ports.js';
@@ -19,9 +20,11 @@ export interface RunningShelf {
 }
 
 /**
- * Tests of everything but security run with every action open to anonymous callers; a test that gives
- * `security` gets exactly what it gives.
+ * Tests of everything but security run with every action open to anonymous callers, and with a user
+ * `shelf` (password `shelf`) for clients that insist on sending credentials; a test that gives `security`
+ * gets exactly what it gives (and no user).
  */
+export const TEST_USER = { name: 'shelf', password: 'shelf' };
 export const OPEN_SECURITY = {
   permissions: [{ name: 'open-for-tests', repositories: ['ANY'], anonymous: ['read', 'write', 'delete', 'annotate', 'manage'] }],
 };
@@ -37,6 +40,7 @@ export async function startShelf(raw: Record<string, unknown>): Promise<RunningS
     security: raw.security ?? OPEN_SECURITY,
   });
   const app = await ShelfApp.create({ config, log: createLogger(config.logging.level), flights: new LocalFlightCoordinator() });
+  if (raw.security === undefined) await new Identity(app.index).addUser(TEST_USER);
   const server: Server = await listen(app, '127.0.0.1', 0);
   return {
     app,
@@ -72,6 +76,11 @@ export async function startShelfProcess(raw: Record<string, unknown>, workers: n
       security: raw.security ?? OPEN_SECURITY,
     }),
   );
+  if (raw.security === undefined) {
+    execFileSync(process.execPath, ['dist/cli/main.js', 'user', 'add', TEST_USER.name, '--password-stdin', '--config', configFile], {
+      input: TEST_USER.password,
+    });
+  }
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

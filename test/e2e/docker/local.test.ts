@@ -4,7 +4,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
 import { layoutDigest, ociImages, pullCheck, pushImages, skopeo } from '../../helpers/docker-harness.js';
-import { startShelf } from '../../helpers/shelf.js';
+import { startShelf, TEST_USER } from '../../helpers/shelf.js';
 
 const images = ociImages();
 const shelf = await startShelf({
@@ -22,6 +22,7 @@ const shelf = await startShelf({
 t.teardown(() => shelf.stop());
 const host = shelf.url.replace('http://', '');
 const v2 = `${shelf.url}/v2`;
+const TEST_AUTH = `Basic ${Buffer.from(`${TEST_USER.name}:${TEST_USER.password}`).toString('base64')}`;
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const errorCode = async (res: Response) => ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;
@@ -257,10 +258,10 @@ t.test('tag list and catalog paginate with n/last and a Link header', async (t) 
   const second = await fetch(`${v2}/docker-local/page/app/tags/list?n=2&last=t2`);
   t.same(((await second.json()) as { tags: string[] }).tags, ['t3']);
   t.equal(second.headers.get('link'), null);
-  const catalog = (await (await fetch(`${v2}/_catalog`)).json()) as { repositories: string[] };
+  const catalog = (await (await fetch(`${v2}/_catalog`, { headers: { authorization: TEST_AUTH } })).json()) as { repositories: string[] };
   t.ok(catalog.repositories.includes('docker-local/page/app'));
   t.ok(catalog.repositories.includes('docker/page/app'), 'virtual repositories list their members\' images');
-  const paged = await fetch(`${v2}/_catalog?n=1`);
+  const paged = await fetch(`${v2}/_catalog?n=1`, { headers: { authorization: TEST_AUTH } });
   t.equal(((await paged.json()) as { repositories: string[] }).repositories.length, 1);
   t.match(paged.headers.get('link'), /^<\/v2\/_catalog\?n=1&last=[^>]+>; rel="next"$/);
 });
@@ -339,7 +340,9 @@ t.test('pushes to a remote repository and odd names are refused with registry er
     t.equal(status, 400, path);
     t.equal((JSON.parse(body) as { errors: { code: string }[] }).errors[0]!.code, 'NAME_INVALID', path);
   }
-  const base = await fetch(`${v2}/`);
+  const challenge = await fetch(`${v2}/`);
+  t.equal(challenge.status, 401, 'the base asks for credentials, so clients learn where the token service is');
+  const base = await fetch(`${v2}/`, { headers: { authorization: TEST_AUTH } });
   t.equal(base.headers.get('docker-distribution-api-version'), 'registry/2.0');
   t.same(await base.json(), {});
 });

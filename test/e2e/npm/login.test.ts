@@ -49,7 +49,7 @@ t.test('npm login issues a token that whoami, publish and logout use', async (t)
   writeFileSync(join(project.dir, 'index.js'), 'module.exports = 1;\n');
   // Start without the harness's placeholder token, as a new user would.
   const npmrc = join(project.dir, '..', 'npmrc');
-  writeFileSync(npmrc, readFileSync(npmrc, 'utf8').replace(/^.*_authToken.*$/m, ''));
+  writeFileSync(npmrc, readFileSync(npmrc, 'utf8').replace(/^.*:_auth=.*$/m, ''));
 
   const output = await npmLogin(project, 'alice', 'alice-password');
   t.match(output, `Logged in on ${registry}`);
@@ -90,6 +90,6 @@ t.test('tokens from the CLI work as Bearer and as a Basic password; revoked ones
   t.equal(cli(['token', 'revoke', id]).status, 0);
   const [status, body] = await whoami(`Bearer ${token}`);
   t.equal(status, 401);
-  t.match((body as { error: string }).error, 'not logged in');
+  t.match((body as { error: string }).error, 'invalid credentials');
   t.equal(cli(['token', 'revoke', id]).status, 1, 'revoking twice fails');
 });
