@@ -28,10 +28,11 @@ export class MavenProject {
   readonly root = mkdtempSync(join(tmpdir(), 'shelf-maven-'));
   readonly dir = join(this.root, 'project');
 
-  constructor(mirrorUrl: string, version?: string) {
+  /** `credentials` (`user:password`) are sent for server id "shelf": the mirror and the deploy repository. */
+  constructor(mirrorUrl: string, version?: string, credentials?: string) {
     execFileSync('cp', ['-r', join(HARNESS, 'sample'), this.dir]);
     if (version) execFileSync('sed', ['-i', `s#<version>1.0.0</version>#<version>${version}</version>#`, join(this.dir, 'pom.xml')]);
-    writeFileSync(join(this.root, 'settings.xml'), execFileSync('bash', [join(HARNESS, 'settings.sh'), mirrorUrl]));
+    writeFileSync(join(this.root, 'settings.xml'), execFileSync('bash', [join(HARNESS, 'settings.sh'), mirrorUrl, ...(credentials ? [credentials] : [])]));
   }
 
   /** mvn in batch mode with the mirror settings and a local repository of its own. */
@@ -49,8 +50,8 @@ export class MavenProject {
   }
 }
 
-export function mavenProject(t: { teardown(fn: () => unknown): void }, mirrorUrl: string, version?: string): MavenProject {
-  const project = new MavenProject(mirrorUrl, version);
+export function mavenProject(t: { teardown(fn: () => unknown): void }, mirrorUrl: string, version?: string, credentials?: string): MavenProject {
+  const project = new MavenProject(mirrorUrl, version, credentials);
   t.teardown(() => project.remove());
   return project;
 }

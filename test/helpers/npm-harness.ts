@@ -115,7 +115,9 @@ export class ClientProject {
     writeFileSync(join(this.dir, 'package.json'), JSON.stringify(packageJson, null, 2));
     writeFileSync(
       join(this.root, 'npmrc'),
-      [`registry=${registry}`, `${host}:_auth=${Buffer.from('shelf:shelf').toString('base64')}`, 'audit=false', 'fund=false', 'update-notifier=false',
+      [`registry=${registry}`,
+        // The test user's login, unless the test gives its own (or none: `auth: null`).
+        ...(npmrc.some((line) => line.includes(':_auth')) ? [] : [`${host}:_auth=${Buffer.from('shelf:shelf').toString('base64')}`]), 'audit=false', 'fund=false', 'update-notifier=false',
         // npm retries failed fetches with back-off of 10 s and more; the tests expect failures quickly.
         'fetch-retry-mintimeout=200', 'fetch-retry-maxtimeout=1000', ...npmrc].join('\n'),
     );

@@ -57,7 +57,13 @@ export class PythonEnv {
 
   /** Debian's twine, uploading through the legacy API to `repositoryUrl`. */
   twine(repositoryUrl: string, ...args: string[]): Promise<ToolResult> {
-    return run('twine', ['upload', '--non-interactive', '--disable-progress-bar', '-u', 'shelf', '-p', 'shelf', '--repository-url', repositoryUrl, ...args], this.env, this.dir);
+    return this.twineAs('shelf:shelf', repositoryUrl, ...args);
+  }
+
+  /** twine with the credentials `user:password` (or a token as the password). */
+  twineAs(credentials: string, repositoryUrl: string, ...args: string[]): Promise<ToolResult> {
+    const [user = '', password = ''] = credentials.split(/:(.*)/s);
+    return run('twine', ['upload', '--non-interactive', '--disable-progress-bar', '-u', user, '-p', password, '--repository-url', repositoryUrl, ...args], this.env, this.dir);
   }
 
   remove(): void {
