@@ -59,7 +59,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
 
 function externalBaseUrl(req: IncomingMessage, options: BaseUrlOptions): string {
   if (options.baseUrl) return options.baseUrl.replace(/\/+$/, '');
-  const proto = (options.trustProxy && forwarded(req, 'x-forwarded-proto')) || 'http';
+  const proto = (options.trustProxy && forwarded(req, 'x-forwarded-proto')) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
   const host = (options.trustProxy && forwarded(req, 'x-forwarded-host')) || req.headers.host || 'localhost';
   return `${proto}://${host}`;
 }

@@ -1,9 +1,17 @@
-import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ShelfApp } from '../app.js';
+import type { ShelfConfig, TlsConfig } from '../config/schema.js';
 
-export async function listen(app: ShelfApp, host: string, port: number): Promise<Server> {
-  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, app.handle);
+const SERVER_OPTIONS = { requestTimeout: 0, keepAliveTimeout: 65_000 };
+
+export async function listen(app: ShelfApp, host: string, port: number, handler: RequestListener = app.handle): Promise<Server> {
+  return bind(createServer(SERVER_OPTIONS, handler), host, port);
+}
+
+async function bind<T extends Server>(server: T, host: string, port: number): Promise<T> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -12,6 +20,45 @@ export async function listen(app: ShelfApp, host: string, port: number): Promise
 }
 
 export const boundPort = (server: Server) => (server.address() as AddressInfo).port;
+
+/** What one serving process listens on: HTTP, and HTTPS when configured. */
+export interface Listeners {
+  servers: Server[];
+  /** Reads the certificate and key files again (on SIGHUP), for connections made from now on. */
+  reloadTls(): Promise<void>;
+}
+
+const readKeyPair = async (tls: TlsConfig) => ({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) });
+
+/**
+ * The HTTP listener and, with `server.tls`, an HTTPS one beside it: HTTPS answers carry HSTS, and with
+ * `redirectHttp` every plain-HTTP request but the health and metrics probes is redirected to HTTPS.
+ */
+export async function startListeners(app: ShelfApp, server: ShelfConfig['server']): Promise<Listeners> {
+  const tls = server.tls;
+  if (!tls) return { servers: [await listen(app, server.host, server.port)], reloadTls: async () => undefined };
+  const hsts = tls.hstsMaxAgeSeconds > 0 ? `max-age=${tls.hstsMaxAgeSeconds}` : undefined;
+  const secure = createHttpsServer({ ...SERVER_OPTIONS, ...(await readKeyPair(tls)) }, (req, res) => {
+    if (hsts) res.setHeader('strict-transport-security', hsts);
+    app.handle(req, res);
+  });
+  await bind(secure, server.host, tls.port);
+  const plain = await listen(app, server.host, server.port, tls.redirectHttp ? redirectToHttps(app, tls.port) : app.handle);
+  return {
+    servers: [plain, secure],
+    reloadTls: async () => secure.setSecureContext(await readKeyPair(tls)),
+  };
+}
+
+/** 308 (method and body kept) to the same path on the HTTPS port; probes stay on HTTP for load balancers. */
+function redirectToHttps(app: ShelfApp, tlsPort: number): RequestListener {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    if (url.startsWith('/-/')) return app.handle(req, res);
+    const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+    res.writeHead(308, { location: `https://${host}${tlsPort === 443 ? '' : `:${tlsPort}`}${url}`, 'content-length': 0 }).end();
+  };
+}
 
 /** Stops accepting connections, lets in-flight requests finish within the grace period, then cuts the rest. */
 export async function closeGracefully(server: Server, graceSeconds: number): Promise<void> {

@@ -11,17 +11,27 @@ import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
-import { closeGracefully, listen } from './http-server.js';
+import { closeGracefully, startListeners, type Listeners } from './http-server.js';
 
 type MetricsMessage =
   | { shelf: 'metrics'; op: 'get'; id: number }
   | { shelf: 'metrics'; op: 'text'; id: number; text: string };
 type ShutdownMessage = { shelf: 'shutdown' };
+type ReloadTlsMessage = { shelf: 'reload-tls' };
 
 const isMessage = <T extends { shelf: string }>(kind: T['shelf']) => (m: unknown): m is T =>
   typeof m === 'object' && m !== null && (m as { shelf?: unknown }).shelf === kind;
 const isMetricsMessage = isMessage<MetricsMessage>('metrics');
 const isShutdownMessage = isMessage<ShutdownMessage>('shutdown');
+const isReloadTlsMessage = isMessage<ReloadTlsMessage>('reload-tls');
+
+/** Reloads the TLS certificate and key, logging the outcome; a bad file keeps the old pair in service. */
+function reloadTls(listeners: Listeners, log: Logger): void {
+  listeners
+    .reloadTls()
+    .then(() => log.info('reloaded the TLS certificate and key'))
+    .catch((err: unknown) => log.error({ err }, 'could not reload the TLS certificate and key; the old ones stay in use'));
+}
 
 /** Runs Shelf: one process when `server.workers` is 1, otherwise a primary and N cluster workers. */
 export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
@@ -63,11 +73,12 @@ async function announceGeneratedPassword(config: ShelfConfig, password: string, 
 
 async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void> {
   const app = await ShelfApp.create({ config, log, flights: new LocalFlightCoordinator() });
-  const server = await listen(app, config.server.host, config.server.port);
-  log.info({ host: config.server.host, port: config.server.port, workers: 1 }, 'shelf listening');
+  const listeners = await startListeners(app, config.server);
+  log.info({ host: config.server.host, port: config.server.port, tlsPort: config.server.tls?.port, workers: 1 }, 'shelf listening');
+  process.on('SIGHUP', () => reloadTls(listeners, log));
   const stop = async () => {
     log.info('shutting down');
-    await closeGracefully(server, config.server.shutdownGraceSeconds);
+    await Promise.all(listeners.servers.map((server) => closeGracefully(server, config.server.shutdownGraceSeconds)));
     await app.close();
     process.exit(0);
   };
@@ -93,13 +104,13 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
   // Constructing an AggregatorRegistry in a worker installs prom-client's reply to the primary's scrape.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([app.metrics.registry]);
-  const server = await listen(app, config.server.host, config.server.port);
+  const listeners = await startListeners(app, config.server);
   log.info({ worker: cluster.worker?.id }, 'worker ready');
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await closeGracefully(server, config.server.shutdownGraceSeconds);
+    await Promise.all(listeners.servers.map((server) => closeGracefully(server, config.server.shutdownGraceSeconds)));
     await app.close();
     process.exit(0);
   };
@@ -110,9 +121,10 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
       pendingMetrics.delete(message.id);
     }
     if (isShutdownMessage(message)) void stop();
+    if (isReloadTlsMessage(message)) reloadTls(listeners, log);
   });
-  // The primary coordinates shutdown; a signal sent to the whole process group is left to it.
-  process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined);
+  // The primary coordinates shutdown and reloads; a signal sent to the whole process group is left to it.
+  process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined).on('SIGHUP', () => undefined);
 }
 
 async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blobs: FsBlobStore): Promise<void> {
@@ -150,7 +162,10 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
     setTimeout(fork, 500);
   });
   for (let i = 0; i < workers; i++) fork();
-  log.info({ host: config.server.host, port: config.server.port, workers }, 'shelf listening');
+  log.info({ host: config.server.host, port: config.server.port, tlsPort: config.server.tls?.port, workers }, 'shelf listening');
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'reload-tls' });
+  });
 
   const stop = () => {
     if (stopping) return;
