@@ -75,7 +75,13 @@ export class SecurityAdministration {
     return Promise.all((await this.store.listUsers()).map(async (u) => describeUser(u, await this.store.groupsOf(u.name))));
   }
 
-  /** Creates the user, or changes the fields given; returns a generated password when a new user got one. */
+  /** Creates a user; an existing name is a conflict. */
+  async createUser(actor: Actor, name: string, input: unknown): Promise<void> {
+    if (await this.store.getUser(name)) throw new ShelfError('CONFLICT', 409, `user ${name} already exists`);
+    await this.putUser(actor, name, input);
+  }
+
+  /** Creates the user, or changes the fields given. */
   async putUser(actor: Actor, name: string, input: unknown): Promise<{ created: boolean }> {
     const changes = parseInput(userChangesSchema, input);
     const existing = await this.store.getUser(name);
