@@ -14,13 +14,14 @@ export const freePort = () =>
     });
   });
 
-/** `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only. */
+/** `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only, readable by anyone. */
 export async function startShelfServer(root, { port, workers, repository }) {
   writeFileSync(
     join(root, 'shelf.yaml'),
     `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }
 storage: { dataDir: ${join(root, 'data')} }
 logging: { level: warn }
+security: { permissions: [{ name: bench-read, repositories: [ANY], anonymous: [read] }] }
 repositories:
   - ${repository}
 `,
