@@ -44,6 +44,18 @@ const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boo
  */
 export function addIdentityCommands(program: Command, configOption: () => Option, load: LoadConfig): void {
   const run = (config: string, work: Work) => withAdministration(load(config), work);
+  const addRemove = (parent: Command, what: string, description: string, remove: (admin: SecurityAdministration, actor: Actor, name: string) => Promise<void>) =>
+    parent
+      .command('remove')
+      .argument('<name>', `${what} name`)
+      .description(description)
+      .addOption(configOption())
+      .action(async (name: string, options: { config: string }) => {
+        await run(options.config, async (admin, actor) => {
+          await remove(admin, actor, name);
+          console.log(`${what} ${name} removed`);
+        });
+      });
 
   const user = program.command('user').description('manage users');
   user
@@ -105,17 +117,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
         }
       });
     });
-  user
-    .command('remove')
-    .argument('<name>', 'user name')
-    .description('delete a user with their tokens')
-    .addOption(configOption())
-    .action(async (name: string, options: { config: string }) => {
-      await run(options.config, async (admin, actor) => {
-        await admin.deleteUser(actor, name);
-        console.log(`user ${name} removed`);
-      });
-    });
+  addRemove(user, 'user', 'delete a user with their tokens', (admin, actor, name) => admin.deleteUser(actor, name));
 
   const group = program.command('group').description('manage groups');
   group
@@ -140,17 +142,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
         for (const g of await admin.listGroups()) console.log([g.name, g.members.join(',') || '-', g.description].join('\t'));
       });
     });
-  group
-    .command('remove')
-    .argument('<name>', 'group name')
-    .description('delete a group')
-    .addOption(configOption())
-    .action(async (name: string, options: { config: string }) => {
-      await run(options.config, async (admin, actor) => {
-        await admin.deleteGroup(actor, name);
-        console.log(`group ${name} removed`);
-      });
-    });
+  addRemove(group, 'group', 'delete a group', (admin, actor, name) => admin.deleteGroup(actor, name));
 
   const permission = program.command('permission').description('manage permission targets');
   permission
@@ -184,17 +176,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
         }
       });
     });
-  permission
-    .command('remove')
-    .argument('<name>', 'permission target name')
-    .description('delete a permission target kept in the index')
-    .addOption(configOption())
-    .action(async (name: string, options: { config: string }) => {
-      await run(options.config, async (admin, actor) => {
-        await admin.deletePermission(actor, name);
-        console.log(`permission target ${name} removed`);
-      });
-    });
+  addRemove(permission, 'permission target', 'delete a permission target kept in the index', (admin, actor, name) => admin.deletePermission(actor, name));
 
   const token = program.command('token').description('manage API tokens');
   token

@@ -38,7 +38,9 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       return sendJson(ctx, 200, {});
     case 'search':
       allow('GET', 'HEAD');
-      return searchPackages(ctx, repo, views);
+      return searchPackages(ctx, repo, views, async (name) =>
+        services.access.allows(await services.access.principal(ctx), 'read', repo, name),
+      );
     case 'audit':
       return proxyAudit(ctx, repo, route.endpoint);
     case 'whoami':

@@ -10,9 +10,16 @@ const MAX_RESULTS = 250;
 
 /**
  * `npm search` (`/-/v1/search?text=&size=&from=`) over what the repository holds: hosted packages and
- * packages already cached from upstream. Names containing every word of the text match, exact names first.
+ * packages already cached from upstream, as far as the caller may read them. Names containing every word of
+ * the text match, exact names first.
  */
-export async function searchPackages(ctx: RequestContext, repo: Repository, views: PackumentViews): Promise<void> {
+export async function searchPackages(
+  ctx: RequestContext,
+  repo: Repository,
+  views: PackumentViews,
+  /** Whether the caller may read a package: results show nothing else. */
+  mayRead: (name: string) => Promise<boolean>,
+): Promise<void> {
   const params = ctx.url.searchParams;
   const words = (params.get('text') ?? '').toLowerCase().split(/\s+/).filter(Boolean);
   const size = Math.min(Math.max(Number(params.get('size')) || 20, 1), MAX_RESULTS);
@@ -22,7 +29,7 @@ export async function searchPackages(ctx: RequestContext, repo: Repository, view
   for (const leaf of leafMembers(repo)) {
     for (const record of await leaf.list({ prefix: '.npm/', ...(words[0] && { contains: words[0] }) })) {
       const name = PACKAGE_IN_PATH.exec(record.path)?.[1];
-      if (name && words.every((w) => name.toLowerCase().includes(w))) names.add(name);
+      if (name && !names.has(name) && words.every((w) => name.toLowerCase().includes(w)) && (await mayRead(name))) names.add(name);
     }
   }
   const text = words.join(' ');

@@ -94,7 +94,7 @@ t.test('kill -9 of the workers mid-upload: nothing partial is served or indexed'
   await uploaded;
 
   // The primary starts new workers and removes the dead ones' temp files.
-  for (let i = 0; i < 50 && shelf.workerPids().length < 4; i++) await sleep(100);
+  for (let i = 0; i < 150 && shelf.workerPids().length < 4; i++) await sleep(100);
   t.equal(shelf.workerPids().length, 4, 'two new workers started');
   const status = (await fetch(`${shelf.url}/hosted/partial.bin`)).status;
   t.equal(status, 404, 'the interrupted upload is not served');

@@ -23,6 +23,7 @@ t.teardown(() => shelf.stop());
 const identity = new Identity(shelf.app.index);
 await identity.addUser({ name: 'teammate', password: 'teammate-password' });
 await identity.addUser({ name: 'reader', password: 'reader-password' });
+await identity.addUser({ name: 'root', password: 'root-password', admin: true });
 const tokenOf = async (user: string) => (await identity.issueToken(user, 'test')).token;
 const teammate = await tokenOf('teammate');
 const reader = await tokenOf('reader');
@@ -69,6 +70,17 @@ t.test('npm install: anonymous where granted, with a token elsewhere', async (t)
   const installed = await withToken.npm('install', '@team/lib@1.1.0');
   t.equal(installed.code, 0, installed.stderr);
   t.equal(JSON.parse(withToken.file('node_modules/@team/lib/package.json')).version, '1.1.0');
+});
+
+t.test('npm search shows only the packages the caller may read', async (t) => {
+  const published = await project(t, registry, await tokenOf('root'), pkg('plain-lib')).npm('publish');
+  t.equal(published.code, 0, published.stderr);
+  const search = async (token: string) => {
+    const result = await project(t, registry, token).npm('search', 'lib', '--json');
+    return (JSON.parse(result.stdout) as { name: string }[]).map((p) => p.name).sort();
+  };
+  t.same(await search(reader), ['@team/lib', 'plain-lib']);
+  t.same(await search(teammate), ['@team/lib'], 'plain-lib is outside @team/**');
 });
 
 t.test('dist-tags need annotate; unpublish needs delete', async (t) => {
