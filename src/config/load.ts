@@ -1,9 +1,9 @@
-import { ANY, ANY_LOCAL, ANY_REMOTE } from '../security/permissions.js';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { expandEnvInDocument } from './env-expansion.js';
 import { configSchema, FORMAT_OPTIONS, type RepositoryConfig, type ShelfConfig } from './schema.js';
+import { ANY, ANY_LOCAL, ANY_REMOTE } from '../security/permissions.js';
 
 /** Every problem found in a config file, each prefixed with the key path it concerns. */
 export class ConfigError extends Error {

@@ -4,7 +4,7 @@ import type { GroupRecord, IdentityStore, TokenRecord, UserRecord } from '../sto
 import type { AuditLog } from './audit-log.js';
 import { USERNAME, type Identity } from './identity.js';
 import { hashPassword } from './passwords.js';
-import { ACTIONS, permissionTargetSchema, type PermissionTarget } from './permissions.js';
+import { ACTIONS, ANY, ANY_LOCAL, ANY_REMOTE, permissionTargetSchema, type PermissionTarget } from './permissions.js';
 
 /** Who made a change, and from where, for the audit log. */
 export interface Actor {
@@ -136,7 +136,7 @@ export class SecurityAdministration {
   async putPermission(actor: Actor, name: string, input: unknown, repoKeys: string[]): Promise<PermissionTarget> {
     this.refuseConfigTarget(name);
     const target = parseInput(permissionTargetSchema, { ...(input as object), name });
-    const known = new Set(['ANY', 'ANY LOCAL', 'ANY REMOTE', ...repoKeys]);
+    const known = new Set([ANY, ANY_LOCAL, ANY_REMOTE, ...repoKeys]);
     const unknown = target.repositories.filter((key) => !known.has(key));
     if (unknown.length > 0) throw new ShelfError('BAD_REQUEST', 400, `no repository ${unknown.join(', ')}`);
     await this.store.putPermissionTarget(target);

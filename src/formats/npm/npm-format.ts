@@ -1,4 +1,4 @@
-import { badRequest, methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import { badRequest, methodNotAllowed, notFound } from '../../errors.js';
 import { readJsonBody } from '../../http/request-body.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson } from '../../http/respond.js';

@@ -1,4 +1,4 @@
-import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import { methodNotAllowed, notFound } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
 import { deployTarget } from '../../repos/deploy-target.js';
