@@ -28,6 +28,7 @@ if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl enable --now shelf
   echo "shelf is running: systemctl status shelf"
+  echo "on its first start it made the user admin; the password is in /var/lib/shelf/data/security/initial-admin-password"
 else
   echo "installed; systemd is not running here, start with: node /opt/shelf/dist/cli/main.js serve --config /etc/shelf/shelf.yaml"
 fi
