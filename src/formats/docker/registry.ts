@@ -25,10 +25,16 @@ const REGISTRY_CODES: Record<string, string> = {
   TOO_MANY_REQUESTS: 'TOOMANYREQUESTS',
 };
 
-function asRegistryError(err: unknown): unknown {
+/**
+ * The engine's error as the registry API states it: the spec's code, and for a 401 the token service's
+ * challenge (credentials that failed before the image was known were answered with Basic's).
+ */
+function asRegistryError(ctx: RequestContext, err: unknown): unknown {
   if (!(err instanceof ShelfError)) return err;
-  const code = REGISTRY_CODES[err.code];
-  return code ? new ShelfError(code, err.status, err.message, err.headers) : err;
+  const code = REGISTRY_CODES[err.code] ?? err.code;
+  const basicChallenge = err.status === 401 && !err.headers['www-authenticate']?.startsWith('Bearer');
+  const headers = basicChallenge ? { ...err.headers, 'www-authenticate': bearerChallenge(ctx) } : err.headers;
+  return code !== err.code || basicChallenge ? new ShelfError(code, err.status, err.message, headers) : err;
 }
 
 /** Which repository and image a /v2/ name means: `<repoKey>/<image>`, else the default Docker repository. */
@@ -54,7 +60,7 @@ export async function handleRegistry(ctx: RequestContext, segments: string[], se
     if (!route) throw new ShelfError('NOT_FOUND', 404, `/v2/${segments.join('/')} is not a registry endpoint`);
     await dispatch(ctx, route, services);
   } catch (err) {
-    throw asRegistryError(err);
+    throw asRegistryError(ctx, err);
   }
 }
 

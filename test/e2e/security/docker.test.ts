@@ -107,7 +107,12 @@ t.test('a token for repository A cannot push to repository B', async (t) => {
   t.equal(onB.status, 401, 'B: the token does not grant it, though the user could');
   t.match(onB.headers.get('www-authenticate'), /scope="repository:docker-b\/team\/app:pull,push",error="insufficient_scope"/);
   const tampered = forA.replace(/\.[^.]+$/, '.AAAA');
-  t.equal((await fetch(`${shelf.url}/v2/docker-a/team/app/tags/list`, { headers: { authorization: `Bearer ${tampered}` } })).status, 401, 'a forged token');
+  const forged = await fetch(`${shelf.url}/v2/docker-a/team/app/tags/list`, { headers: { authorization: `Bearer ${tampered}` } });
+  t.equal(forged.status, 401, 'a forged token');
+  t.match(forged.headers.get('www-authenticate'), /^Bearer realm=/, 'answered with the token service\'s challenge, so the client asks again');
+  const wrongPassword = await fetch(`${shelf.url}/v2/`, { headers: { authorization: basic('pusher', 'nope') } });
+  t.equal(wrongPassword.status, 401);
+  t.match(wrongPassword.headers.get('www-authenticate'), /^Bearer realm=/);
 });
 
 t.test('the catalog lists only what the caller may pull', async (t) => {
