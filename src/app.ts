@@ -102,8 +102,8 @@ export class ShelfApp {
     const identity = new Identity(index);
     const audit = new AuditLog(storagePaths(config).auditLog);
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
-    const administration = new SecurityAdministration(index, identity, audit, config.security.permissions);
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration, this.repos));
+    const administration = new SecurityAdministration(index, identity, audit, config);
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration));
     this.services = {
       config,
       downloads: this.downloads,
@@ -231,6 +231,7 @@ export class ShelfApp {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const status = ctx.res.statusCode;
     const { repo, format, cache, bytes, user, change } = ctx.access;
+    const path = ctx.access.path ?? ctx.rawPath;
     if (change) {
       this.services.access.audit.record({
         event: change.action,
@@ -239,7 +240,7 @@ export class ShelfApp {
         repo: change.repo,
         ...(change.subject !== undefined && { path: change.subject }),
         method: ctx.method,
-        url: ctx.rawPath,
+        url: path,
         result: status,
       });
     }
@@ -250,7 +251,7 @@ export class ShelfApp {
     this.options.log.info(
       {
         method: ctx.method,
-        path: ctx.access.path ?? ctx.rawPath,
+        path,
         status,
         repo,
         ...(user !== undefined && { user }),

@@ -33,9 +33,8 @@ export class RestApi {
   /** The repositories the caller may read something in. */
   private async listRepositories(ctx: RequestContext): Promise<void> {
     allow(ctx, ['GET', 'HEAD']);
-    const principal = await this.access.principal(ctx);
-    const readable = [];
-    for (const repo of this.repos.all()) if (await this.access.allows(principal, 'read', repo)) readable.push(repo);
+    const mayRead = await this.access.readFilter(ctx);
+    const readable = this.repos.all().filter((repo) => mayRead(repo));
     sendJson(
       ctx,
       200,
@@ -145,12 +144,11 @@ export class RestApi {
   private async checksumSearch(ctx: RequestContext): Promise<void> {
     allow(ctx, ['GET', 'HEAD']);
     const query = checksumQuery(ctx.url.searchParams);
-    const principal = await this.access.principal(ctx);
-    const readable = [];
-    for (const record of await this.index.findByChecksum(query)) {
+    const mayRead = await this.access.readFilter(ctx);
+    const readable = (await this.index.findByChecksum(query)).filter((record) => {
       const repo = this.repos.get(record.repo);
-      if (repo && (await this.access.allows(principal, 'read', repo, record.path))) readable.push(record);
-    }
+      return repo !== undefined && mayRead(repo, record.path);
+    });
     sendJson(ctx, 200, {
       results: readable.map((r) => ({ repo: r.repo, path: `/${r.path}`, uri: `${ctx.baseUrl}/api/storage/${r.repo}/${r.path}` })),
     });

@@ -2,7 +2,6 @@ import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import { readAll, readJsonBody, requestBody } from '../http/request-body.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
-import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import { unauthorized, type AccessControl } from '../security/access-control.js';
 import { type Actor, type SecurityAdministration } from '../security/administration.js';
 import type { Principal } from '../security/permissions.js';
@@ -15,7 +14,6 @@ export class SecurityApi {
   constructor(
     private readonly access: AccessControl,
     private readonly admin: SecurityAdministration,
-    private readonly repos: RepositoryRegistry,
   ) {}
 
   async handle(ctx: RequestContext, [area, name, ...rest]: string[]): Promise<void> {
@@ -43,10 +41,7 @@ export class SecurityApi {
       case 'permissions':
         return this.collection(ctx, name, {
           list: () => this.admin.listPermissions(),
-          put: async (key) => {
-            const keys = this.repos.all().map((r) => r.key);
-            sendJson(ctx, 200, await this.admin.putPermission(actor, key, await readJsonBody(ctx), keys));
-          },
+          put: async (key) => sendJson(ctx, 200, await this.admin.putPermission(actor, key, await readJsonBody(ctx))),
           remove: (key) => this.admin.deletePermission(actor, key),
         });
       default:

@@ -17,7 +17,7 @@ async function withAdministration(config: ShelfConfig, work: Work): Promise<void
   const { index } = await openStorage(config);
   const audit = new AuditLog(storagePaths(config).auditLog);
   try {
-    await work(new SecurityAdministration(index, new Identity(index), audit, config.security.permissions), {
+    await work(new SecurityAdministration(index, new Identity(index), audit, config), {
       user: `cli:${userInfo().username}`,
     });
   } catch (err) {
@@ -152,10 +152,9 @@ export function addIdentityCommands(program: Command, configOption: () => Option
     .description('create or replace a permission target')
     .addOption(configOption())
     .action(async (name: string, file: string, options: { config: string }) => {
-      const config = load(options.config);
       await run(options.config, async (admin, actor) => {
         const text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
-        await admin.putPermission(actor, name, parse(text), config.repositories.map((r) => r.key));
+        await admin.putPermission(actor, name, parse(text));
         console.log(`permission target ${name} saved`);
       });
     });

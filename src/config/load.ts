@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { expandEnvInDocument } from './env-expansion.js';
 import { configSchema, FORMAT_OPTIONS, type RepositoryConfig, type ShelfConfig } from './schema.js';
-import { ANY, ANY_LOCAL, ANY_REMOTE } from '../security/permissions.js';
+import { unknownRepositories } from '../security/permissions.js';
 
 /** Every problem found in a config file, each prefixed with the key path it concerns. */
 export class ConfigError extends Error {
@@ -48,14 +48,15 @@ export function validateConfig(raw: unknown, source = '<config>'): ShelfConfig {
 
 /** Permission targets name repositories that exist (or ANY, ANY LOCAL, ANY REMOTE), each target once. */
 function checkPermissions(config: ShelfConfig): string[] {
-  const keys = new Set([ANY, ANY_LOCAL, ANY_REMOTE, ...config.repositories.map((r) => r.key)]);
+  const keys = config.repositories.map((r) => r.key);
   const names = new Set<string>();
   const problems: string[] = [];
   config.security.permissions.forEach((target, i) => {
     if (names.has(target.name)) problems.push(`security.permissions[${i}].name: "${target.name}" is used twice`);
     names.add(target.name);
+    const unknown = unknownRepositories(target.repositories, keys);
     target.repositories.forEach((key, r) => {
-      if (!keys.has(key)) problems.push(`security.permissions[${i}].repositories[${r}]: no repository "${key}"`);
+      if (unknown.includes(key)) problems.push(`security.permissions[${i}].repositories[${r}]: no repository "${key}"`);
     });
   });
   return problems;

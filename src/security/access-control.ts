@@ -70,9 +70,14 @@ export class AccessControl {
     throw new ShelfError('FORBIDDEN', 403, `${principal.username} may not ${action}${what} in ${checked.key}`);
   }
 
-  /** Whether the principal may do `action` (for filtering listings: catalog, search, repository lists). */
-  async allows(principal: Principal, action: Action, repo: RepoRef, subject?: string): Promise<boolean> {
-    return (await this.permissionSet()).authorize(principal, action, repo, subject);
+  /**
+   * What the request's caller may read, as a plain predicate: the caller and the permissions are looked up
+   * once, so a listing (catalog, search, repository list) filters many items without a query per item.
+   */
+  async readFilter(ctx: RequestContext): Promise<(repo: RepoRef, subject?: string) => boolean> {
+    const principal = await this.principal(ctx);
+    const permissions = await this.permissionSet();
+    return (repo, subject) => permissions.authorize(principal, 'read', repo, subject);
   }
 
   /** The actions of `wanted` that the principal may do on `subject` in `repo` (what a Docker token grants). */

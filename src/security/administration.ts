@@ -4,7 +4,8 @@ import type { GroupRecord, IdentityStore, TokenRecord, UserRecord } from '../sto
 import type { AuditLog } from './audit-log.js';
 import { USERNAME, type Identity } from './identity.js';
 import { hashPassword } from './passwords.js';
-import { ACTIONS, ANY, ANY_LOCAL, ANY_REMOTE, permissionTargetSchema, type PermissionTarget } from './permissions.js';
+import type { ShelfConfig } from '../config/schema.js';
+import { ACTIONS, permissionTargetSchema, unknownRepositories, type PermissionTarget } from './permissions.js';
 
 /** Who made a change, and from where, for the audit log. */
 export interface Actor {
@@ -67,8 +68,8 @@ export class SecurityAdministration {
     private readonly store: IdentityStore,
     private readonly identity: Identity,
     private readonly audit: AuditLog,
-    /** Targets from the config file: listed, but changed only by editing the file. */
-    private readonly configTargets: PermissionTarget[],
+    /** Its permission targets are listed, but changed only by editing the file. */
+    private readonly config: ShelfConfig,
   ) {}
 
   async listUsers() {
@@ -128,16 +129,15 @@ export class SecurityAdministration {
 
   async listPermissions(): Promise<(PermissionTarget & { source: 'config' | 'api' })[]> {
     return [
-      ...this.configTargets.map((t) => ({ ...t, source: 'config' as const })),
+      ...this.config.security.permissions.map((t) => ({ ...t, source: 'config' as const })),
       ...(await this.store.listPermissionTargets()).map((t) => ({ ...t, source: 'api' as const })),
     ];
   }
 
-  async putPermission(actor: Actor, name: string, input: unknown, repoKeys: string[]): Promise<PermissionTarget> {
+  async putPermission(actor: Actor, name: string, input: unknown): Promise<PermissionTarget> {
     this.refuseConfigTarget(name);
     const target = parseInput(permissionTargetSchema, { ...(input as object), name });
-    const known = new Set([ANY, ANY_LOCAL, ANY_REMOTE, ...repoKeys]);
-    const unknown = target.repositories.filter((key) => !known.has(key));
+    const unknown = unknownRepositories(target.repositories, this.config.repositories.map((r) => r.key));
     if (unknown.length > 0) throw new ShelfError('BAD_REQUEST', 400, `no repository ${unknown.join(', ')}`);
     await this.store.putPermissionTarget(target);
     this.audit.record({ event: 'permission.put', ...actor, target: name, definition: target, result: 'ok' });
@@ -191,7 +191,7 @@ export class SecurityAdministration {
   }
 
   private refuseConfigTarget(name: string): void {
-    if (this.configTargets.some((t) => t.name === name)) {
+    if (this.config.security.permissions.some((t) => t.name === name)) {
       throw new ShelfError('CONFLICT', 409, `permission target ${name} is defined in the config file; change it there`);
     }
   }

@@ -61,6 +61,12 @@ export interface Principal {
 
 export const ANONYMOUS: Principal = { username: null, admin: false, groups: [] };
 
+/** Of a target's repositories, those that are neither a configured repository key nor ANY, ANY LOCAL, ANY REMOTE. */
+export function unknownRepositories(repositories: string[], repoKeys: string[]): string[] {
+  const known = new Set([ANY, ANY_LOCAL, ANY_REMOTE, ...repoKeys]);
+  return repositories.filter((key) => !known.has(key));
+}
+
 /** The repository facts a permission check needs. */
 export interface RepoRef {
   key: string;

@@ -111,3 +111,13 @@ repositories:
     ['repositories[0].immutableTags: only for docker repositories', 'docker.defaultRepository: "files" is generic, not docker'],
   );
 });
+
+t.test('permission targets: known repositories (or ANY, ANY LOCAL, ANY REMOTE), each name once, valid actions', async (t) => {
+  const withTargets = (...targets: string[]) =>
+    problemsOf(['repositories:', '  - { key: files, format: generic, type: local }', 'security:', '  permissions:', ...targets.map((target) => `    - ${target}`)].join('\n'));
+  const repeated = ['{ name: a, repositories: [files, ANY LOCAL, nope], anonymous: [read] }', '{ name: a, repositories: [ANY] }'];
+  t.same(withTargets(...repeated), ['security.permissions[0].repositories[2]: no repository "nope"', 'security.permissions[1].name: "a" is used twice']);
+  const problems = withTargets(...repeated, '{ name: b, repositories: [files], users: { alice: [fly] } }');
+  t.match(problems.join('\n'), /security\.permissions\[2\]\.users\.alice\[0\]: /);
+  t.equal(problems.length, 1, 'schema problems are reported before the cross-checks');
+});

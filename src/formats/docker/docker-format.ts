@@ -18,9 +18,9 @@ const dockerApi: SegmentHandler = async (ctx, segments, services) => {
     const request = parsePromotionRequest(await readJsonBody(ctx));
     const target = services.repos.get(request.targetRepo);
     if (!target || target.format !== 'docker') throw notFound(`Docker repository ${request.targetRepo}`);
-    // A move removes the source tag, so it needs delete there as well as read.
-    await services.access.require(ctx, request.copy ? 'read' : 'delete', repo, request.dockerRepository);
     await services.access.require(ctx, 'read', repo, request.dockerRepository);
+    // A move removes the source tag, so it needs delete there too.
+    if (!request.copy) await services.access.require(ctx, 'delete', repo, request.dockerRepository);
     const principal = await services.access.require(ctx, 'write', target, request.dockerRepository);
     const promoted = await promote(repo, target, request);
     services.access.audit.record({

@@ -51,11 +51,11 @@ export async function listTags({ ctx, target }: RegistryRequest): Promise<void> 
 /** `/v2/_catalog`: the images of every Docker repository that the caller may pull, named as clients pull them. */
 export async function listCatalog(ctx: RequestContext, services: FormatServices): Promise<void> {
   const names = new Set<string>();
-  const principal = await services.access.principal(ctx);
+  const mayRead = await services.access.readFilter(ctx);
   for (const repo of services.repos.all().filter((r) => r.format === 'docker')) {
     for (const record of await repo.list({ contains: '/_tags/' })) {
       const image = imageOfTagPath(record.path);
-      if (await services.access.allows(principal, 'read', repo, image)) names.add(`${repo.key}/${image}`);
+      if (mayRead(repo, image)) names.add(`${repo.key}/${image}`);
     }
   }
   const page = paginate(ctx, [...names].sort(), '/v2/_catalog');

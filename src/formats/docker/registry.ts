@@ -110,8 +110,7 @@ async function dispatch(ctx: RequestContext, route: RegistryRoute, services: For
       // A cross-repository mount needs read on the source; without it the client uploads the bytes instead.
       return startUpload(request, async (from) => {
         const source = resolveName(from);
-        const principal = await services.access.principal(ctx);
-        return (await services.access.allows(principal, 'read', source.repo, source.image)) ? source : undefined;
+        return (await services.access.readFilter(ctx))(source.repo, source.image) ? source : undefined;
       });
     case 'upload':
       if (method === 'PATCH') return appendChunk(request, route.id);

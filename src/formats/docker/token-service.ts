@@ -25,7 +25,7 @@ const DOCKER_VERB: Record<Action, string | undefined> = {
 
 /** The `scope` Shelf asks for in a challenge for an action on an image. */
 export const challengeScope = (name: string, action: Action) =>
-  `repository:${name}:${action === 'read' ? 'pull' : action === 'write' ? 'pull,push' : DOCKER_VERB[action] ?? 'pull'}`;
+  `repository:${name}:${action === 'write' ? 'pull,push' : (DOCKER_VERB[action] ?? 'pull')}`;
 
 export const bearerChallenge = (ctx: RequestContext, scope?: string) =>
   `Bearer realm="${ctx.baseUrl}/v2/token",service="${TOKEN_SERVICE}"${scope ? `,scope="${scope}"` : ''}`;

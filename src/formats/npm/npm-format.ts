@@ -38,9 +38,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       return sendJson(ctx, 200, {});
     case 'search':
       allow('GET', 'HEAD');
-      return searchPackages(ctx, repo, views, async (name) =>
-        services.access.allows(await services.access.principal(ctx), 'read', repo, name),
-      );
+      return searchPackages(ctx, repo, views, await services.access.readFilter(ctx));
     case 'audit':
       return proxyAudit(ctx, repo, route.endpoint);
     case 'whoami':

@@ -17,8 +17,8 @@ export async function searchPackages(
   ctx: RequestContext,
   repo: Repository,
   views: PackumentViews,
-  /** Whether the caller may read a package: results show nothing else. */
-  mayRead: (name: string) => Promise<boolean>,
+  /** Whether the caller may read a package in a repository: results show nothing else. */
+  mayRead: (repo: Repository, name: string) => boolean,
 ): Promise<void> {
   const params = ctx.url.searchParams;
   const words = (params.get('text') ?? '').toLowerCase().split(/\s+/).filter(Boolean);
@@ -29,7 +29,7 @@ export async function searchPackages(
   for (const leaf of leafMembers(repo)) {
     for (const record of await leaf.list({ prefix: '.npm/', ...(words[0] && { contains: words[0] }) })) {
       const name = PACKAGE_IN_PATH.exec(record.path)?.[1];
-      if (name && !names.has(name) && words.every((w) => name.toLowerCase().includes(w)) && (await mayRead(name))) names.add(name);
+      if (name && !names.has(name) && words.every((w) => name.toLowerCase().includes(w)) && mayRead(repo, name)) names.add(name);
     }
   }
   const text = words.join(' ');
