@@ -28,7 +28,11 @@ program
   .addOption(configOption())
   .action(async (options: { config: string }) => {
     const config = loadOrExit(options.config);
-    await serve(config, createLogger(config.logging.level));
+    const log = createLogger(config.logging.level);
+    await serve(config, log).catch((err: unknown) => {
+      log.fatal({ err }, `could not start: ${(err as Error).message}`);
+      process.exit(1);
+    });
   });
 
 const configCommand = program.command('config').description('work with config files');

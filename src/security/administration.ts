@@ -87,6 +87,7 @@ export class SecurityAdministration {
     const changes = parseInput(userChangesSchema, input);
     const existing = await this.store.getUser(name);
     if (!existing) {
+      if (!USERNAME.test(name)) throw new ShelfError('BAD_REQUEST', 400, `invalid user name "${name}": lower-case letters, digits, ".", "_", "-"`);
       if (changes.password === undefined) throw new ShelfError('BAD_REQUEST', 400, 'a new user needs a password (or null for a service account)');
       await this.identity.addUser({ name, password: changes.password, ...(changes.email && { email: changes.email }), admin: changes.admin ?? false });
       if (changes.disabled) await this.store.putUser({ ...(await this.store.getUser(name))!, disabled: true });

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { ShelfApp } from '../app.js';
 import type { ShelfConfig, TlsConfig } from '../config/schema.js';
 
@@ -28,7 +29,16 @@ export interface Listeners {
   reloadTls(): Promise<void>;
 }
 
-const readKeyPair = async (tls: TlsConfig) => ({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) });
+/** The certificate and key, read and checked to belong together (a mismatch throws here, not per connection). */
+export async function readKeyPair(tls: TlsConfig): Promise<{ cert: Buffer; key: Buffer }> {
+  try {
+    const pair = { cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) };
+    createSecureContext(pair);
+    return pair;
+  } catch (err) {
+    throw new Error(`server.tls: cannot use ${tls.certFile} with ${tls.keyFile}: ${(err as Error).message}`);
+  }
+}
 
 /**
  * The HTTP listener and, with `server.tls`, an HTTPS one beside it: HTTPS answers carry HSTS, and with

@@ -11,7 +11,7 @@ import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
-import { closeGracefully, startListeners, type Listeners } from './http-server.js';
+import { closeGracefully, readKeyPair, startListeners, type Listeners } from './http-server.js';
 
 type MetricsMessage =
   | { shelf: 'metrics'; op: 'get'; id: number }
@@ -38,6 +38,8 @@ export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
   const workers = config.server.workers || availableParallelism();
   if (cluster.isWorker) return runWorker(config, log);
   const blobs = await prepareStorage(config, log);
+  // A missing or mismatched certificate stops the start here, once, instead of every worker failing in turn.
+  if (config.server.tls) await readKeyPair(config.server.tls);
   if (workers === 1) return runSingleProcess(config, log);
   return runPrimary(config, log, workers, blobs);
 }

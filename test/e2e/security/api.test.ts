@@ -60,6 +60,9 @@ t.test('an administrator sets up users, a group and a permission target through 
   t.same(permissions.map((p) => `${p.name}:${p.source}`), ['public:config', 'files-access:api']);
   t.equal((await api('PUT', '/api/security/permissions/public', { repositories: ['files'] })).status, 409, 'config targets are changed in the config');
   t.equal((await api('PUT', '/api/security/permissions/bad', { repositories: ['nope'] })).status, 400);
+  t.equal((await api('PUT', '/api/security/users/Bad%20Name', { password: 'x' })).status, 400, 'an invalid user name');
+  t.equal((await api('PUT', '/api/security/users/new-user', { password: 'x', admin: 'yes' })).status, 400, 'a field of the wrong type');
+  t.equal((await api('PUT', '/api/security/groups/writers', 'members')).status, 400, 'a body that is not an object');
   t.equal((await api('GET', '/api/security/users', undefined, basic('writer', 'writer-password'))).status, 403, 'administrators only');
   t.equal((await api('GET', '/api/security/users', undefined, '')).status, 401);
 });

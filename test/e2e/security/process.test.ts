@@ -92,6 +92,17 @@ t.test('a token revoked through one worker is refused by all of them at once', a
   for (let i = 0; i < 4; i++) t.equal(await status(), '401', 'refused, by whichever worker');
 });
 
+t.test('a certificate that does not match its key stops the start with a clear message', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shelf-bad-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'shelf.yaml');
+  const tls = { port: await freePort(), certFile: join(pki, 'first.crt'), keyFile: join(pki, 'second.key') };
+  writeFileSync(config, JSON.stringify({ server: { host: '127.0.0.1', port: await freePort(), workers: 2, tls }, storage: { dataDir: join(dir, 'data') } }));
+  const started = await runTool(process.execPath, ['dist/cli/main.js', 'serve', '--config', config], { PATH: process.env.PATH });
+  t.equal(started.code, 1);
+  t.match(started.stdout, /could not start: server\.tls: cannot use .*first\.crt with .*second\.key: .*key values mismatch/);
+});
+
 t.test('no password or token appears in any log line', async (t) => {
   const logout = await curl('-o', '/dev/null', '-w', '%{http_code}', '-X', 'DELETE', `${https}/files/-/user/token/shelf_secret-token-value`);
   t.ok(logout);
