@@ -230,12 +230,13 @@ export class ShelfApp {
   private logRequest(ctx: RequestContext, started: bigint): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const status = ctx.res.statusCode;
-    const { repo, format, cache, bytes, user, change } = ctx.access;
+    const { repo, format, cache, bytes, user, credential, change } = ctx.access;
     const path = ctx.access.path ?? ctx.rawPath;
     if (change) {
       this.services.access.audit.record({
         event: change.action,
         user: user ?? null,
+        ...(credential && { credential }),
         address: ctx.clientAddress,
         repo: change.repo,
         ...(change.subject !== undefined && { path: change.subject }),

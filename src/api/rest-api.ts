@@ -7,6 +7,7 @@ import type { Repository } from '../repos/repository.js';
 import { isHexDigest } from '../storage/checksums.js';
 import type { ArtifactRecord, ChecksumQuery, MetadataIndex } from '../storage/metadata-index.js';
 import { parsePropertiesParam } from './property-syntax.js';
+import { formatModule } from '../formats/index.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { SecurityApi } from './security-api.js';
 
@@ -59,13 +60,13 @@ export class RestApi {
     }
     const path = joinPlainSegments(pathSegments);
     const changing = ctx.method === 'PUT' || ctx.method === 'DELETE';
-    await this.access.require(ctx, changing ? 'annotate' : 'read', repo, path);
     const record = await repo.record(path);
-    if (!record) {
-      const children = await this.children(repo, `${path}/`);
-      if (children.length > 0 && ctx.method === 'GET') return this.folderInfo(ctx, repo, pathSegments);
-      throw notFound(`${repo.key}/${path}`);
+    if (!record && ctx.method === 'GET') {
+      await this.access.require(ctx, 'read', repo);
+      return this.folderInfo(ctx, repo, pathSegments);
     }
+    await this.access.require(ctx, changing ? 'annotate' : 'read', repo, formatModule(repo.format).subjectOf(path));
+    if (!record) throw notFound(`${repo.key}/${path}`);
     const properties = ctx.url.searchParams.get('properties');
     switch (ctx.method) {
       case 'GET':
@@ -113,10 +114,13 @@ export class RestApi {
     };
   }
 
+  /** A folder's children; a folder with nothing the caller may read below it does not exist for them. */
   private async folderInfo(ctx: RequestContext, repo: Repository, segments: string[]): Promise<void> {
     const path = segments.length === 0 ? '' : joinPlainSegments(segments);
     const prefix = path === '' ? '' : `${path}/`;
-    const children = await this.children(repo, prefix);
+    const mayRead = await this.access.readFilter(ctx);
+    const { subjectOf } = formatModule(repo.format);
+    const children = await this.children(repo, prefix, (file) => mayRead(repo, subjectOf(file)));
     if (children.length === 0 && path !== '') throw notFound(`${repo.key}/${path}/`);
     sendJson(ctx, 200, {
       repo: repo.key,
@@ -126,12 +130,16 @@ export class RestApi {
     });
   }
 
-  /** Immediate children (files and folders) below `prefix`, from every repository a virtual one covers. */
-  private async children(repo: Repository, prefix: string): Promise<{ uri: string; folder: boolean }[]> {
+  /**
+   * Immediate children (files and folders) below `prefix`, from every repository a virtual one covers: the
+   * files `visible` accepts, and the folders holding at least one such file.
+   */
+  private async children(repo: Repository, prefix: string, visible: (path: string) => boolean): Promise<{ uri: string; folder: boolean }[]> {
     const keys = storageKeys(repo, this.repos);
     const seen = new Map<string, boolean>();
     for (const key of keys) {
       for (const record of await this.index.listArtifacts(key, { prefix })) {
+        if (!visible(record.path)) continue;
         const rest = record.path.slice(prefix.length);
         const slash = rest.indexOf('/');
         const name = slash === -1 ? rest : rest.slice(0, slash);
@@ -147,7 +155,7 @@ export class RestApi {
     const mayRead = await this.access.readFilter(ctx);
     const readable = (await this.index.findByChecksum(query)).filter((record) => {
       const repo = this.repos.get(record.repo);
-      return repo !== undefined && mayRead(repo, record.path);
+      return repo !== undefined && mayRead(repo, formatModule(repo.format).subjectOf(record.path));
     });
     sendJson(ctx, 200, {
       results: readable.map((r) => ({ repo: r.repo, path: `/${r.path}`, uri: `${ctx.baseUrl}/api/storage/${r.repo}/${r.path}` })),

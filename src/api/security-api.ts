@@ -1,10 +1,10 @@
-import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
+import { methodNotAllowed, notFound } from '../errors.js';
 import { readAll, readJsonBody, requestBody } from '../http/request-body.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import { unauthorized, type AccessControl } from '../security/access-control.js';
 import { type Actor, type SecurityAdministration } from '../security/administration.js';
-import type { Principal } from '../security/permissions.js';
+import { isNarrowed, type Principal } from '../security/permissions.js';
 
 /**
  * `/api/security/`: users, groups and permission targets (administrators), and API tokens (any user for
@@ -18,10 +18,11 @@ export class SecurityApi {
 
   async handle(ctx: RequestContext, [area, name, ...rest]: string[]): Promise<void> {
     if (rest.length > 0) throw notFound(`API endpoint /api/security/${[area, name, ...rest].join('/')}`);
-    const principal = await this.access.principal(ctx);
-    const actor: Actor = { user: principal.username, address: ctx.clientAddress };
-    if (area === 'token') return this.tokens(ctx, principal, actor, name);
-    requireAdmin(principal);
+    if (area === 'token') {
+      const principal = await this.access.principal(ctx);
+      return this.tokens(ctx, principal, this.access.actor(ctx, principal), name);
+    }
+    const actor = this.access.actor(ctx, await this.access.administrator(ctx));
     switch (area) {
       case 'users':
         return this.collection(ctx, name, {
@@ -74,19 +75,20 @@ export class SecurityApi {
 
   /**
    * `POST /api/security/token` (JSON, or Artifactory's form fields `username`, `scope`, `expires_in`),
-   * `GET` to list, `DELETE /api/security/token/<id>` to revoke. Users manage their own tokens.
+   * `GET` to list, `DELETE /api/security/token/<id>` to revoke. Users manage their own tokens, administrators
+   * (with an unscoped credential) anyone's. A scoped token makes only tokens within its own scope and expiry.
    */
   private async tokens(ctx: RequestContext, principal: Principal, actor: Actor, id: string | undefined): Promise<void> {
     if (principal.username === null) throw unauthorized('log in to manage tokens');
-    const owner = principal.admin ? undefined : principal.username;
+    const owner = principal.admin && !isNarrowed(principal) ? undefined : principal.username;
     if (ctx.method === 'GET' && id === undefined) {
       return sendJson(ctx, 200, await this.admin.listTokens(owner));
     }
     if (ctx.method === 'POST' && id === undefined) {
       const input = await tokenInput(ctx);
       const username = (input.username as string | undefined) ?? principal.username;
-      if (username !== principal.username) requireAdmin(principal);
-      return sendJson(ctx, 201, await this.admin.createToken(actor, username, input));
+      if (username !== principal.username) await this.access.administrator(ctx);
+      return sendJson(ctx, 201, await this.admin.createToken(actor, username, input, principal));
     }
     if (ctx.method === 'DELETE' && id !== undefined) {
       await this.admin.revokeToken(actor, id, owner);
@@ -95,11 +97,6 @@ export class SecurityApi {
     }
     throw methodNotAllowed(ctx.method, id === undefined ? ['GET', 'POST'] : ['DELETE']);
   }
-}
-
-function requireAdmin(principal: Principal): void {
-  if (principal.username === null) throw unauthorized('administrators only');
-  if (!principal.admin) throw new ShelfError('FORBIDDEN', 403, 'administrators only');
 }
 
 /** A token request as JSON, or as the form fields Artifactory takes (`scope` as `repos:actions`, space-separated). */

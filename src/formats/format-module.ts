@@ -42,6 +42,11 @@ export interface FormatModule {
    * the few endpoints anyone may call (a login, a ping). Throws for a path the format does not serve.
    */
   accessNeed(method: string, segments: string[]): AccessNeed | null;
+  /**
+   * The permission subject of a path in the repository layout (the package, project or image it belongs to;
+   * the path itself for files): what listings filter by. Undefined for the repository's own documents.
+   */
+  subjectOf(path: string): string | undefined;
   /** Handles a request below `/<repoKey>/`; `segments` are the decoded path segments after the key. */
   handle(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void>;
   /** Answers an error in the protocol's own error body (what its client prints); Shelf's JSON errors when absent. */

@@ -13,6 +13,8 @@ export interface AccessRecord {
   path?: string;
   /** The caller, once authenticated (null: anonymous). */
   user?: string | null;
+  /** The credential the caller presented, when it was a token (see security/permissions.ts credentialOf). */
+  credential?: string;
   /** The change the request asked permission for (anything but `read`), and where. */
   change?: { action: Action; repo: string; subject?: string };
 }
@@ -29,6 +31,8 @@ export interface RequestContext {
   /** The client's address (the proxy's `X-Forwarded-For` client with `trustProxy`). */
   clientAddress: string;
   access: AccessRecord;
+  /** A registry API request (/v2/): the only place where a token-service token is accepted. */
+  registryApi?: boolean;
   /** Who is calling; resolved once per request by security/access-control.ts. */
   principal?: Promise<Principal>;
 }

@@ -9,8 +9,19 @@ import type { SecurityConfig } from '../config/schema.js';
 import type { IdentityStore } from '../storage/identity-store.js';
 import type { AuditLog } from './audit-log.js';
 import { parseAuthorization, type Credentials, type Identity } from './identity.js';
-import { looksLikeJwt, type JwtSigner } from './jwt.js';
-import { ANONYMOUS, PermissionSet, type Action, type Principal, type RepoRef, type ScopeGrant } from './permissions.js';
+import { looksLikeJwt, type JwtClaims, type JwtSigner } from './jwt.js';
+import type { Actor } from './administration.js';
+import { ANONYMOUS, credentialOf, isNarrowed, PermissionSet, type Action, type Principal, type RepoRef, type ScopeGrant } from './permissions.js';
+
+/** What Shelf's token service signs into a registry token besides the standard claims (see formats/docker/token-service.ts). */
+export interface RegistryTokenClaims extends JwtClaims {
+  grants: ScopeGrant[];
+  /** May list the catalog (`registry:catalog:*`), filtered by `catalogScope`, the scope of the credential it was issued for. */
+  catalog?: boolean;
+  catalogScope?: ScopeGrant[];
+  /** The API token it was issued for, for the audit log. */
+  tid?: string;
+}
 
 /** The audience of the bearer tokens Shelf's token service issues (Docker's `service` parameter). */
 export const TOKEN_SERVICE = 'shelf';
@@ -49,9 +60,30 @@ export class AccessControl {
   principal(ctx: RequestContext): Promise<Principal> {
     ctx.principal ??= this.authenticate(ctx).then((principal) => {
       ctx.access.user = principal.username;
+      ctx.access.credential = credentialOf(principal);
+      // A token-service token is handed to registry clients for minutes; it never reaches the REST API.
+      if (principal.registryToken && !ctx.registryApi) throw unauthorized('a registry token is valid for the registry API (/v2/) only');
       return principal;
     });
     return ctx.principal;
+  }
+
+  /**
+   * The caller, when it is an administrator presenting a credential that is not narrowed (a password, or an
+   * unscoped API token): administration through a scoped token would let the token widen itself.
+   */
+  async administrator(ctx: RequestContext): Promise<Principal> {
+    const principal = await this.principal(ctx);
+    if (principal.username === null) throw unauthorized('administrators only');
+    if (!principal.admin) throw new ShelfError('FORBIDDEN', 403, 'administrators only');
+    if (isNarrowed(principal)) throw new ShelfError('FORBIDDEN', 403, 'a scoped token cannot administer Shelf; use a password or an unscoped token');
+    return principal;
+  }
+
+  /** Who made a change, for the audit log: the user, the address and the credential. */
+  actor(ctx: RequestContext, principal: Principal): Actor {
+    const credential = credentialOf(principal);
+    return { user: principal.username, address: ctx.clientAddress, ...(credential && { credential }) };
   }
 
   /**
@@ -74,10 +106,15 @@ export class AccessControl {
    * What the request's caller may read, as a plain predicate: the caller and the permissions are looked up
    * once, so a listing (catalog, search, repository list) filters many items without a query per item.
    */
-  async readFilter(ctx: RequestContext): Promise<(repo: RepoRef, subject?: string) => boolean> {
-    const principal = await this.principal(ctx);
+  async readFilter(ctx: RequestContext, as?: Principal): Promise<(repo: RepoRef, subject?: string) => boolean> {
+    const principal = as ?? (await this.principal(ctx));
     const permissions = await this.permissionSet();
     return (repo, subject) => permissions.authorize(principal, 'read', repo, subject);
+  }
+
+  /** Whether the request's caller may read everything in `repo`: a listing of it then needs no filter. */
+  async readsEverything(ctx: RequestContext, repo: RepoRef): Promise<boolean> {
+    return (await this.permissionSet()).readsEverything(await this.principal(ctx), repo);
   }
 
   /** The actions of `wanted` that the principal may do on `subject` in `repo` (what a Docker token grants). */
@@ -109,7 +146,7 @@ export class AccessControl {
    */
   async login(ctx: RequestContext, credentials: Credentials, via: string): Promise<Principal> {
     const principal = await this.checkCredentials(ctx, credentials);
-    this.audit.record({ event: 'login', via, user: principal.username, address: ctx.clientAddress, result: 'ok' });
+    this.audit.record({ event: 'login', via, ...this.actor(ctx, principal), result: 'ok' });
     return principal;
   }
 
@@ -132,10 +169,16 @@ export class AccessControl {
 
   /** A token from Shelf's token service: its user as they are now, narrowed to the grants it carries. */
   private async bearerTokenPrincipal(token: string): Promise<Principal> {
-    const claims = this.tokens.verify(token, TOKEN_SERVICE);
+    const claims = this.tokens.verify(token, TOKEN_SERVICE) as RegistryTokenClaims | undefined;
     const user = claims && claims.sub !== '' ? await this.identity.principalFor(claims.sub) : claims && ANONYMOUS;
     if (!claims || !user) throw unauthorized('invalid or expired token');
-    return { ...user, scope: claims.grants as ScopeGrant[], registryToken: true, expiresAt: claims.exp * 1000 };
+    return {
+      ...user,
+      ...(claims.tid !== undefined && { tokenId: claims.tid }),
+      scope: claims.grants,
+      registryToken: { id: claims.jti, catalog: claims.catalog === true, ...(claims.catalogScope && { catalogScope: claims.catalogScope }) },
+      expiresAt: claims.exp * 1000,
+    };
   }
 
   private async checkCredentials(ctx: RequestContext, credentials: Credentials): Promise<Principal> {

@@ -5,12 +5,14 @@ import type { AuditLog } from './audit-log.js';
 import { USERNAME, type Identity } from './identity.js';
 import { hashPassword } from './passwords.js';
 import type { ShelfConfig } from '../config/schema.js';
-import { ACTIONS, permissionTargetSchema, unknownRepositories, type PermissionTarget } from './permissions.js';
+import { ACTIONS, permissionTargetSchema, scopeWithin, unknownRepositories, type PermissionTarget, type Principal } from './permissions.js';
 
 /** Who made a change, and from where, for the audit log. */
 export interface Actor {
   user: string | null;
   address?: string;
+  /** The token that acted, when it was one (`token:<id>`). */
+  credential?: string;
 }
 
 export const userChangesSchema = z.strictObject({
@@ -155,11 +157,25 @@ export class SecurityAdministration {
     return (await this.store.listTokens(owner)).map(describeToken);
   }
 
-  /** A new token for `username` (the value is in the answer, once). */
-  async createToken(actor: Actor, username: string, input: unknown) {
+  /**
+   * A new token for `username` (the value is in the answer, once). When the request's own credential is
+   * narrowed (`by`, a scoped token), the new token stays within it: its scope by default, never wider, and
+   * expiring no later.
+   */
+  async createToken(actor: Actor, username: string, input: unknown, by?: Principal) {
     const request = parseInput(tokenRequestSchema, input);
-    const expiresAt = request.expiresInSeconds ? Date.now() + request.expiresInSeconds * 1000 : null;
-    const issued = await this.identity.issueToken(username, request.description, expiresAt, request.scope).catch((err: Error) => {
+    let expiresAt = request.expiresInSeconds ? Date.now() + request.expiresInSeconds * 1000 : null;
+    let scope = request.scope;
+    if (by?.scope) {
+      const own = by.scope.length === 1 && by.scope[0]!.subject === undefined ? by.scope[0]! : undefined;
+      scope ??= own && { repositories: own.repositories, actions: own.actions };
+      const repoOf = (key: string) => this.config.repositories.find((r) => r.key === key);
+      if (!scope || !scopeWithin(scope, by.scope, repoOf)) {
+        throw new ShelfError('FORBIDDEN', 403, 'a scoped token can only create tokens within its own scope');
+      }
+    }
+    if (by?.expiresAt !== undefined && (expiresAt === null || expiresAt > by.expiresAt)) expiresAt = by.expiresAt;
+    const issued = await this.identity.issueToken(username, request.description, expiresAt, scope).catch((err: Error) => {
       throw new ShelfError('NOT_FOUND', 404, err.message);
     });
     this.audit.record({ event: 'token.create', ...actor, target: username, tokenId: issued.record.id, result: 'ok' });

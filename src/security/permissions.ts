@@ -49,17 +49,32 @@ export interface Principal {
   username: string | null;
   admin: boolean;
   groups: string[];
-  /** The API token that authenticated the request, when it was one. */
+  /** The API token that authenticated the request, when it was one (or that a registry token was issued for). */
   tokenId?: string;
   /** When present, the credential allows no more than these grants, whatever the permissions say. */
   scope?: ScopeGrant[];
-  /** The credential is a token-service bearer token: a grant it lacks is asked for with a new token (401, not 403). */
-  registryToken?: boolean;
+  /**
+   * The credential is a token-service bearer token, good for the registry API only: a grant it lacks is asked
+   * for with a new token (401, not 403). `id` names it in the audit log; `catalog` says it may list the
+   * catalog, filtered by `catalogScope` (the scope of the credential it was issued for, if any).
+   */
+  registryToken?: { id: string; catalog: boolean; catalogScope?: ScopeGrant[] };
   /** When the credential stops being valid (a token's expiry), so a cache never outlives it. */
   expiresAt?: number;
 }
 
 export const ANONYMOUS: Principal = { username: null, admin: false, groups: [] };
+
+/** A credential narrower than its user: a scoped API token or a registry token. It may not administer or widen itself. */
+export const isNarrowed = (principal: Principal) => principal.scope !== undefined || principal.registryToken !== undefined;
+
+/** Which credential acted, as the audit log names it: an API token's id, a registry token's id. */
+export function credentialOf(principal: Principal): string | undefined {
+  if (principal.registryToken) {
+    return `registry-token:${principal.registryToken.id}${principal.tokenId ? ` (for token:${principal.tokenId})` : ''}`;
+  }
+  return principal.tokenId && `token:${principal.tokenId}`;
+}
 
 /** Of a target's repositories, those that are neither a configured repository key nor ANY, ANY LOCAL, ANY REMOTE. */
 export function unknownRepositories(repositories: string[], repoKeys: string[]): string[] {
@@ -100,6 +115,22 @@ export class PermissionSet {
         grantedActions(target, principal).includes(action),
     );
   }
+
+  /**
+   * Whether `principal` may read every subject of `repo` (no include/exclude pattern or scoped subject narrows
+   * it), so a listing can be served whole instead of being filtered name by name.
+   */
+  readsEverything(principal: Principal, repo: RepoRef): boolean {
+    if (principal.scope && !principal.scope.some((grant) => grant.subject === undefined && scopeAllows(grant, 'read', repo, undefined))) return false;
+    if (principal.admin) return true;
+    return this.compiled.some(
+      ({ target }) =>
+        coversRepo(target.repositories, repo) &&
+        target.includes.includes('**') &&
+        target.excludes.length === 0 &&
+        grantedActions(target, principal).includes('read'),
+    );
+  }
 }
 
 /** What a target grants the principal; a signed-in user keeps what anonymous callers may do. */
@@ -119,6 +150,22 @@ function coversRepo(repositories: string[], repo: RepoRef): boolean {
       entry === ANY ||
       (entry === ANY_LOCAL && repo.type === 'local') ||
       (entry === ANY_REMOTE && repo.type === 'remote'),
+  );
+}
+
+/**
+ * Whether a credential narrowed to `scope` may hand out a token scoped to `wanted`: each repository of
+ * `wanted`, with all its actions, lies within one subject-free grant of `scope` (a stand-in such as
+ * ANY LOCAL only within the same stand-in or ANY; a repository key also within the stand-in covering it).
+ */
+export function scopeWithin(wanted: { repositories: string[]; actions: Action[] }, scope: ScopeGrant[], repoOf: (key: string) => RepoRef | undefined): boolean {
+  return wanted.repositories.every((entry) =>
+    scope.some((grant) => {
+      if (grant.subject !== undefined || !wanted.actions.every((a) => grant.actions.includes(a))) return false;
+      if (grant.repositories.includes(entry) || grant.repositories.includes(ANY)) return true;
+      const repo = repoOf(entry);
+      return repo !== undefined && coversRepo(grant.repositories, repo);
+    }),
   );
 }
 

@@ -6,6 +6,7 @@ import type { FormatModule, SegmentHandler } from '../format-module.js';
 import { dockerRules } from './docker-rules.js';
 import { parsePromotionRequest, promote } from './promotion.js';
 import { handleRegistry } from './registry.js';
+import { parseDockerPath } from './names.js';
 
 /** `/api/docker/<repoKey>/v2/promote` (Artifactory's promotion) and `/api/docker/<repoKey>/ratelimit`. */
 const dockerApi: SegmentHandler = async (ctx, segments, services) => {
@@ -56,6 +57,7 @@ export const dockerFormat: FormatModule = {
   rules: dockerRules,
   // Nothing is served here; the registry API at /v2/ checks each request once it knows the image.
   accessNeed: () => null,
+  subjectOf: (path) => parseDockerPath(path)?.image,
   async handle(_ctx, repo) {
     throw notFound(`Docker repository ${repo.key} is served at /v2/${repo.key}/<image>, not at /${repo.key}/`);
   },

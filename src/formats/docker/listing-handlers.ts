@@ -4,6 +4,7 @@ import { sendJson } from '../../http/respond.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { Repository } from '../../repos/repository.js';
 import { VirtualRepo } from '../../repos/virtual-repo.js';
+import type { Principal } from '../../security/permissions.js';
 import type { FormatServices } from '../format-module.js';
 import type { RegistryRequest } from './image-target.js';
 import { dockerPaths, imageOfTagPath } from './names.js';
@@ -48,10 +49,16 @@ export async function listTags({ ctx, target }: RegistryRequest): Promise<void> 
   sendJson(ctx, 200, { name: target.name, tags: page.items }, page.headers);
 }
 
-/** `/v2/_catalog`: the images of every Docker repository that the caller may pull, named as clients pull them. */
-export async function listCatalog(ctx: RequestContext, services: FormatServices): Promise<void> {
+/**
+ * `/v2/_catalog`: the images of every Docker repository that the caller may pull, named as clients pull
+ * them. A registry token's grants name single images, so its catalog is filtered by what its user may read
+ * within the scope of the credential the token was issued for.
+ */
+export async function listCatalog(ctx: RequestContext, services: FormatServices, principal: Principal): Promise<void> {
   const names = new Set<string>();
-  const mayRead = await services.access.readFilter(ctx);
+  const { registryToken, scope: _grants, ...user } = principal;
+  const lister = registryToken ? { ...user, ...(registryToken.catalogScope && { scope: registryToken.catalogScope }) } : principal;
+  const mayRead = await services.access.readFilter(ctx, lister);
   for (const repo of services.repos.all().filter((r) => r.format === 'docker')) {
     for (const record of await repo.list({ contains: '/_tags/' })) {
       const image = imageOfTagPath(record.path);

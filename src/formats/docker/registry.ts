@@ -55,6 +55,7 @@ export function resolveImage(nameComponents: string[], services: FormatServices)
 export async function handleRegistry(ctx: RequestContext, segments: string[], services: FormatServices): Promise<void> {
   ctx.res.setHeader('docker-distribution-api-version', 'registry/2.0');
   ctx.access.format = 'docker';
+  ctx.registryApi = true;
   try {
     const route = parseRegistryRoute(segments);
     if (!route) throw new ShelfError('NOT_FOUND', 404, `/v2/${segments.join('/')} is not a registry endpoint`);
@@ -84,8 +85,13 @@ async function dispatch(ctx: RequestContext, route: RegistryRoute, services: For
     if (!ctx.req.headers.authorization) {
       throw unauthorized('authentication required', bearerChallenge(ctx, route.op === 'catalog' ? 'registry:catalog:*' : undefined));
     }
-    await services.access.principal(ctx);
-    return route.op === 'base' ? sendJson(ctx, 200, {}) : listCatalog(ctx, services);
+    const principal = await services.access.principal(ctx);
+    if (route.op === 'base') return sendJson(ctx, 200, {});
+    if (principal.registryToken && !principal.registryToken.catalog) {
+      const challenge = bearerChallenge(ctx, 'registry:catalog:*');
+      throw unauthorized('the token does not grant the catalog', `${challenge},error="insufficient_scope"`);
+    }
+    return listCatalog(ctx, services, principal);
   }
   const target = resolveImage(route.name, services);
   ctx.access.repo = target.repo.key;

@@ -1,10 +1,10 @@
 import { ShelfError } from '../../errors.js';
 import { sendJson } from '../../http/respond.js';
 import type { RequestContext } from '../../http/request-context.js';
-import { TOKEN_SERVICE, unauthorized } from '../../security/access-control.js';
+import { TOKEN_SERVICE, unauthorized, type RegistryTokenClaims } from '../../security/access-control.js';
 import { parseAuthorization } from '../../security/identity.js';
-import { looksLikeJwt } from '../../security/jwt.js';
-import { ANONYMOUS, ANY, type Action, type Principal, type ScopeGrant } from '../../security/permissions.js';
+import { looksLikeJwt, type JwtClaims } from '../../security/jwt.js';
+import { ANONYMOUS, type Action, type Principal, type ScopeGrant } from '../../security/permissions.js';
 import type { FormatServices } from '../format-module.js';
 import type { ImageTarget } from './image-target.js';
 
@@ -56,12 +56,13 @@ export async function issueRegistryToken(
   const principal = await caller(ctx, services);
   const claims: { type: string; name: string; actions: string[] }[] = [];
   const grants: ScopeGrant[] = [];
+  let catalog = false;
   for (const scope of params.getAll('scope').flatMap((s) => s.split(' ')).map(parseScope)) {
     if (!scope) continue;
     if (scope.type === 'registry' && scope.name === 'catalog') {
-      // The catalog is filtered per image by what the user may read.
+      // Only the listing: it is filtered per image by what the user (within their credential's scope) may read.
       claims.push({ type: 'registry', name: 'catalog', actions: ['*'] });
-      grants.push({ repositories: [ANY], actions: ['read'] });
+      catalog = true;
       continue;
     }
     if (scope.type !== 'repository') continue;
@@ -78,8 +79,15 @@ export async function issueRegistryToken(
     for (const action of allowed) grants.push({ repositories: [access.checkedRepo(action, target.repo).key], subject: target.image, actions: [action] });
   }
   const ttl = config.security.dockerTokenTtlSeconds;
-  const { token, claims: signed } = access.tokens.sign(principal.username ?? '', TOKEN_SERVICE, ttl, { access: claims, grants });
-  sendJson(ctx, 200, { token, access_token: token, expires_in: ttl, issued_at: new Date(signed.iat * 1000).toISOString() });
+  const expiresAt = Math.min(Date.now() + ttl * 1000, principal.expiresAt ?? Infinity);
+  const extra: Omit<RegistryTokenClaims, keyof JwtClaims> = {
+    grants,
+    ...(catalog && { catalog, ...(principal.scope && { catalogScope: principal.scope }) }),
+    ...(principal.tokenId !== undefined && { tid: principal.tokenId }),
+  };
+  const lifetime = Math.max(1, Math.floor((expiresAt - Date.now()) / 1000));
+  const { token, claims: signed } = access.tokens.sign(principal.username ?? '', TOKEN_SERVICE, lifetime, { access: claims, ...extra });
+  sendJson(ctx, 200, { token, access_token: token, expires_in: lifetime, issued_at: new Date(signed.iat * 1000).toISOString() });
 }
 
 /** The user a token request's Basic credentials (or a Shelf API token) prove; anonymous without any. */

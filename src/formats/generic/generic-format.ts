@@ -21,6 +21,7 @@ export const genericFormat: FormatModule = {
   }),
 
   accessNeed: (method, segments) => fileAccessNeed(method, joinPlainSegments(segments)),
+  subjectOf: (path) => path,
 
   async handle(ctx, repo, segments, { config, downloads }) {
     const path = joinPlainSegments(segments);

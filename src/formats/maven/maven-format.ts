@@ -170,6 +170,7 @@ export const mavenFormat: FormatModule = {
   name: 'maven',
   rules: mavenRules,
   accessNeed: (method, segments) => fileAccessNeed(method, joinPlainSegments(segments)),
+  subjectOf: (path) => path,
   async handle(ctx, repo, segments, services) {
     const path = joinPlainSegments(segments);
     switch (ctx.method) {

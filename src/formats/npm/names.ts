@@ -16,6 +16,12 @@ export const npmPaths = {
   tarball: (name: string, file: string) => `${name}/-/${file}`,
 };
 
+/** The package a path of the layout belongs to: `.npm/<name>/…` or `<name>/-/<file>`. */
+export function packageOfPath(path: string): string | undefined {
+  const match = /^(?:\.npm\/)?((?:@[^/]+\/)?[^/@.][^/]*)\//.exec(path);
+  return match?.[1];
+}
+
 function checkPackageName(name: string): string {
   if (name.length > 214 || !NAME.test(name)) throw badRequest(`invalid package name: ${name}`);
   return name;

@@ -5,6 +5,7 @@ import { sendJson } from '../../http/respond.js';
 import type { Repository } from '../../repos/repository.js';
 import { perProcess, type AccessNeed, type FormatModule, type FormatServices } from '../format-module.js';
 import { proxyAudit } from './audit.js';
+import { packageOfPath } from './names.js';
 import { parseNpmRoute, type NpmRoute } from './npm-routes.js';
 import { npmRules } from './npm-rules.js';
 import { PackumentViews } from './packument-views.js';
@@ -137,6 +138,7 @@ export const npmFormat: FormatModule = {
   name: 'npm',
   rules: npmRules,
   accessNeed: (method, segments) => npmAccessNeed(method, parseNpmRoute(segments)),
+  subjectOf: packageOfPath,
   handle: (ctx, repo, segments, services) => dispatch(ctx, repo, parseNpmRoute(segments), services),
   sendError: (ctx, err) => sendJson(ctx, err.status, { error: err.message, code: err.code }, err.headers),
 };

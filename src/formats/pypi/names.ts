@@ -35,6 +35,12 @@ export const pypiPaths = {
   projectList: '.pypi/-/projects',
 };
 
+/** The project a path of the layout belongs to: `packages/<project>/…` or `.pypi/<project>/…` (not `.pypi/-/`). */
+export function projectOfPath(path: string): string | undefined {
+  const project = /^(?:packages|\.pypi)\/([^/]+)\//.exec(path)?.[1];
+  return project === '-' ? undefined : project;
+}
+
 /**
  * The version in a distribution file name: wheels are `name-version(-build)?-py-abi-platform.whl`
  * (PEP 427), sdists `name-version.tar.gz`, where the name's own `-` were turned into `_`.

@@ -145,6 +145,8 @@ export interface ProjectListTask {
 export interface ProjectList {
   html: string;
   json: string;
+  /** The names, for callers who may read only some of them. */
+  names: string[];
 }
 
 /** The union of the members' project names (normalized, sorted), in both forms. */
@@ -155,5 +157,5 @@ export function buildProjectList(task: ProjectListTask): ProjectList {
     for (const name of list) names.add(normalizeProject(name));
   }
   const sorted = [...names].sort();
-  return { html: renderProjectListHtml(sorted), json: renderProjectListJson(sorted) };
+  return { html: renderProjectListHtml(sorted), json: renderProjectListJson(sorted), names: sorted };
 }

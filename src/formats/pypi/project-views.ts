@@ -17,6 +17,9 @@ import {
   type ProjectView,
 } from './project-view.js';
 
+import { sendText } from '../../http/respond.js';
+import { renderProjectListHtml, renderProjectListJson } from './simple-api.js';
+
 const WORKER = new URL('./project-worker.js', import.meta.url);
 /** Upstream pages and lists beyond this are refused (PyPI's full project list is about 30 MB). */
 const MAX_INDEX_BYTES = 256 * 1024 * 1024;
@@ -54,8 +57,11 @@ export class ProjectViews {
     return this.pages.send(ctx, view, form, view[form], contentType);
   }
 
-  sendList(ctx: RequestContext, list: ProjectList, form: 'html' | 'json', contentType: string): Promise<void> {
-    return this.lists.send(ctx, list, form, list[form], contentType);
+  /** The list, or when the caller may read only some projects (`visible`), the part they may read. */
+  async sendList(ctx: RequestContext, list: ProjectList, form: 'html' | 'json', contentType: string, visible?: (project: string) => boolean): Promise<void> {
+    if (!visible) return this.lists.send(ctx, list, form, list[form], contentType);
+    const names = list.names.filter(visible);
+    sendText(ctx, 200, form === 'html' ? renderProjectListHtml(names) : renderProjectListJson(names), contentType, { 'cache-control': 'private, no-store' });
   }
 }
 

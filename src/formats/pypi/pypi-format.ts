@@ -5,7 +5,7 @@ import { deployTarget } from '../../repos/deploy-target.js';
 import type { Repository } from '../../repos/repository.js';
 import { readAll, requestBody } from '../../http/request-body.js';
 import { perProcess, type AccessNeed, type FormatModule, type FormatServices, type SegmentHandler } from '../format-module.js';
-import { checkDistFile, checkProject, normalizeProject, pypiPaths } from './names.js';
+import { checkDistFile, checkProject, normalizeProject, projectOfPath, pypiPaths } from './names.js';
 import { ProjectViews } from './project-views.js';
 import { pypiRules } from './pypi-rules.js';
 import { getFile, getJsonApi, getProjectList, getProjectPage } from './read-handlers.js';
@@ -36,7 +36,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, segments: string[
   if (area === 'simple') {
     requireRead(ctx);
     if (rest.length === 0) return redirect(ctx, `${base}/simple/`);
-    if (rest.length === 1 && rest[0] === '') return getProjectList(ctx, repo, views);
+    if (rest.length === 1 && rest[0] === '') return getProjectList(ctx, repo, views, services.access);
     const [name = '', trailing] = rest;
     const project = normalizeProject(checkProject(name));
     // PEP 503: one URL per project, normalized and ending in a slash.
@@ -110,6 +110,7 @@ export const pypiFormat: FormatModule = {
   rules: pypiRules,
   api: pypiApi,
   accessNeed: (_method, segments) => pypiAccessNeed(segments),
+  subjectOf: projectOfPath,
   handle: dispatch,
   sendError(ctx, err) {
     ctx.res.statusMessage = err.message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200);

@@ -4,6 +4,7 @@ import { sendJson } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import type { Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
+import type { AccessControl } from '../../security/access-control.js';
 import { BASE_URL_PLACEHOLDER } from '../document-views.js';
 import { packageFile } from '../package-routing.js';
 import { pypiPaths } from './names.js';
@@ -29,9 +30,11 @@ async function requireProject(views: ProjectViews, repo: Repository, project: st
   return view;
 }
 
-export async function getProjectList(ctx: RequestContext, repo: Repository, views: ProjectViews): Promise<void> {
+/** The project list, of only the projects the caller may read when permission targets narrow that. */
+export async function getProjectList(ctx: RequestContext, repo: Repository, views: ProjectViews, access: AccessControl): Promise<void> {
   const form = negotiated(ctx);
-  await views.sendList(ctx, await views.projectList(repo), form, simpleType(ctx, form));
+  const mayRead = (await access.readsEverything(ctx, repo)) ? undefined : await access.readFilter(ctx);
+  await views.sendList(ctx, await views.projectList(repo), form, simpleType(ctx, form), mayRead && ((project) => mayRead(repo, project)));
 }
 
 export async function getProjectPage(ctx: RequestContext, repo: Repository, project: string, views: ProjectViews): Promise<void> {

@@ -50,6 +50,19 @@ t.test('twine upload: 401 for bad credentials, 403 read-only or outside the patt
   t.equal(asUser.code, 0, asUser.stdout + asUser.stderr);
 });
 
+t.test('the project list names only the projects the caller may read', async (t) => {
+  const list = async (user: string) => {
+    const response = await fetch(`${local}simple/`, {
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${user}-password`).toString('base64')}`, accept: 'application/vnd.pypi.simple.v1+json' },
+    });
+    t.equal(response.status, 200);
+    return ((await response.json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
+  };
+  t.ok((await list('reader')).includes('shelf-upload'), 'a reader of the whole repository sees it');
+  t.notOk((await list('outsider')).includes('shelf-upload'), 'corp-* readers do not');
+  t.ok((await list('uploader')).includes('shelf-upload'));
+});
+
 t.test('pip: anonymous from the remote, credentials in the index URL for hosted projects', async (t) => {
   const env = pythonEnv(t);
   // pip without credentials (and no prompt) treats the 401 as an empty page.
