@@ -24,6 +24,7 @@ import type { MetadataIndex } from './storage/metadata-index.js';
 import { AccessControl } from './security/access-control.js';
 import { AuditLog } from './security/audit-log.js';
 import { Identity } from './security/identity.js';
+import { PasswordChecks } from './security/password-checks.js';
 import { JwtSigner, loadOrCreateSigningKey } from './security/jwt.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
 import { UploadSessions } from './storage/upload-sessions.js';
@@ -70,6 +71,7 @@ export class ShelfApp {
   private readonly api: RestApi;
   private readonly services: FormatServices;
   private readonly workers = new WorkerPool();
+  private readonly passwordChecks: PasswordChecks;
   /** Protocol endpoints at the root (`/v2/`) and below `/api/<format>/`, from the formats that have them. */
   private readonly rootRoutes = new Map<string, SegmentHandler>();
   private readonly formatApis = new Map<string, SegmentHandler>();
@@ -87,6 +89,7 @@ export class ShelfApp {
       () => this.upstreamBudgets(),
     );
     const metrics = this.metrics;
+    this.passwordChecks = new PasswordChecks((outcome) => metrics.passwordChecks.inc({ outcome }));
     this.repos = new RepositoryRegistry(config.repositories, (repo) => formatModule(repo.format).rules(repo), {
       blobs,
       index,
@@ -99,7 +102,7 @@ export class ShelfApp {
     });
     this.downloads = new DownloadStats(index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers);
-    const identity = new Identity(index);
+    const identity = new Identity(index, this.passwordChecks.verify);
     const audit = new AuditLog(storagePaths(config).auditLog);
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
     const administration = new SecurityAdministration(index, identity, audit, config);
@@ -268,6 +271,7 @@ export class ShelfApp {
   async close(): Promise<void> {
     clearInterval(this.uploadSweep);
     await this.workers.close();
+    await this.passwordChecks.close();
     await this.downloads.close();
     await this.services.access.audit.close();
     await this.repos.close();

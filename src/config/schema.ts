@@ -172,9 +172,14 @@ export const configSchema = z.strictObject({
       /** Failed logins counted per user name and per client address; beyond the limit, logins wait for the window. */
       loginThrottle: z
         .strictObject({
+          /** Failed password attempts for one user from one address before each next one waits (1 s, 2 s, 4 s, …). */
           maxFailuresPerUser: z.number().int().positive().default(5),
+          /** The same for all attempts from one address (password guesses spread over many user names). */
           maxFailuresPerAddress: z.number().int().positive().default(30),
+          /** Failures older than this are forgotten. */
           windowSeconds: z.number().int().positive().default(900),
+          /** The longest wait between attempts once backing off. */
+          maxDelaySeconds: z.number().int().positive().default(300),
         })
         .prefault({}),
       /** The audit log (JSON lines). Default: <dataDir>/logs/audit.log. */

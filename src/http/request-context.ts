@@ -28,7 +28,7 @@ export interface RequestContext {
   rawPath: string;
   /** Shelf's own URL as the client reaches it, without a trailing slash; used for links in metadata. */
   baseUrl: string;
-  /** The client's address (the proxy's `X-Forwarded-For` client with `trustProxy`). */
+  /** The client's address (with `trustProxy`, the address the proxy saw: the right-most `X-Forwarded-For`). */
   clientAddress: string;
   access: AccessRecord;
   /** A registry API request (/v2/): the only place where a token-service token is accepted. */
@@ -45,6 +45,12 @@ export interface BaseUrlOptions {
 /** The first of a comma-separated proxy header's values (the one the outermost proxy set). */
 const forwarded = (req: IncomingMessage, name: string) => firstValue(req.headers[name])?.split(',')[0]?.trim();
 
+/**
+ * The client as the trusted proxy saw it: the right-most `X-Forwarded-For` value, the one that proxy
+ * appended. Values left of it came from the client and may be forged.
+ */
+const lastHop = (req: IncomingMessage) => firstValue(req.headers['x-forwarded-for'])?.split(',').at(-1)?.trim();
+
 export function createRequestContext(req: IncomingMessage, res: ServerResponse, options: BaseUrlOptions): RequestContext {
   const rawUrl = req.url ?? '/';
   const queryAt = rawUrl.indexOf('?');
@@ -56,7 +62,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     url: new URL(rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`, 'http://shelf.invalid'),
     rawPath,
     baseUrl: externalBaseUrl(req, options),
-    clientAddress: (options.trustProxy && forwarded(req, 'x-forwarded-for')) || req.socket.remoteAddress || 'unknown',
+    clientAddress: (options.trustProxy && lastHop(req)) || req.socket.remoteAddress || 'unknown',
     access: { bytes: 0 },
   };
 }

@@ -47,6 +47,13 @@ export class ShelfMetrics {
     registers: [this.registry],
   });
 
+  readonly passwordChecks = new Counter({
+    name: 'shelf_password_checks_total',
+    help: 'Password hashes computed (scrypt) to check a login, and checks refused because too many were waiting',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly storageBytes: Gauge;
   readonly upstreamBudget: Gauge<'repo'>;
 

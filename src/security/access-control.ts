@@ -6,7 +6,7 @@ import type { Repository } from '../repos/repository.js';
 import { deployTarget } from '../repos/deploy-target.js';
 import { VirtualRepo } from '../repos/virtual-repo.js';
 import type { SecurityConfig } from '../config/schema.js';
-import type { IdentityStore } from '../storage/identity-store.js';
+import type { IdentityStore, LoginThrottleKey } from '../storage/identity-store.js';
 import type { AuditLog } from './audit-log.js';
 import { parseAuthorization, type Credentials, type Identity } from './identity.js';
 import { looksLikeJwt, type JwtClaims, type JwtSigner } from './jwt.js';
@@ -42,10 +42,12 @@ const INVALID_CREDENTIALS = 'invalid credentials';
  * permission targets and those kept in the index, rebuilt whenever the index's security revision moves.
  */
 export class AccessControl {
-  private readonly credentials = new LRUCache<string, { principal: Principal; revision: number }>({
+  /** Checked credentials, with the addresses a password was shown from (see checkCached). */
+  private readonly credentials = new LRUCache<string, { principal: Principal; revision: number; addresses: Set<string> }>({
     max: 10_000,
     ttl: CREDENTIAL_CACHE_MS,
   });
+  private readonly checking = new Map<string, Promise<Principal>>();
   private permissions: { set: PermissionSet; revision: number } | undefined;
 
   constructor(
@@ -145,7 +147,7 @@ export class AccessControl {
    * login); failures count toward the throttle and every attempt is audited.
    */
   async login(ctx: RequestContext, credentials: Credentials, via: string): Promise<Principal> {
-    const principal = await this.checkCredentials(ctx, credentials);
+    const principal = await this.checkCached(ctx, credentials);
     this.audit.record({ event: 'login', via, ...this.actor(ctx, principal), result: 'ok' });
     return principal;
   }
@@ -153,18 +155,39 @@ export class AccessControl {
   private async authenticate(ctx: RequestContext): Promise<Principal> {
     const header = ctx.req.headers.authorization;
     if (!header) return ANONYMOUS;
-    const revision = await this.store.securityRevision();
-    const key = createHash('sha256').update(header).digest('base64');
-    const cached = this.credentials.get(key);
-    if (cached && cached.revision === revision && (cached.principal.expiresAt ?? Infinity) > Date.now()) return cached.principal;
     const credentials = parseAuthorization(header);
     if (!credentials) throw unauthorized('unsupported Authorization scheme');
-    const principal =
-      credentials.kind === 'token' && looksLikeJwt(credentials.token)
-        ? await this.bearerTokenPrincipal(credentials.token)
-        : await this.checkCredentials(ctx, credentials);
-    this.credentials.set(key, { principal, revision });
-    return principal;
+    if (credentials.kind === 'token' && looksLikeJwt(credentials.token)) return this.bearerTokenPrincipal(credentials.token);
+    return this.checkCached(ctx, credentials);
+  }
+
+  /**
+   * Credentials checked at most once a minute (and again when the security revision moves), whatever
+   * protocol presents them; the same credentials arriving while they are checked wait for that one check.
+   */
+  private async checkCached(ctx: RequestContext, credentials: Credentials): Promise<Principal> {
+    const revision = await this.store.securityRevision();
+    const key = createHash('sha256').update(JSON.stringify(credentials)).digest('base64');
+    const cached = this.credentials.get(key);
+    if (cached && cached.revision === revision && (cached.principal.expiresAt ?? Infinity) > Date.now()) {
+      if (credentials.kind === 'token' || cached.addresses.has(ctx.clientAddress)) return cached.principal;
+      // A password known good, from a new address, still passes the throttle: a guess that happens to match a
+      // cached password must not skip the back-off its address is in.
+      const principal = await this.passwordAttempt(ctx, credentials, async () => cached.principal);
+      cached.addresses.add(ctx.clientAddress);
+      return principal;
+    }
+    let check = this.checking.get(key);
+    if (!check) {
+      check = this.checkCredentials(ctx, credentials)
+        .then((principal) => {
+          this.credentials.set(key, { principal, revision, addresses: new Set([ctx.clientAddress]) });
+          return principal;
+        })
+        .finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
   }
 
   /** A token from Shelf's token service: its user as they are now, narrowed to the grants it carries. */
@@ -181,26 +204,47 @@ export class AccessControl {
     };
   }
 
+  /**
+   * Checks credentials against the throttle. An API token costs one indexed lookup, so it is checked first
+   * and a valid one is never throttled; an invalid one counts against its address. A password attempt is
+   * counted before scrypt runs, per user and address (so nobody elsewhere is locked out of their account)
+   * and per address, each with a growing back-off rather than a lockout.
+   */
   private async checkCredentials(ctx: RequestContext, credentials: Credentials): Promise<Principal> {
-    const { maxFailuresPerUser, maxFailuresPerAddress, windowSeconds } = this.config.loginThrottle;
-    const windowMs = windowSeconds * 1000;
-    const keys = [
-      ...(credentials.username !== undefined ? [{ key: `user:${credentials.username}`, max: maxFailuresPerUser }] : []),
-      { key: `address:${ctx.clientAddress}`, max: maxFailuresPerAddress },
-    ];
-    const now = Date.now();
-    if ((await Promise.all(keys.map(({ key }) => this.store.loginFailures(key, now, windowMs)))).some((count, i) => count >= keys[i]!.max)) {
-      this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result: 'throttled' });
-      throw new ShelfError('TOO_MANY_REQUESTS', 429, 'too many failed logins; try again later', { 'retry-after': String(windowSeconds) });
+    if (credentials.kind === 'token') {
+      const principal = await this.identity.authenticate(credentials);
+      if (principal) return principal;
+      await this.takeAttempt(ctx, credentials, [{ key: `address:${ctx.clientAddress}`, free: this.config.loginThrottle.maxFailuresPerAddress }]);
+      this.refused(ctx, credentials, 'failed');
     }
-    const principal = await this.identity.authenticate(credentials);
-    if (!principal) {
-      for (const { key } of keys) await this.store.recordLoginFailure(key, now, windowMs);
-      this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result: 'failed' });
-      throw unauthorized(INVALID_CREDENTIALS);
-    }
-    if (credentials.username !== undefined) await this.store.clearLoginFailures(`user:${credentials.username}`);
+    return this.passwordAttempt(ctx, credentials, () => this.identity.authenticate(credentials));
+  }
+
+  /** A password attempt: taken under the user-and-address and the address keys, checked, then settled. */
+  private async passwordAttempt(ctx: RequestContext, credentials: Credentials, check: () => Promise<Principal | undefined>): Promise<Principal> {
+    const { maxFailuresPerUser, maxFailuresPerAddress } = this.config.loginThrottle;
+    const user = `user:${credentials.username ?? ''}@${ctx.clientAddress}`;
+    const address = `address:${ctx.clientAddress}`;
+    await this.takeAttempt(ctx, credentials, [{ key: user, free: maxFailuresPerUser }, { key: address, free: maxFailuresPerAddress }]);
+    const principal = await check();
+    await this.store.settleLoginAttempt([{ key: user, clear: true }, { key: address, clear: false }], principal !== undefined, Date.now());
+    if (!principal) this.refused(ctx, credentials, 'failed');
     return principal;
+  }
+
+  private async takeAttempt(ctx: RequestContext, credentials: Credentials, keys: LoginThrottleKey[]): Promise<void> {
+    const { windowSeconds, maxDelaySeconds } = this.config.loginThrottle;
+    const now = Date.now();
+    const { retryAt } = await this.store.takeLoginAttempt(keys, now, windowSeconds * 1000, maxDelaySeconds * 1000);
+    if (retryAt === undefined) return;
+    this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result: 'throttled' });
+    const seconds = String(Math.max(1, Math.ceil((retryAt - now) / 1000)));
+    throw new ShelfError('TOO_MANY_REQUESTS', 429, `too many failed logins; try again in ${seconds} s`, { 'retry-after': seconds });
+  }
+
+  private refused(ctx: RequestContext, credentials: Credentials, result: 'failed'): never {
+    this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result });
+    throw unauthorized(INVALID_CREDENTIALS);
   }
 
   private async permissionSet(): Promise<PermissionSet> {

@@ -23,7 +23,11 @@ let decoyHash: Promise<string> | undefined;
  * (Basic user:password or user:token, Bearer token) into a Principal.
  */
 export class Identity {
-  constructor(private readonly store: IdentityStore) {}
+  constructor(
+    private readonly store: IdentityStore,
+    /** How a password is checked against its hash: the server passes its PasswordChecks' `verify`. */
+    private readonly verify: (password: string, stored: string) => Promise<boolean> = verifyPassword,
+  ) {}
 
   async addUser(options: { name: string; password: string | null; email?: string; admin?: boolean }): Promise<UserRecord> {
     if (!USERNAME.test(options.name)) throw new Error(`invalid user name "${options.name}": lower-case letters, digits, ".", "_", "-"`);
@@ -45,10 +49,10 @@ export class Identity {
     const user = await this.store.getUser(name);
     if (!user?.passwordHash) {
       // Spend the same time as a real check, so a wrong name cannot be told from a wrong password.
-      await verifyPassword(password, await (decoyHash ??= hashPassword('decoy')));
+      await this.verify(password, await (decoyHash ??= hashPassword('decoy')));
       return undefined;
     }
-    return (await verifyPassword(password, user.passwordHash)) && !user.disabled ? user : undefined;
+    return (await this.verify(password, user.passwordHash)) && !user.disabled ? user : undefined;
   }
 
   /** A new token for the user; the token itself is returned once and only its hash is kept. */

@@ -1,28 +1,36 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { ScryptTask } from '../workers/scrypt-task.js';
 
 /** scrypt with OWASP's minimum cost (N=2^17, r=8, p=1): about 100 ms and 128 MiB per hash. */
 const COST = { N: 2 ** 17, r: 8, p: 1 };
 const KEY_BYTES = 32;
 
-function derive(password: string, salt: Buffer, cost: typeof COST): Promise<Buffer> {
-  const options: ScryptOptions = { ...cost, maxmem: 256 * cost.N * cost.r };
-  return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFKC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
+/** Computes scrypt; where the work runs is the caller's choice (see PasswordChecks for the server's). */
+export type Deriver = (task: ScryptTask) => Promise<Uint8Array>;
+
+/** libuv's thread pool: fine for the CLI and tests; the server uses its own thread instead. */
+export const deriveOnLibuv: Deriver = ({ password, salt, keyBytes, options }) =>
+  new Promise((resolve, reject) => scrypt(password, salt, keyBytes, options, (err, key) => (err ? reject(err) : resolve(key))));
+
+const task = (password: string, salt: Buffer, cost: typeof COST): ScryptTask => ({
+  password: password.normalize('NFKC'),
+  salt,
+  keyBytes: KEY_BYTES,
+  options: { ...cost, maxmem: 256 * cost.N * cost.r },
+});
 
 /** `scrypt$N$r$p$<salt b64>$<key b64>`: the cost travels with the hash, so it can be raised later. */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, derive: Deriver = deriveOnLibuv): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, COST);
+  const key = Buffer.from(await derive(task(password, salt, COST)));
   return ['scrypt', COST.N, COST.r, COST.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, derive: Deriver = deriveOnLibuv): Promise<boolean> {
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64');
-  const actual = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
+  const actual = Buffer.from(await derive(task(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) })));
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 

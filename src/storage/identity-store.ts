@@ -30,6 +30,12 @@ export interface TokenScope {
   actions: Action[];
 }
 
+export interface LoginThrottleKey {
+  key: string;
+  /** Attempts before backing off. */
+  free: number;
+}
+
 export interface GroupRecord {
   name: string;
   description: string;
@@ -61,11 +67,15 @@ export interface IdentityStore {
   /** Grows on every change to users, groups, permission targets or token validity, so caches know when to drop. */
   securityRevision(): Promise<number>;
   /**
-   * Counts a failed login under `key` and returns the failures within the window that ends now; a window
-   * older than `windowMs` starts again at one.
+   * Takes a login attempt under every key, before the credential is checked (so concurrent guesses cannot
+   * all pass one check of the count). A key that has used its `free` attempts backs off: the next one is
+   * allowed `2^(attempts - free)` seconds after the last, at most `maxDelayMs`; attempts older than
+   * `windowMs` are forgotten. When any key is backing off nothing is counted and the answer says until when.
    */
-  recordLoginFailure(key: string, at: number, windowMs: number): Promise<number>;
-  /** Failures counted under `key` within the window ending at `at`. */
-  loginFailures(key: string, at: number, windowMs: number): Promise<number>;
-  clearLoginFailures(key: string): Promise<void>;
+  takeLoginAttempt(keys: LoginThrottleKey[], at: number, windowMs: number, maxDelayMs: number): Promise<{ retryAt?: number }>;
+  /**
+   * The check of a taken attempt ended. A failure's back-off runs from now (the end of the check). A success
+   * gives its attempt back under each key, or drops the key's count (`clear`).
+   */
+  settleLoginAttempt(keys: { key: string; clear: boolean }[], succeeded: boolean, at: number): Promise<void>;
 }

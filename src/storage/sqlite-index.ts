@@ -12,7 +12,7 @@ import type {
   Properties,
   PutResult,
 } from './metadata-index.js';
-import type { GroupRecord, IdentityStore, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
+import type { GroupRecord, IdentityStore, LoginThrottleKey, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
 import type { PermissionTarget } from '../security/permissions.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
@@ -66,6 +66,9 @@ const MIGRATIONS: string[] = [
      BEGIN UPDATE security_revision SET revision = revision + 1; END;
    CREATE TRIGGER tokens_delete_revision AFTER DELETE ON tokens
      BEGIN UPDATE security_revision SET revision = revision + 1; END;`,
+  // Login throttling backs off from the last attempt instead of locking out for a window.
+  `DELETE FROM login_failures;
+   ALTER TABLE login_failures ADD COLUMN last_at INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface UserRow {
@@ -452,26 +455,37 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return (this.sql('SELECT revision FROM security_revision WHERE id = 1').get() as { revision: number }).revision;
   }
 
-  async recordLoginFailure(key: string, at: number, windowMs: number): Promise<number> {
-    const row = this.sql(
-      `INSERT INTO login_failures (key, count, first_at) VALUES (@key, 1, @at)
+  async takeLoginAttempt(keys: LoginThrottleKey[], at: number, windowMs: number, maxDelayMs: number): Promise<{ retryAt?: number }> {
+    const read = this.sql('SELECT count FROM login_failures WHERE key = ? AND last_at > ?');
+    const lastAt = this.sql('SELECT last_at FROM login_failures WHERE key = ?');
+    const count = this.sql(
+      `INSERT INTO login_failures (key, count, first_at, last_at) VALUES (@key, 1, @at, @at)
        ON CONFLICT (key) DO UPDATE SET
-         count = CASE WHEN first_at <= @at - @windowMs THEN 1 ELSE count + 1 END,
-         first_at = CASE WHEN first_at <= @at - @windowMs THEN @at ELSE first_at END
-       RETURNING count`,
-    ).get({ key, at, windowMs }) as { count: number };
-    return row.count;
+         count = CASE WHEN last_at <= @at - @windowMs THEN 1 ELSE count + 1 END,
+         first_at = CASE WHEN last_at <= @at - @windowMs THEN @at ELSE first_at END,
+         last_at = @at`,
+    );
+    return this.db.transaction(() => {
+      let retryAt: number | undefined;
+      for (const { key, free } of keys) {
+        const attempts = (read.get(key, at - windowMs) as { count: number } | undefined)?.count ?? 0;
+        if (attempts < free) continue;
+        const allowedAt = (lastAt.get(key) as { last_at: number }).last_at + Math.min(1000 * 2 ** (attempts - free), maxDelayMs);
+        if (allowedAt > at) retryAt = Math.max(retryAt ?? 0, allowedAt);
+      }
+      if (retryAt !== undefined) return { retryAt };
+      for (const { key } of keys) count.run({ key, at, windowMs });
+      return {};
+    }).immediate();
   }
 
-  async loginFailures(key: string, at: number, windowMs: number): Promise<number> {
-    const row = this.sql('SELECT count FROM login_failures WHERE key = ? AND first_at > ?').get(key, at - windowMs) as
-      | { count: number }
-      | undefined;
-    return row?.count ?? 0;
-  }
-
-  async clearLoginFailures(key: string): Promise<void> {
-    this.sql('DELETE FROM login_failures WHERE key = ?').run(key);
+  async settleLoginAttempt(keys: { key: string; clear: boolean }[], succeeded: boolean, at: number): Promise<void> {
+    const clear = this.sql('DELETE FROM login_failures WHERE key = ?');
+    const refund = this.sql('UPDATE login_failures SET count = MAX(count - 1, 0) WHERE key = ?');
+    const failed = this.sql('UPDATE login_failures SET last_at = MAX(last_at, ?) WHERE key = ?');
+    this.db
+      .transaction(() => keys.forEach(({ key, clear: drop }) => (succeeded ? (drop ? clear : refund).run(key) : failed.run(at, key))))
+      .immediate();
   }
 
   async close(): Promise<void> {

@@ -11,11 +11,15 @@ import type { HashFileResult, HashFileTask } from './hash-file.js';
 export class WorkerPool {
   private pool?: Piscina;
 
-  constructor(private readonly maxThreads = Math.max(1, availableParallelism() - 1)) {}
+  constructor(
+    private readonly maxThreads = Math.max(1, availableParallelism() - 1),
+    /** Tasks that may wait for a thread; past it `run` rejects ("Task queue is at limit"). */
+    private readonly maxQueue = Infinity,
+  ) {}
 
   /** Runs `task` through the default export of `module` (a file URL); the threads start on first use. */
   async run<Result>(module: URL, task: unknown): Promise<Result> {
-    this.pool ??= new Piscina({ maxThreads: this.maxThreads, minThreads: 0 });
+    this.pool ??= new Piscina({ maxThreads: this.maxThreads, minThreads: 0, maxQueue: this.maxQueue, idleTimeout: 30_000 });
     return (await this.pool.run(task, { filename: module.href })) as Result;
   }
 

@@ -90,13 +90,25 @@ t.test('every change to users, groups, targets or token validity moves the secur
   t.ok((await index.securityRevision()) > afterTarget, 'revocation');
 });
 
-t.test('login failures count within their window', async (t) => {
+t.test('login attempts back off after the free ones, and are forgotten after the window', async (t) => {
   const now = Date.now();
-  t.equal(await index.recordLoginFailure('user:x', now, 1000), 1);
-  t.equal(await index.recordLoginFailure('user:x', now + 10, 1000), 2);
-  t.equal(await index.loginFailures('user:x', now + 20, 1000), 2);
-  t.equal(await index.loginFailures('user:x', now + 2000, 1000), 0, 'the window passed');
-  t.equal(await index.recordLoginFailure('user:x', now + 2000, 1000), 1, 'and counting starts again');
-  await index.clearLoginFailures('user:x');
-  t.equal(await index.loginFailures('user:x', now + 2000, 1000), 0);
+  const keys = [{ key: 'user:x@a', free: 2 }];
+  const take = (at: number) => index.takeLoginAttempt(keys, at, 60_000, 8_000);
+  t.same(await take(now), {});
+  t.same(await take(now + 10), {});
+  t.same(await take(now + 20), { retryAt: now + 10 + 1000 }, 'the third waits a second after the last');
+  t.same(await take(now + 1010), {}, 'then it may');
+  t.same(await take(now + 1020), { retryAt: now + 1010 + 2000 }, 'and the next waits twice as long');
+  t.same(await take(now + 100_000), {}, 'the window passed: counting starts again');
+  t.same(await take(now + 100_010), {});
+  t.same(await take(now + 100_020), { retryAt: now + 100_010 + 1000 });
+  await index.settleLoginAttempt([{ key: 'user:x@a', clear: false }], false, now + 100_500);
+  t.same(await take(now + 101_000), { retryAt: now + 100_500 + 1000 }, 'a failed check backs off from its end');
+  await index.settleLoginAttempt([{ key: 'user:x@a', clear: true }], true, now + 100_600);
+  t.same(await take(now + 100_030), {}, 'a success clears the key');
+  const both = [{ key: 'user:y@a', free: 5 }, { key: 'address:a', free: 1 }];
+  t.same(await index.takeLoginAttempt(both, now, 60_000, 8_000), {});
+  t.ok((await index.takeLoginAttempt(both, now + 1, 60_000, 8_000)).retryAt, 'any key backing off refuses');
+  await index.settleLoginAttempt([{ key: 'user:y@a', clear: true }, { key: 'address:a', clear: false }], true, now + 1);
+  t.same(await index.takeLoginAttempt(both, now + 2, 60_000, 8_000), {}, 'a success gives its attempt back to the address');
 });
