@@ -123,6 +123,14 @@ export const configSchema = z.strictObject({
       trustProxy: z.boolean().default(false),
       maxUploadBytes: byteSize.default(10 * 1024 ** 3),
       shutdownGraceSeconds: z.number().int().positive().default(30),
+      /** A connection must have sent a request's headers within this (slow-header attacks hold sockets open). */
+      headersTimeoutSeconds: z.number().int().positive().default(30),
+      /** A socket with no traffic either way for this long is closed (long transfers keep moving, so stay open). */
+      idleTimeoutSeconds: z.number().int().positive().default(300),
+      /** Open connections one serving process accepts; further ones are closed at once. */
+      maxConnectionsPerWorker: z.number().int().positive().default(4096),
+      /** How often the primary checks that every worker still answers and can open files; 3 missed: replaced. */
+      workerHealthCheckSeconds: z.number().int().positive().default(10),
       /** An HTTPS listener beside the HTTP one; the files are read again on SIGHUP. */
       tls: z
         .strictObject({

@@ -1,3 +1,4 @@
+import { mapBounded, METADATA_READ_CONCURRENCY } from '../concurrency.js';
 import { z } from 'zod';
 import { ShelfError } from '../errors.js';
 import type { GroupRecord, IdentityStore, TokenRecord, UserRecord } from '../storage/identity-store.js';
@@ -75,7 +76,7 @@ export class SecurityAdministration {
   ) {}
 
   async listUsers() {
-    return Promise.all((await this.store.listUsers()).map(async (u) => describeUser(u, await this.store.groupsOf(u.name))));
+    return mapBounded(await this.store.listUsers(), METADATA_READ_CONCURRENCY, async (u) => describeUser(u, await this.store.groupsOf(u.name)));
   }
 
   /** Creates a user; an existing name is a conflict. */

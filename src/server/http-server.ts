@@ -6,10 +6,39 @@ import { createSecureContext } from 'node:tls';
 import type { ShelfApp } from '../app.js';
 import type { ShelfConfig, TlsConfig } from '../config/schema.js';
 
-const SERVER_OPTIONS = { requestTimeout: 0, keepAliveTimeout: 65_000 };
+type ConnectionLimits = Pick<ShelfConfig['server'], 'headersTimeoutSeconds' | 'idleTimeoutSeconds' | 'maxConnectionsPerWorker'>;
 
-export async function listen(app: ShelfApp, host: string, port: number, handler: RequestListener = app.handle): Promise<Server> {
-  return bind(createServer(SERVER_OPTIONS, handler), host, port);
+const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutSeconds: 30, idleTimeoutSeconds: 300, maxConnectionsPerWorker: 4096 };
+
+/**
+ * Socket limits. No request timeout (a 10 GiB upload may take hours), but a headers timeout, which must be
+ * set on its own: Node derives its default from the request timeout, so `requestTimeout: 0` would turn it
+ * off. Node checks both only every `connectionsCheckingInterval`, so that follows the headers timeout.
+ */
+function serverOptions(limits: ConnectionLimits) {
+  const headersTimeout = limits.headersTimeoutSeconds * 1000;
+  return {
+    requestTimeout: 0,
+    headersTimeout,
+    connectionsCheckingInterval: Math.min(5000, Math.max(250, headersTimeout / 4)),
+    keepAliveTimeout: 65_000,
+  };
+}
+
+function applyLimits<T extends Server>(server: T, limits: ConnectionLimits): T {
+  server.maxConnections = limits.maxConnectionsPerWorker;
+  server.setTimeout(limits.idleTimeoutSeconds * 1000);
+  return server;
+}
+
+export async function listen(
+  app: ShelfApp,
+  host: string,
+  port: number,
+  handler: RequestListener = app.handle,
+  limits: ConnectionLimits = DEFAULT_LIMITS,
+): Promise<Server> {
+  return bind(applyLimits(createServer(serverOptions(limits), handler), limits), host, port);
 }
 
 async function bind<T extends Server>(server: T, host: string, port: number): Promise<T> {
@@ -46,14 +75,14 @@ export async function readKeyPair(tls: TlsConfig): Promise<{ cert: Buffer; key: 
  */
 export async function startListeners(app: ShelfApp, server: ShelfConfig['server']): Promise<Listeners> {
   const tls = server.tls;
-  if (!tls) return { servers: [await listen(app, server.host, server.port)], reloadTls: async () => undefined };
+  if (!tls) return { servers: [await listen(app, server.host, server.port, app.handle, server)], reloadTls: async () => undefined };
   const hsts = tls.hstsMaxAgeSeconds > 0 ? `max-age=${tls.hstsMaxAgeSeconds}` : undefined;
-  const secure = createHttpsServer({ ...SERVER_OPTIONS, ...(await readKeyPair(tls)) }, (req, res) => {
+  const secure = createHttpsServer({ ...serverOptions(server), ...(await readKeyPair(tls)) }, (req, res) => {
     if (hsts) res.setHeader('strict-transport-security', hsts);
     app.handle(req, res);
   });
-  await bind(secure, server.host, tls.port);
-  const plain = await listen(app, server.host, server.port, tls.redirectHttp ? redirectToHttps(app, tls.port) : app.handle);
+  await bind(applyLimits(secure, server), server.host, tls.port);
+  const plain = await listen(app, server.host, server.port, tls.redirectHttp ? redirectToHttps(app, tls.port) : app.handle, server);
   return {
     servers: [plain, secure],
     reloadTls: async () => secure.setSecureContext(await readKeyPair(tls)),

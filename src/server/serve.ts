@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ShelfApp, openStorage, storagePaths } from '../app.js';
 import { ensureInitialAdmin, INITIAL_ADMIN } from '../security/initial-admin.js';
@@ -18,12 +18,25 @@ type MetricsMessage =
   | { shelf: 'metrics'; op: 'text'; id: number; text: string };
 type ShutdownMessage = { shelf: 'shutdown' };
 type ReloadTlsMessage = { shelf: 'reload-tls' };
+/** The primary's health check of a worker, answered only when the worker's loop runs and it can open a file. */
+type HealthMessage = { shelf: 'health'; op: 'ping' | 'pong' };
 
 const isMessage = <T extends { shelf: string }>(kind: T['shelf']) => (m: unknown): m is T =>
   typeof m === 'object' && m !== null && (m as { shelf?: unknown }).shelf === kind;
 const isMetricsMessage = isMessage<MetricsMessage>('metrics');
 const isShutdownMessage = isMessage<ShutdownMessage>('shutdown');
 const isReloadTlsMessage = isMessage<ReloadTlsMessage>('reload-tls');
+const isHealthMessage = isMessage<HealthMessage>('health');
+
+/** Answers the primary's health check if this process can still open a file (EMFILE stops accepting too). */
+async function answerHealthCheck(send: (message: object) => void): Promise<void> {
+  try {
+    await (await open('/dev/null', 'r')).close();
+    send({ shelf: 'health', op: 'pong' } satisfies HealthMessage);
+  } catch {
+    // No answer: the primary replaces a worker that misses three checks.
+  }
+}
 
 /** Reloads the TLS certificate and key, logging the outcome; a bad file keeps the old pair in service. */
 function reloadTls(listeners: Listeners, log: Logger): void {
@@ -124,6 +137,7 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
     }
     if (isShutdownMessage(message)) void stop();
     if (isReloadTlsMessage(message)) reloadTls(listeners, log);
+    if (isHealthMessage(message) && message.op === 'ping') void answerHealthCheck(send);
   });
   // The primary coordinates shutdown and reloads; a signal sent to the whole process group is left to it.
   process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined).on('SIGHUP', () => undefined);
@@ -134,12 +148,17 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
   const hub = new FlightHub((workerId, message) => cluster.workers?.[workerId]?.send(message));
   let stopping = false;
 
+  /** When each worker last answered a health check (or was started). */
+  const answeredAt = new Map<number, number>();
   const fork = () => {
     const worker = cluster.fork();
+    answeredAt.set(worker.id, Date.now());
+    worker.on('listening', () => answeredAt.set(worker.id, Date.now()));
     worker.on('message', (message: unknown) => onWorkerMessage(worker, message));
   };
   const onWorkerMessage = (worker: Worker, message: unknown) => {
     hub.onMessage(worker.id, message);
+    if (isHealthMessage(message) && message.op === 'pong') answeredAt.set(worker.id, Date.now());
     if (isMetricsMessage(message) && message.op === 'get') {
       aggregator
         .clusterMetrics()
@@ -153,6 +172,7 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
 
   cluster.on('exit', (worker, code, signal) => {
     hub.onWorkerExit(worker.id);
+    answeredAt.delete(worker.id);
     const pid = worker.process.pid;
     if (pid !== undefined) {
       blobs
@@ -164,6 +184,20 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
     setTimeout(fork, 500);
   });
   for (let i = 0; i < workers; i++) fork();
+  // A worker can be alive yet serve nothing (a stuck loop, no file descriptors left): it is replaced.
+  const checkEvery = config.server.workerHealthCheckSeconds * 1000;
+  setInterval(() => {
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (!worker || stopping) continue;
+      if (Date.now() - (answeredAt.get(worker.id) ?? Date.now()) > 3 * checkEvery) {
+        log.error({ worker: worker.process.pid }, 'worker stopped answering health checks (stuck, or out of file descriptors); replacing it');
+        answeredAt.delete(worker.id);
+        worker.process.kill('SIGKILL');
+        continue;
+      }
+      worker.send({ shelf: 'health', op: 'ping' } satisfies HealthMessage);
+    }
+  }, checkEvery).unref();
   log.info({ host: config.server.host, port: config.server.port, tlsPort: config.server.tls?.port, workers }, 'shelf listening');
   process.on('SIGHUP', () => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'reload-tls' });

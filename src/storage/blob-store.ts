@@ -1,3 +1,4 @@
+import { mapBounded } from '../concurrency.js';
 import { randomUUID } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -70,7 +71,7 @@ export class FsBlobStore {
    */
   async removeTempFiles(ofPid?: number): Promise<number> {
     const names = (await readdir(this.tempDir)).filter((name) => ofPid === undefined || name.startsWith(`${ofPid}-`));
-    await Promise.all(names.map((name) => rm(join(this.tempDir, name), { force: true })));
+    await mapBounded(names, 16, (name) => rm(join(this.tempDir, name), { force: true }));
     return names.length;
   }
 

@@ -41,7 +41,7 @@ export async function startShelf(raw: Record<string, unknown>): Promise<RunningS
   });
   const app = await ShelfApp.create({ config, log: createLogger(config.logging.level), flights: new LocalFlightCoordinator() });
   if (raw.security === undefined) await new Identity(app.index).addUser(TEST_USER);
-  const server: Server = await listen(app, '127.0.0.1', 0);
+  const server: Server = await listen(app, '127.0.0.1', 0, app.handle, config.server);
   return {
     app,
     url: `http://127.0.0.1:${boundPort(server)}`,
@@ -61,9 +61,16 @@ export interface ShelfProcess extends RunningShelf {
   workerPids(): number[];
 }
 
-/** Shelf as operators run it: `shelf serve` as a child process, with its cluster of workers. */
-export async function startShelfProcess(raw: Record<string, unknown>, workers: number): Promise<ShelfProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'shelf-test-'));
+/**
+ * Shelf as operators run it: `shelf serve` as a child process, with its cluster of workers. `baseDir` may
+ * hold a data directory prepared beforehand (`<baseDir>/data`); `maxOpenFiles` starts it under that `ulimit -n`.
+ */
+export async function startShelfProcess(
+  raw: Record<string, unknown>,
+  workers: number,
+  options: { baseDir?: string; maxOpenFiles?: number } = {},
+): Promise<ShelfProcess> {
+  const dataDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'shelf-test-'));
   const port = await freePort();
   const configFile = join(dataDir, 'shelf.yaml');
   writeFileSync(
@@ -81,9 +88,10 @@ export async function startShelfProcess(raw: Record<string, unknown>, workers: n
       input: TEST_USER.password,
     });
   }
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const serve = [process.execPath, 'dist/cli/main.js', 'serve', '--config', configFile];
+  const child = options.maxOpenFiles
+    ? spawn('sh', ['-c', `ulimit -n ${options.maxOpenFiles} && exec "$@"`, 'sh', ...serve], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(serve[0]!, serve.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,3 +1,4 @@
+import { mapBounded, METADATA_READ_CONCURRENCY } from '../../concurrency.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
@@ -78,25 +79,24 @@ async function hostedSource(repo: Repository, name: string): Promise<SourceHandl
       const read = (record: ArtifactRecord) => readRecord(repo, record, MAX_PACKUMENT_BYTES);
       const valueAt = async (kind: string) =>
         Object.fromEntries(
-          await Promise.all(
-            records
-              .filter((r) => r.path.startsWith(`${prefix}${kind}/`))
-              .map(async (r) => [r.path.slice(prefix.length + kind.length + 1), (await read(r)).toString('utf8')] as const),
+          await mapBounded(
+            records.filter((r) => r.path.startsWith(`${prefix}${kind}/`)),
+            METADATA_READ_CONCURRENCY,
+            async (r) => [r.path.slice(prefix.length + kind.length + 1), (await read(r)).toString('utf8')] as const,
           ),
         );
-      const [distTags, deprecations] = await Promise.all([valueAt('dist-tags'), valueAt('deprecated')]);
+      const distTags = await valueAt('dist-tags');
+      const deprecations = await valueAt('deprecated');
       return {
         repo: repo.key,
         kind: 'hosted',
         distTags,
-        modifiedAt: Math.max(...records.map((r) => r.modifiedAt)),
-        versions: await Promise.all(
-          versions.map(async (record) => {
-            const version = record.path.slice(`${prefix}versions/`.length, -'.json'.length);
-            const deprecated = deprecations[version];
-            return { manifest: await read(record), publishedAt: record.createdAt, ...(deprecated && { deprecated }) };
-          }),
-        ),
+        modifiedAt: records.reduce((latest, r) => Math.max(latest, r.modifiedAt), 0),
+        versions: await mapBounded(versions, METADATA_READ_CONCURRENCY, async (record) => {
+          const version = record.path.slice(`${prefix}versions/`.length, -'.json'.length);
+          const deprecated = deprecations[version];
+          return { manifest: await read(record), publishedAt: record.createdAt, ...(deprecated && { deprecated }) };
+        }),
       };
     },
   };

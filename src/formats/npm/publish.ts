@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { badRequest, conflict, notFound, ShelfError } from '../../errors.js';
 import { readAll } from '../../http/request-body.js';
@@ -13,6 +14,22 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 
 /** Package-level fields of a publish body kept with the version, so a hosted packument can show them. */
 const CARRIED_FIELDS = ['description', 'readme', 'readmeFilename', 'maintainers'];
+
+/** Limits on what one publish may add, so one package cannot grow without bound or nest without end. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_MANIFEST_DEPTH = 64;
+const MAX_TAGS_PER_PUBLISH = 100;
+/** Dist-tags a package may have in all (the public registry's largest packages have a few dozen). */
+export const MAX_DIST_TAGS = 1000;
+
+/** How deeply `value` nests, counting no further than `limit + 1`. */
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (limit <= 0) return 1;
+  let deepest = 0;
+  for (const child of Object.values(value)) deepest = Math.max(deepest, depthOf(child, limit - 1));
+  return deepest + 1;
+}
 
 const publishedOver = (version: string) =>
   new ShelfError('FORBIDDEN', 403, `You cannot publish over the previously published versions: ${version}.`);
@@ -41,23 +58,13 @@ export async function publishVersion(
   const expect = expectationFromDist(dist);
   if (!expect.sha512 && !expect.sha1) throw badRequest('the manifest has neither dist.integrity nor dist.shasum');
   const tarball = attachedTarball(body);
+  const tags = Object.entries(isObject(body['dist-tags']) ? body['dist-tags'] : { latest: version }).filter(([, tagged]) => tagged === version);
+  if (tags.length > MAX_TAGS_PER_PUBLISH) throw badRequest(`a publish may set at most ${MAX_TAGS_PER_PUBLISH} dist-tags`);
+  for (const [tag] of tags) checkDistTag(checkPathToken('dist-tag', tag));
 
-  if (await target.record(npmPaths.version(name, version))) throw publishedOver(version);
+  // Everything is checked and the manifest serialized before the first byte is stored, so a refused publish
+  // leaves nothing that would block the corrected one.
   const file = tarballFileName(name, version);
-  let blob;
-  try {
-    ({ blob } = await target.put(npmPaths.tarball(name, file), [tarball], {
-      contentType: 'application/octet-stream',
-      expect: { ...expect, size: tarball.length },
-    }));
-  } catch (err) {
-    if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) {
-      throw badRequest(`the attached tarball does not match the manifest's dist.integrity/shasum: ${err.message}`);
-    }
-    if (err instanceof ShelfError && err.status === 409) throw publishedOver(version);
-    throw err;
-  }
-
   const stored: Json = {
     ...Object.fromEntries(CARRIED_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])),
     ...manifest,
@@ -65,21 +72,41 @@ export async function publishVersion(
     ...(publisher && { _npmUser: publisher, maintainers: manifest.maintainers ?? [publisher] }),
     dist: {
       ...dist,
-      integrity: typeof dist.integrity === 'string' ? dist.integrity : integrityOf(blob.sha512),
-      shasum: blob.sha1,
+      integrity: typeof dist.integrity === 'string' ? dist.integrity : integrityOf(createHash('sha512').update(tarball).digest('hex')),
+      shasum: createHash('sha1').update(tarball).digest('hex'),
       tarball: `${baseUrl}/${target.key}/${name}/-/${file}`,
     },
   };
+  if (depthOf(stored, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) throw badRequest(`the manifest nests deeper than ${MAX_MANIFEST_DEPTH} levels`);
+  const manifestBytes = Buffer.from(JSON.stringify(stored));
+  if (manifestBytes.length > MAX_MANIFEST_BYTES) throw badRequest(`the manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+
+  if (await target.record(npmPaths.version(name, version))) throw publishedOver(version);
+  const tarballPath = npmPaths.tarball(name, file);
   try {
-    await target.put(npmPaths.version(name, version), [Buffer.from(JSON.stringify(stored))], { contentType: 'application/json' });
+    await target.put(tarballPath, [tarball], { contentType: 'application/octet-stream', expect: { ...expect, size: tarball.length } });
   } catch (err) {
+    if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) {
+      throw badRequest(`the attached tarball does not match the manifest's dist.integrity/shasum: ${err.message}`);
+    }
     if (err instanceof ShelfError && err.status === 409) throw publishedOver(version);
     throw err;
   }
-  const tags = isObject(body['dist-tags']) ? body['dist-tags'] : { latest: version };
-  for (const [tag, tagged] of Object.entries(tags)) {
-    if (tagged === version) await setDistTag(target, name, checkPathToken('dist-tag', tag), version);
+  try {
+    await target.put(npmPaths.version(name, version), [manifestBytes], { contentType: 'application/json' });
+  } catch (err) {
+    if (err instanceof ShelfError && err.status === 409) throw publishedOver(version);
+    // The version was not recorded: its tarball must not stay to block the next attempt.
+    await target.prune(tarballPath).catch(() => undefined);
+    throw err;
   }
+  for (const [tag] of tags) await setDistTag(target, name, tag, version);
+}
+
+function checkDistTag(tag: string): string {
+  // npm refuses tags that read as a version range, since `npm install name@<tag>` could not tell them apart.
+  if (semver.validRange(tag) !== null) throw badRequest(`dist-tag ${tag} looks like a version range`);
+  return tag;
 }
 
 /** The one `.tgz` attachment, decoded; its declared length must match. */
@@ -170,12 +197,13 @@ export async function unpublishPackage(target: LocalRepo, name: string): Promise
 }
 
 export async function setDistTag(target: LocalRepo, name: string, tag: string, version: string): Promise<void> {
-  if (semver.validRange(tag) !== null) {
-    // npm refuses tags that read as a version range, since `npm install name@<tag>` could not tell them apart.
-    throw badRequest(`dist-tag ${tag} looks like a version range`);
-  }
+  checkDistTag(tag);
   if (!(await target.record(npmPaths.version(name, version)))) throw notFound(`version ${version} of ${name} in ${target.key}`);
-  await target.put(npmPaths.distTag(name, tag), [Buffer.from(version)], { contentType: 'text/plain' });
+  const path = npmPaths.distTag(name, tag);
+  if (!(await target.record(path)) && (await target.list({ prefix: `${npmPaths.hostedPrefix(name)}dist-tags/` })).length >= MAX_DIST_TAGS) {
+    throw badRequest(`${name} has ${MAX_DIST_TAGS} dist-tags already; remove some first`);
+  }
+  await target.put(path, [Buffer.from(version)], { contentType: 'text/plain' });
 }
 
 export async function removeDistTag(target: LocalRepo, name: string, tag: string): Promise<void> {

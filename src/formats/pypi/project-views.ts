@@ -1,3 +1,4 @@
+import { mapBounded, METADATA_READ_CONCURRENCY } from '../../concurrency.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { Repository } from '../../repos/repository.js';
@@ -72,8 +73,9 @@ async function projectSource(repo: Repository, project: string): Promise<MemberS
     const records = (await hosted?.load()) ?? [];
     const fileRecords = records.filter((r) => r.path.startsWith(`${prefix}files/`));
     if (!hosted || fileRecords.length === 0) return undefined;
+    const byPath = new Map(records.map((r) => [r.path, r]));
     const read = async (path: string) => {
-      const record = records.find((r) => r.path === path);
+      const record = byPath.get(path);
       return record && (await readRecord(repo, record, 1024 * 1024)).toString('utf8');
     };
     return {
@@ -81,13 +83,11 @@ async function projectSource(repo: Repository, project: string): Promise<MemberS
       load: async () => ({
         repo: repo.key,
         kind: 'hosted',
-        files: await Promise.all(
-          fileRecords.map(async (r) => {
-            const file = JSON.parse((await read(r.path))!) as HostedFile;
-            const reason = await read(pypiPaths.yank(project, file.filename));
-            return reason === undefined ? file : { ...file, yanked: reason === '' ? (true as const) : reason };
-          }),
-        ),
+        files: await mapBounded(fileRecords, METADATA_READ_CONCURRENCY, async (r) => {
+          const file = JSON.parse((await read(r.path))!) as HostedFile;
+          const reason = await read(pypiPaths.yank(project, file.filename));
+          return reason === undefined ? file : { ...file, yanked: reason === '' ? (true as const) : reason };
+        }),
       }),
     };
   }

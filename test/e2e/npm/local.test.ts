@@ -224,3 +224,31 @@ t.test('tarball links follow the proxy headers when trustProxy is set', async (t
   const doc = (await response.json()) as any;
   t.equal(doc.versions['1.0.0'].dist.tarball, 'https://npm.example.org/npm-local/behind-proxy/-/behind-proxy-1.0.0.tgz');
 });
+
+t.test('a refused publish leaves nothing behind: the corrected one succeeds', async (t) => {
+  const tarball = randomBytes(64);
+  const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
+  const body = (extra: Record<string, unknown>, tags: Record<string, string> = { latest: '1.0.0' }) => ({
+    name: 'refused-once',
+    'dist-tags': tags,
+    versions: { '1.0.0': { name: 'refused-once', version: '1.0.0', dist: { integrity }, ...extra } },
+    _attachments: { 'refused-once-1.0.0.tgz': { data: tarball.toString('base64'), length: tarball.length } },
+  });
+  const put = (document: unknown) =>
+    fetch(`${registry}refused-once`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: typeof document === 'string' ? document : JSON.stringify(document),
+    });
+  // 5,000 nested arrays in 10 KB (written out: JSON.stringify itself cannot nest that deep).
+  const deep = await put(JSON.stringify(body({ deep: 'NESTED' })).replace('"NESTED"', `${'['.repeat(5000)}${']'.repeat(5000)}`));
+  t.equal(deep.status, 400, 'a manifest nested 5,000 deep is a bad request');
+  t.match(((await deep.json()) as { error: string }).error, /nests deeper/);
+  const manyTags = await put(body({}, Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`tag-${i}`, '1.0.0']))));
+  t.equal(manyTags.status, 400, 'too many dist-tags in one publish');
+  t.equal((await fetch(`${registry}refused-once/-/refused-once-1.0.0.tgz`)).status, 404, 'no tarball was stored');
+
+  const corrected = await packageProject(registry, 'refused-once', '1.0.0').npm('publish');
+  t.equal(corrected.code, 0, `npm publishes the corrected version: ${corrected.stderr}`);
+  t.same((await packument('refused-once')).body['dist-tags'], { latest: '1.0.0' });
+});
