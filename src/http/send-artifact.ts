@@ -70,6 +70,7 @@ export async function sendArtifact(ctx: RequestContext, artifact: Artifact, opti
   }
 
   if (ctx.method === 'HEAD') {
+    await artifact.check?.();
     res.writeHead(status, headers);
     res.end();
     return;

@@ -1,7 +1,8 @@
 import type { RemoteRepoConfig } from '../config/schema.js';
 import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import { checksumHeaders, firstValue as first } from '../header-values.js';
-import type { StoredBlob } from '../storage/blob-store.js';
+import { createHash } from 'node:crypto';
+import { CorruptBlobError, type StoredBlob } from '../storage/blob-store.js';
 import type { ArtifactRecord, CacheState, ListOptions } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
@@ -74,8 +75,14 @@ export class RemoteRepo implements Repository {
   async get(path: string, options: GetOptions = {}): Promise<Artifact | undefined> {
     if (!this.filter.allows(path)) return undefined;
     const now = Date.now();
-    const record = await this.ctx.index.getArtifact(this.key, path);
-    if (record && isFresh(record, now)) return storedArtifact(this.ctx.blobs, record, 'HIT');
+    let record = await this.ctx.index.getArtifact(this.key, path);
+    if (record && !(await this.ctx.blobs.has(record.blob.sha256))) {
+      // The cached bytes are gone (found damaged and quarantined, or lost): fetch them again, unconditionally.
+      this.ctx.log.warn({ repo: this.key, path, sha256: record.blob.sha256 }, 'cached content is missing from the blob store; fetching it again');
+      await this.ctx.index.deleteArtifact(this.key, path);
+      record = undefined;
+    }
+    if (record && isFresh(record, now)) return this.repairing(storedArtifact(this.ctx.blobs, record, 'HIT'), options);
     if (!record) {
       const negativeUntil = await this.ctx.index.getNegative(this.key, path);
       if (negativeUntil !== undefined && negativeUntil > now) return undefined;
@@ -87,6 +94,31 @@ export class RemoteRepo implements Repository {
       throw unavailable;
     }
     return this.fetchShared(path, record, options);
+  }
+
+  /**
+   * A cached artifact whose damaged bytes, found when read whole before anything is sent, are fetched again
+   * from the upstream (the damaged blob is quarantined by the read) and served if they hash as recorded.
+   */
+  private repairing(artifact: Artifact, options: GetOptions): Artifact {
+    const { read } = artifact;
+    const expected = artifact.checksums?.sha256;
+    if (!read || !expected) return artifact;
+    return {
+      ...artifact,
+      read: async (range) => {
+        try {
+          return await read(range);
+        } catch (err) {
+          if (!(err instanceof CorruptBlobError)) throw err;
+          this.ctx.log.error({ repo: this.key, path: artifact.path, sha256: expected }, 'cached content was damaged; fetching it again');
+          const again = await this.get(artifact.path, options);
+          const bytes = again && (again.read ? await again.read() : Buffer.concat((await (await again.open()).toArray()) as Buffer[]));
+          if (!bytes || createHash('sha256').update(bytes).digest('hex') !== expected) throw err;
+          return range ? bytes.subarray(range.start, range.end + 1) : bytes;
+        }
+      },
+    };
   }
 
   /** Why the upstream must not be asked now, if it must not. */

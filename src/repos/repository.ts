@@ -23,6 +23,8 @@ export interface Artifact {
   open(range?: ByteRange): Promise<Readable>;
   /** The bytes in one buffer; offered for small stored files, where a stream costs more than the read. */
   read?(range?: ByteRange): Promise<Buffer>;
+  /** Throws unless the stored bytes are there: a HEAD, which reads none, must not answer 200 for lost content. */
+  check?(): Promise<void>;
 }
 
 /** Stored files up to this size are sent from one buffer rather than streamed. */
@@ -113,5 +115,6 @@ export function storedArtifact(blobs: FsBlobStore, record: ArtifactRecord, cache
     ...(cacheStatus && { cacheStatus }),
     open: (range) => blobs.open(sha256, range),
     ...(size <= SMALL_FILE_BYTES && { read: (range?: ByteRange) => blobs.read(sha256, size, range) }),
+    check: () => blobs.requirePresent(sha256),
   };
 }

@@ -4,6 +4,7 @@ import { ShelfError } from '../errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { Repository } from '../repos/repository.js';
 import { deployTarget } from '../repos/deploy-target.js';
+import { RemoteRepo } from '../repos/remote-repo.js';
 import { VirtualRepo } from '../repos/virtual-repo.js';
 import type { SecurityConfig } from '../config/schema.js';
 import type { IdentityStore, LoginThrottleKey } from '../storage/identity-store.js';
@@ -135,9 +136,11 @@ export class AccessControl {
 
   /**
    * Where an action's permission is checked: a change through a virtual repository lands in its deploy
-   * repository. Writes and deletes to a remote repository (a cache only Shelf fills) are refused outright (405).
+   * repository. Writes to a remote repository (a cache only Shelf fills) are refused outright (405); a delete
+   * there evicts the cached file, which the next request fetches again.
    */
   checkedRepo(action: Action, repo: Repository): Repository {
+    if (action === 'delete' && repo instanceof RemoteRepo) return repo;
     if (action === 'write' || action === 'delete') return deployTarget(repo, action);
     return action !== 'read' && repo instanceof VirtualRepo && repo.config.defaultDeployRepo ? repo.deployRepo() : repo;
   }

@@ -1,9 +1,9 @@
 import { mapBounded } from '../concurrency.js';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums } from './checksums.js';
 
@@ -40,6 +40,20 @@ export class SizeMismatchError extends ShelfError {
   }
 }
 
+/** Indexed content whose blob file is gone: a server-side fault, never "not found" (which a client would trust). */
+export class MissingBlobError extends ShelfError {
+  constructor(readonly sha256: string) {
+    super('BLOB_MISSING', 500, `stored content sha256:${sha256} is missing from the blob store; run shelf storage verify --repair`);
+  }
+}
+
+/** A blob whose bytes no longer hash to its name; it has been moved to quarantine and is not served. */
+export class CorruptBlobError extends ShelfError {
+  constructor(readonly sha256: string, actual: string) {
+    super('BLOB_CORRUPT', 500, `stored content sha256:${sha256} is damaged on disk (it hashes to ${actual}); it was quarantined`);
+  }
+}
+
 export class TooLargeError extends ShelfError {
   constructor(limit: number) {
     super('TOO_LARGE', 413, `content exceeds the limit of ${limit} bytes`);
@@ -54,15 +68,19 @@ export class TooLargeError extends ShelfError {
 export class FsBlobStore {
   readonly blobDir: string;
   readonly tempDir: string;
+  /** Where blobs found damaged are moved, out of service but kept for inspection. */
+  readonly quarantineDir: string;
 
   constructor(root: string) {
     this.blobDir = join(root, 'sha256');
     this.tempDir = join(root, 'tmp');
+    this.quarantineDir = join(root, 'quarantine');
   }
 
   async init(): Promise<void> {
     await mkdir(this.blobDir, { recursive: true });
     await mkdir(this.tempDir, { recursive: true });
+    await mkdir(this.quarantineDir, { recursive: true });
   }
 
   /**
@@ -93,44 +111,78 @@ export class FsBlobStore {
     }
   }
 
-  /** A stream of the blob's bytes (or of one range of them); fails with BLOB_UNKNOWN when absent. */
+  /**
+   * A stream of the blob's bytes (or of one range of them); fails with MissingBlobError when absent. A whole
+   * blob is hashed as it streams: when the bytes turn out not to match, the blob is quarantined and the
+   * stream fails at its end, so the client's transfer breaks off instead of completing with damaged bytes.
+   * (A range is not checked: that would mean reading the whole blob for every part of it.)
+   */
   async open(sha256: string, range?: ByteRange): Promise<Readable> {
-    const path = this.pathOf(sha256);
-    let handle: FileHandle;
-    try {
-      handle = await open(path, fsConstants.O_RDONLY);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ShelfError('BLOB_UNKNOWN', 404, `blob sha256:${sha256} is not stored`);
-      }
-      throw err;
-    }
-    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+    const handle = await this.openHandle(sha256);
+    const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+    if (range) return stream;
+    const hash = createHash('sha256');
+    // The latest chunk is held back until the previous ones are passed on, and the last one until the whole
+    // blob has hashed right: a damaged blob's transfer then ends short, which every client notices.
+    let held: Buffer | undefined;
+    const verifier = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        const previous = held;
+        held = chunk;
+        done(null, previous);
+      },
+      flush: (done) => {
+        const actual = hash.digest('hex');
+        if (actual === sha256) return done(null, held);
+        void this.quarantine(sha256).finally(() => done(new CorruptBlobError(sha256, actual)));
+      },
+    });
+    stream.on('error', (err) => verifier.destroy(err));
+    return stream.pipe(verifier);
   }
 
   /**
    * A small blob's bytes (or one range of them) in one buffer: an open, one read and a close, without a
-   * stream's machinery, which costs more than the read itself for files of a few kilobytes.
+   * stream's machinery, which costs more than the read itself for files of a few kilobytes. The whole blob
+   * is read and verified before anything is returned; a damaged one is quarantined (CorruptBlobError).
    */
   async read(sha256: string, size: number, range?: ByteRange): Promise<Buffer> {
-    const start = range?.start ?? 0;
-    const length = (range ? range.end + 1 : size) - start;
-    let handle: FileHandle;
+    const handle = await this.openHandle(sha256);
+    let buffer: Buffer;
     try {
-      handle = await open(this.pathOf(sha256), fsConstants.O_RDONLY);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ShelfError('BLOB_UNKNOWN', 404, `blob sha256:${sha256} is not stored`);
-      }
-      throw err;
-    }
-    try {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, start);
-      if (bytesRead !== length) throw new Error(`blob sha256:${sha256} is shorter on disk than recorded`);
-      return buffer;
+      buffer = Buffer.allocUnsafe(size);
+      const { bytesRead } = await handle.read(buffer, 0, size, 0);
+      buffer = buffer.subarray(0, bytesRead);
     } finally {
       await handle.close();
+    }
+    const actual = createHash('sha256').update(buffer).digest('hex');
+    if (actual !== sha256 || buffer.length !== size) {
+      await this.quarantine(sha256);
+      throw new CorruptBlobError(sha256, actual);
+    }
+    return range ? buffer.subarray(range.start, range.end + 1) : buffer;
+  }
+
+  /** Whether the blob file is there; an indexed path whose blob is not must not be answered as present. */
+  async requirePresent(sha256: string): Promise<void> {
+    if (!(await this.has(sha256))) throw new MissingBlobError(sha256);
+  }
+
+  /** Moves a damaged blob out of service; the next writer of the same content stores it afresh. */
+  async quarantine(sha256: string): Promise<void> {
+    await rename(this.pathOf(sha256), join(this.quarantineDir, `${sha256}.${Date.now()}`)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  private async openHandle(sha256: string): Promise<FileHandle> {
+    try {
+      return await open(this.pathOf(sha256), fsConstants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingBlobError(sha256);
+      throw err;
     }
   }
 

@@ -107,7 +107,10 @@ export async function startShelfProcess(
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        // A graceful stop waits for in-flight requests; a test must not hang on one that never ends.
+        const hard = setTimeout(() => child.kill('SIGKILL'), 30_000);
         await exited;
+        clearTimeout(hard);
       }
       rmSync(dataDir, { recursive: true, force: true });
     },

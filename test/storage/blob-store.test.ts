@@ -96,15 +96,40 @@ t.test('temp files: all at start-up, or only those of a dead process', async (t)
 
 t.test('unknown and malformed digests', async (t) => {
   const store = await freshStore();
-  await t.rejects(store.open('0'.repeat(64)), { code: 'BLOB_UNKNOWN', status: 404 });
+  await t.rejects(store.open('0'.repeat(64)), { code: 'BLOB_MISSING', status: 500 });
   t.throws(() => store.pathOf('../../etc/passwd'), { code: 'DIGEST_INVALID' });
 });
 
-t.test('read: a small blob, or a range of it, in one buffer; a blob shorter than recorded is an error', async (t) => {
+t.test('read: a small blob, or a range of it, in one buffer, verified; a damaged one is quarantined', async (t) => {
   const store = await freshStore();
   const blob = await store.write(chunks('0123456789'));
   t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789');
   t.equal((await store.read(blob.sha256, blob.size, { start: 2, end: 4 })).toString(), '234');
-  await t.rejects(store.read(blob.sha256, blob.size + 5), /shorter on disk than recorded/);
-  await t.rejects(store.read('a'.repeat(64), 3), { code: 'BLOB_UNKNOWN' });
+  await t.rejects(store.read(blob.sha256, blob.size + 5), { code: 'BLOB_CORRUPT' }, 'shorter on disk than recorded');
+  t.notOk(await store.has(blob.sha256), 'and moved out of service');
+  await t.rejects(store.read('a'.repeat(64), 3), { code: 'BLOB_MISSING' });
+  const other = await store.write(chunks('abcdefghij'));
+  writeFileSync(store.pathOf(other.sha256), 'abcdefghiX');
+  await t.rejects(store.read(other.sha256, other.size, { start: 0, end: 1 }), { code: 'BLOB_CORRUPT' }, 'a range of a damaged blob too');
+  await t.rejects(store.requirePresent(other.sha256), { code: 'BLOB_MISSING' });
+});
+
+t.test('open: a whole blob is verified as it streams, and a damaged one ends short', async (t) => {
+  const store = await freshStore();
+  const content = Buffer.alloc(1024 * 1024, 7);
+  const blob = await store.write([content]);
+  t.same(Buffer.concat((await (await store.open(blob.sha256)).toArray()) as Buffer[]), content);
+  const damaged = Buffer.from(content);
+  damaged[5] = 8;
+  writeFileSync(store.pathOf(blob.sha256), damaged);
+  const received: Buffer[] = [];
+  const stream = await store.open(blob.sha256);
+  await t.rejects(
+    (async () => {
+      for await (const chunk of stream) received.push(chunk as Buffer);
+    })(),
+    { code: 'BLOB_CORRUPT' },
+  );
+  t.ok(Buffer.concat(received).length < content.length, 'the last chunk was held back');
+  t.notOk(await store.has(blob.sha256), 'quarantined');
 });

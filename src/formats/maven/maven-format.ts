@@ -180,7 +180,7 @@ export const mavenFormat: FormatModule = {
       case 'PUT':
         return put(ctx, repo, path, services);
       case 'DELETE':
-        await deployTarget(repo, 'deploy').delete(path);
+        await repo.delete(path);
         ctx.res.writeHead(204).end();
         return;
       default:

@@ -56,7 +56,7 @@ t.test('the primary replaces a worker that stops answering', async (t) => {
   const shelf = await startShelfProcess({ server: { workerHealthCheckSeconds: 1 }, repositories }, 2);
   t.teardown(() => shelf.stop());
   for (let i = 0; i < 10 && shelf.workerPids().length < 2; i++) {
-    await fetch(`${shelf.url}/-/healthz`);
+    await fetch(`${shelf.url}/-/healthz`, { signal: AbortSignal.timeout(10_000) });
     await sleep(100);
   }
   const [stuck] = shelf.workerPids();
