@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { openStorage } from '../app.js';
+import { ShelfApp } from '../app.js';
+import { LocalFlightCoordinator } from '../repos/flights.js';
+import { repairBlobs } from '../repos/repair.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { verifyBlobs } from '../storage/verify.js';
 import { WorkerPool } from '../workers/pool.js';
@@ -49,18 +51,28 @@ const storageCommand = program.command('storage').description('inspect the blob 
 storageCommand
   .command('verify')
   .description('re-hash every stored blob (in worker threads) and report any that changed on disk')
+  .option('--repair', 'quarantine damaged blobs and fetch cached files again from their upstreams')
   .addOption(configOption())
-  .action(async (options: { config: string }) => {
+  .action(async (options: { config: string; repair?: boolean }) => {
     const config = loadOrExit(options.config);
-    const { blobs, index } = await openStorage(config);
+    const log = createLogger(config.logging.level);
+    const app = await ShelfApp.create({ config, log, flights: new LocalFlightCoordinator() });
     const pool = new WorkerPool();
-    const report = await verifyBlobs(blobs, index, pool);
+    const report = await verifyBlobs(app.blobs, app.index, pool);
     await pool.close();
-    await index.close();
     console.log(`${report.checked} blobs checked, ${report.corrupt.length} corrupt, ${report.missing.length} missing`);
     for (const sha256 of report.corrupt) console.log(`corrupt: sha256:${sha256}`);
     for (const sha256 of report.missing) console.log(`missing: sha256:${sha256}`);
-    process.exitCode = report.corrupt.length + report.missing.length > 0 ? 1 : 0;
+    let unrepaired = report.corrupt.length + report.missing.length;
+    if (options.repair && unrepaired > 0) {
+      const repair = await repairBlobs(report, app.blobs, app.index, app.repos);
+      for (const where of repair.refetched) console.log(`refetched: ${where}`);
+      for (const where of repair.unrepaired) console.log(`not repaired: ${where}`);
+      console.log(`${repair.refetched.length} files fetched again, ${repair.unrepaired.length} not repaired`);
+      unrepaired = repair.unrepaired.length;
+    }
+    await app.close();
+    process.exitCode = unrepaired > 0 ? 1 : 0;
   });
 
 addIdentityCommands(program, configOption, loadOrExit);

@@ -96,3 +96,33 @@ t.test('DELETE evicts a cached file from a remote repository; the next request f
   t.equal(upstream.requests('/pkg/small.bin').length, before + 1);
   t.equal((await fetch(`${shelf.url}/cache/pkg/small.bin`, { method: 'PUT', body: 'x' })).status, 405, 'writes stay refused');
 });
+
+t.test('shelf storage verify --repair refetches cached files and reports hosted ones', async (t) => {
+  const cached = randomBytes(5000);
+  writeFileSync(join(upstream.root, 'pkg', 'repair.bin'), cached);
+  t.equal((await fetch(`${shelf.url}/cache/pkg/repair.bin`)).status, 200);
+  const hosted = randomBytes(5000);
+  t.equal((await fetch(`${shelf.url}/files/repair.bin`, { method: 'PUT', body: hosted })).status, 201);
+  flipByte(sha256(cached), 1);
+  flipByte(sha256(hosted), 1);
+  const configFile = join(shelf.dataDir, 'verify.yaml');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      storage: { dataDir: shelf.dataDir },
+      logging: { level: 'error' },
+      repositories: [
+        { key: 'files', format: 'generic', type: 'local', allowRedeploy: true },
+        { key: 'cache', format: 'generic', type: 'remote', url: upstream.url, metadataTtlSeconds: 3600 },
+      ],
+    }),
+  );
+  const verify = await runTool(process.execPath, ['dist/cli/main.js', 'storage', 'verify', '--repair', '--config', configFile], { PATH: process.env.PATH });
+  t.equal(verify.code, 1, 'hosted content could not be repaired');
+  t.match(verify.stdout, /2 corrupt/);
+  t.match(verify.stdout, /refetched: cache\/pkg\/repair\.bin/);
+  t.match(verify.stdout, /not repaired: files\/repair\.bin \(hosted: deploy it again\)/);
+  const again = await fetch(`${shelf.url}/cache/pkg/repair.bin`);
+  t.same(Buffer.from(await again.arrayBuffer()), cached, 'the cached file is whole again');
+  t.ok(quarantined(sha256(hosted)), 'the damaged hosted blob is in quarantine');
+});
