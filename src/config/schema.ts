@@ -88,8 +88,15 @@ const remoteRepo = z.strictObject({
   includes: z.array(z.string().min(1)).default(['**']),
   excludes: z.array(z.string().min(1)).default([]),
   connectTimeoutMs: z.number().int().positive().default(10_000),
-  /** Time allowed for the upstream's response headers and between body chunks. */
+  /**
+   * Time allowed for the upstream's response headers (including the wait for a free connection to it) and
+   * between body chunks.
+   */
   readTimeoutMs: z.number().int().positive().default(30_000),
+  /** A body arriving slower than this on average over 30 s is abandoned (a trickle would hold a connection for ever). */
+  minBytesPerSecond: z.number().int().nonnegative().default(1024),
+  /** The longest one upstream fetch may take from request to last byte. */
+  fetchDeadlineSeconds: z.number().int().positive().default(3600),
 });
 
 const virtualRepo = z.strictObject({

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import type { RemoteRepoConfig } from '../config/schema.js';
 import { ShelfError } from '../errors.js';
@@ -24,8 +24,11 @@ export interface UpstreamRequest {
 
 export type UpstreamClientOptions = Pick<
   RemoteRepoConfig,
-  'url' | 'auth' | 'connectTimeoutMs' | 'readTimeoutMs' | 'assumedOfflineSeconds'
+  'url' | 'auth' | 'connectTimeoutMs' | 'readTimeoutMs' | 'assumedOfflineSeconds' | 'minBytesPerSecond' | 'fetchDeadlineSeconds'
 >;
+
+/** The window over which a body's rate is judged against `minBytesPerSecond`. */
+const RATE_WINDOW_MS = 30_000;
 
 /** Network-level failures, as opposed to an HTTP answer. */
 export class UpstreamUnreachableError extends ShelfError {
@@ -97,9 +100,21 @@ export class UpstreamClient {
     return response;
   }
 
+  /**
+   * One exchange, with every wait bounded: the answer's headers (queueing for a connection included) within
+   * connect + read timeouts, the whole exchange within `fetchDeadlineSeconds`, and the body at no less than
+   * `minBytesPerSecond` over a 30 s window. Past any of them the exchange is aborted and its body fails.
+   */
   private async send(url: URL, request: UpstreamRequest, authorization: string | undefined): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { 'user-agent': 'shelf', ...request.headers };
     if (authorization) headers.authorization = authorization;
+    const abort = new AbortController();
+    const fail = (message: string) => abort.abort(Object.assign(new Error(message), { code: 'UND_ERR_TIMEOUT' }));
+    const headersDeadline = setTimeout(
+      () => fail(`no answer within ${this.options.connectTimeoutMs + this.options.readTimeoutMs} ms`),
+      this.options.connectTimeoutMs + this.options.readTimeoutMs,
+    );
+    const deadline = setTimeout(() => fail(`the exchange took longer than ${this.options.fetchDeadlineSeconds} s`), this.options.fetchDeadlineSeconds * 1000);
     let response: Dispatcher.ResponseData;
     try {
       response = await this.dispatcher.request({
@@ -107,16 +122,42 @@ export class UpstreamClient {
         path: `${url.pathname}${url.search}`,
         method: request.method ?? 'GET',
         headers,
+        signal: abort.signal,
         ...(request.body && { body: request.body }),
       });
     } catch (err) {
+      clearTimeout(deadline);
       this.markOffline();
-      throw new UpstreamUnreachableError(url.href, err as Error);
+      throw new UpstreamUnreachableError(url.href, abort.signal.aborted ? (abort.signal.reason as Error) : (err as Error));
+    } finally {
+      clearTimeout(headersDeadline);
     }
     this.budget.observe(response.statusCode, response.headers);
     if (response.statusCode >= 500) this.markOffline();
     else this.offlineUntil = 0;
-    return { status: response.statusCode, headers: response.headers, body: response.body };
+    const body = this.rateWatched(response.body, fail, () => clearTimeout(deadline));
+    return { status: response.statusCode, headers: response.headers, body };
+  }
+
+  /**
+   * The body, counted as it passes: one that trickles in below the minimum rate is aborted. `done` runs once
+   * the body has ended, failed or been dropped.
+   */
+  private rateWatched(body: Readable, fail: (message: string) => void, done: () => void): Readable {
+    const minimum = (this.options.minBytesPerSecond * RATE_WINDOW_MS) / 1000;
+    let received = 0;
+    const counter = new PassThrough();
+    counter.on('data', (chunk: Buffer) => (received += chunk.length)).pause();
+    const check = setInterval(() => {
+      if (received < minimum) fail(`the body arrived at under ${this.options.minBytesPerSecond} bytes/s`);
+      received = 0;
+    }, RATE_WINDOW_MS);
+    check.unref();
+    pipeline(body, counter, () => {
+      clearInterval(check);
+      done();
+    });
+    return counter;
   }
 
   async close(): Promise<void> {

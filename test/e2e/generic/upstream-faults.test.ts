@@ -20,7 +20,9 @@ const shelf = await startShelf({
       metadataTtlSeconds: 0,
       assumedOfflineSeconds: 0,
       readTimeoutMs: 1000,
+      fetchDeadlineSeconds: 3,
     },
+    { key: 'narrow', format: 'generic', type: 'remote', url: upstreamUrl, assumedOfflineSeconds: 0, connectTimeoutMs: 500, readTimeoutMs: 500 },
   ],
 });
 t.teardown(() => shelf.stop());
@@ -108,6 +110,29 @@ t.test('an upstream that stalls mid-body is cut off after readTimeoutMs', async 
   const result = await download('/remote/stalls.bin');
   t.notOk(result.complete);
   t.same(tempFiles(), []);
+});
+
+t.test('a trickling upstream is cut off at the fetch deadline, though each chunk comes in time', async (t) => {
+  const timers: NodeJS.Timeout[] = [];
+  upstream.on('/trickle.bin', (_req, res) => {
+    res.writeHead(200, { 'content-length': 100_000 });
+    timers.push(setInterval(() => res.write(Buffer.alloc(1)), 200));
+  });
+  t.teardown(() => timers.forEach(clearInterval));
+  const result = await download('/remote/trickle.bin');
+  t.notOk(result.complete, 'the client sees the transfer fail');
+  t.ok(result.body.length < 100, 'after a few seconds of trickle');
+  t.same(tempFiles(), [], 'nothing partial is kept');
+  t.equal((await fetch(`${shelf.url}/api/storage/remote/trickle.bin`)).status, 404);
+});
+
+t.test('requests waiting for a connection to a saturated upstream give up within the read timeout', async (t) => {
+  // 64 connections per upstream: 70 requests that the upstream never answers fill the pool and its queue.
+  for (let i = 0; i < 70; i++) upstream.on(`/never-${i}`, () => undefined);
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 70 }, (_, i) => download(`/narrow/never-${i}`)));
+  t.same([...new Set(answers.map((a) => a.status))], [504], 'every one is answered 504, the queued ones too');
+  t.ok(Date.now() - started < 10_000, 'none waits for ever');
 });
 
 t.test('5xx from upstream: 502 without cache, stale with cache', async (t) => {
