@@ -79,6 +79,11 @@ const remoteRepo = z.strictObject({
   metadataTtlSeconds: z.number().int().nonnegative().default(300),
   /** Docker: how long a cached tag is served before it is revalidated (with a HEAD). */
   tagTtlSeconds: z.number().int().nonnegative().optional(),
+  /**
+   * How long a request for expired content (metadata, tags) waits for its revalidation before the cached copy
+   * is served, marked STALE; the revalidation goes on, and its answer serves the requests after it.
+   */
+  revalidateWaitMs: z.number().int().nonnegative().default(2000),
   /** How long an upstream 404 is remembered. */
   negativeCacheTtlSeconds: z.number().int().nonnegative().default(60),
   /** Serve only what is already cached; never contact the upstream. */

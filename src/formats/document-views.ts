@@ -3,7 +3,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { RequestContext } from '../http/request-context.js';
 import { sendText } from '../http/respond.js';
-import type { Repository } from '../repos/repository.js';
+import type { CacheStatus, Repository } from '../repos/repository.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { MemberSource } from './member-sources.js';
 import { loadPackageMembers } from './package-routing.js';
@@ -73,8 +73,15 @@ export class DocumentViews<View extends object> {
     name: string,
     sourceOf: (member: Repository) => Promise<MemberSource<Source> | undefined>,
     build: (sources: Source[]) => Promise<View | undefined>,
+    ctx?: RequestContext,
   ): Promise<View | undefined> {
     const members = await loadPackageMembers(repo, name, sourceOf);
+    if (ctx) {
+      // The answer is as fresh as its least fresh cached source.
+      const statuses = members.map((m) => m.value.cacheStatus).filter((s): s is CacheStatus => s !== undefined);
+      const status = CACHE_STATUS_ORDER.find((s) => statuses.includes(s));
+      if (status) ctx.access.cache = status;
+    }
     if (members.length === 0) return undefined;
     const key = [repo.key, name, ...members.map((m) => `${m.repo.key}:${m.value.identity}`)].join('\u0000');
     return this.get(key, async () => build(await Promise.all(members.map((m) => m.value.load()))));
@@ -88,7 +95,8 @@ export class DocumentViews<View extends object> {
   async send(ctx: RequestContext, view: View, form: string, text: string, contentType: string, headers: Record<string, string> = {}): Promise<void> {
     const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
     const body = await this.render(view, form, text, ctx.baseUrl, gzipped);
-    sendText(ctx, 200, body, contentType, { ...VARY, ...headers, ...(gzipped && { 'content-encoding': 'gzip' }) });
+    const cache = ctx.access.cache && { 'x-shelf-cache': ctx.access.cache };
+    sendText(ctx, 200, body, contentType, { ...VARY, ...cache, ...headers, ...(gzipped && { 'content-encoding': 'gzip' }) });
   }
 
   private async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<Buffer> {
@@ -105,6 +113,9 @@ export class DocumentViews<View extends object> {
     return body;
   }
 }
+
+/** Cache results from least to most fresh: a view shows the first that any of its sources has. */
+const CACHE_STATUS_ORDER: CacheStatus[] = ['MISS', 'STALE', 'REVALIDATED', 'HIT'];
 
 /** Whether a request accepts a gzipped answer. */
 const acceptsGzip = (acceptEncoding: string | undefined) => /\bgzip\b/.test(acceptEncoding ?? '');

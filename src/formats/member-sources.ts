@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readAll } from '../http/request-body.js';
-import type { Artifact, Repository } from '../repos/repository.js';
+import type { Artifact, CacheStatus, Repository } from '../repos/repository.js';
 import type { ArtifactRecord } from '../storage/metadata-index.js';
 
 /**
@@ -11,6 +11,8 @@ import type { ArtifactRecord } from '../storage/metadata-index.js';
 export interface MemberSource<Bytes> {
   identity: string;
   load(): Promise<Bytes>;
+  /** For a document cached from an upstream: how this request found it (HIT, MISS, STALE, REVALIDATED). */
+  cacheStatus?: CacheStatus;
 }
 
 /** An artifact's whole content (small documents), by one read when the artifact offers one. */
@@ -40,6 +42,7 @@ export async function cachedDocument(
   return {
     identity: sha256,
     load: async () => ({ bytes: bytes ?? (await artifactBytes(artifact, maxBytes)), contentType: artifact.contentType }),
+    ...(artifact.cacheStatus && { cacheStatus: artifact.cacheStatus }),
   };
 }
 

@@ -50,19 +50,31 @@ export interface FileOwner {
 }
 
 /**
- * One file of a package (an npm tarball, a PyPI distribution). What a local or remote repository already
- * holds is served as it is, without consulting metadata; otherwise (and always through a virtual
- * repository, so its dependency-confusion rules hold) the package's metadata names the member that owns
- * the file, where its upstream keeps it and what it must hash to.
+ * One file of a package (an npm tarball, a PyPI distribution). What a repository already holds is served as
+ * it is, without consulting metadata: through a virtual repository, from the first member that holds it
+ * among those its dependency-confusion rules allow (only local members when one of them hosts the package,
+ * `hostedPrefix` being where a local repository records it). So a cached file never waits for its package's
+ * metadata to be revalidated. Otherwise the package's metadata names the member that owns the file, where
+ * its upstream keeps it and what it must hash to.
  */
 export async function packageFile(
   repo: Repository,
   packageName: string,
   path: string,
+  hostedPrefix: string,
   owner: () => Promise<FileOwner | undefined>,
 ): Promise<Artifact | undefined> {
   if (repo.type !== 'virtual' && (await repo.record(path))) return repo.get(path);
   if (repo.type === 'local') return undefined;
+  if (repo.type === 'virtual') {
+    const leaves = leafMembers(repo, packageName);
+    const hosting: Repository[] = [];
+    for (const local of leaves.filter((l) => l.type === 'local')) {
+      if ((await local.list({ prefix: hostedPrefix, limit: 1 })).length > 0) hosting.push(local);
+    }
+    const allowed = hosting.length > 0 ? hosting : leaves.filter((l) => l.type !== 'local');
+    for (const member of allowed) if (await member.record(path)) return member.get(path);
+  }
   const found = await owner();
   if (!found) return undefined;
   const member = leafMembers(repo, packageName).find((m) => m.key === found.repo);

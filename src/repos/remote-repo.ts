@@ -93,7 +93,16 @@ export class RemoteRepo implements Repository {
       if (this.config.offline) return undefined;
       throw unavailable;
     }
-    return this.fetchShared(path, record, options);
+    const fetched = this.fetchShared(path, record, options);
+    if (!record) return fetched;
+    // Stale-while-revalidate: a slow or hanging upstream delays a request for expired content by at most
+    // revalidateWaitMs; the cached copy is served meanwhile, and the revalidation finishes for the next one.
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'waited'>((resolve) => (timer = setTimeout(() => resolve('waited'), this.config.revalidateWaitMs)));
+    const first = await Promise.race([fetched, waited]).finally(() => clearTimeout(timer));
+    if (first !== 'waited') return first;
+    fetched.catch(() => undefined);
+    return storedArtifact(this.ctx.blobs, record, 'STALE');
   }
 
   /**

@@ -160,8 +160,9 @@ export class UpstreamClient {
     return counter;
   }
 
+  /** At shutdown, once clients are gone: exchanges still waiting on the upstream are cut, not awaited. */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.dispatcher.destroy();
   }
 
   private markOffline(): void {

@@ -25,12 +25,18 @@ export class PackumentViews {
   constructor(private readonly workers: WorkerPool) {}
 
   /** The packument `repo` serves for `name`, or undefined when none of its members has the package. */
-  async view(repo: Repository, name: string): Promise<PackumentView | undefined> {
-    return this.views.forPackage(repo, name, (member) => sourceOf(member, name), async (sources) => {
-      const task: PackumentTask = { name, servedRepo: repo.key, sources };
-      const bytes = sources.reduce((sum, s) => sum + sourceBytes(s), 0);
-      return buildOffLoop(this.workers, new URL('./packument-worker.js', import.meta.url), buildPackumentView, task, bytes);
-    });
+  async view(repo: Repository, name: string, ctx?: RequestContext): Promise<PackumentView | undefined> {
+    return this.views.forPackage(
+      repo,
+      name,
+      (member) => sourceOf(member, name),
+      async (sources) => {
+        const task: PackumentTask = { name, servedRepo: repo.key, sources };
+        const bytes = sources.reduce((sum, s) => sum + sourceBytes(s), 0);
+        return buildOffLoop(this.workers, new URL('./packument-worker.js', import.meta.url), buildPackumentView, task, bytes);
+      },
+      ctx,
+    );
   }
 
   /** Answers with a view's full or abbreviated document, tarball links at the client's base URL. */
@@ -62,6 +68,7 @@ async function documentSource(repo: Repository, name: string): Promise<SourceHan
     document && {
       identity: document.identity,
       load: async () => ({ repo: repo.key, kind: 'document', document: (await document.load()).bytes }),
+      ...(document.cacheStatus && { cacheStatus: document.cacheStatus }),
     }
   );
 }

@@ -15,8 +15,8 @@ import { versionManifest, type PackumentViews } from './packument-views.js';
 const CORGI_TYPE = 'application/vnd.npm.install-v1+json';
 const JSON_TYPE = 'application/json';
 
-export async function requireView(views: PackumentViews, repo: Repository, name: string): Promise<PackumentView> {
-  const view = await views.view(repo, name);
+export async function requireView(views: PackumentViews, repo: Repository, name: string, ctx?: RequestContext): Promise<PackumentView> {
+  const view = await views.view(repo, name, ctx);
   if (!view) throw notFound(`package ${name} in ${repo.key}`);
   return view;
 }
@@ -25,7 +25,7 @@ export async function requireView(views: PackumentViews, repo: Repository, name:
 const wantsCorgi = (accept: string | undefined) => accept !== undefined && accept.includes(CORGI_TYPE);
 
 export async function getPackument(ctx: RequestContext, repo: Repository, name: string, views: PackumentViews) {
-  const view = await requireView(views, repo, name);
+  const view = await requireView(views, repo, name, ctx);
   const corgi = wantsCorgi(ctx.req.headers.accept);
   const etag = corgi ? `"c${view.etag.slice(1)}` : view.etag;
   if (etagMatches(ctx.req.headers['if-none-match'], etag)) {
@@ -37,7 +37,7 @@ export async function getPackument(ctx: RequestContext, repo: Repository, name: 
 
 /** `GET /<name>/<version|dist-tag>`: one version's full manifest. */
 export async function getVersion(ctx: RequestContext, repo: Repository, name: string, spec: string, views: PackumentViews) {
-  const view = await requireView(views, repo, name);
+  const view = await requireView(views, repo, name, ctx);
   const version = view.distTags[spec] ?? spec;
   const manifest = versionManifest(view, version, ctx.baseUrl);
   if (manifest === undefined) throw notFound(`version ${spec} of ${name}`);
@@ -45,7 +45,7 @@ export async function getVersion(ctx: RequestContext, repo: Repository, name: st
 }
 
 export async function getDistTags(ctx: RequestContext, repo: Repository, name: string, views: PackumentViews) {
-  sendJson(ctx, 200, (await requireView(views, repo, name)).distTags);
+  sendJson(ctx, 200, (await requireView(views, repo, name, ctx)).distTags);
 }
 
 /**
@@ -59,7 +59,7 @@ export async function getTarball(
   file: string,
   { views, downloads }: { views: PackumentViews; downloads: FormatServices['downloads'] },
 ) {
-  const artifact = await packageFile(repo, name, npmPaths.tarball(name, file), async () => {
+  const artifact = await packageFile(repo, name, npmPaths.tarball(name, file), npmPaths.hostedPrefix(name), async () => {
     const ref = (await requireView(views, repo, name)).tarballs[file];
     return ref && { repo: ref.repo, options: (owner: Repository) => tarballOptions(owner, ref) };
   });

@@ -35,12 +35,18 @@ export class ProjectViews {
 
   constructor(private readonly workers: WorkerPool) {}
 
-  async view(repo: Repository, project: string): Promise<ProjectView | undefined> {
-    return this.pages.forPackage(repo, project, (member) => projectSource(member, project), async (sources) => {
-      const bytes = sources.reduce((sum, s) => sum + (s.kind === 'page' ? s.body.length : s.files.length * 512), 0);
-      const task: ProjectTask = { kind: 'page', project, servedRepo: repo.key, sources };
-      return buildOffLoop(this.workers, WORKER, buildProjectView, task, bytes);
-    });
+  async view(repo: Repository, project: string, ctx?: RequestContext): Promise<ProjectView | undefined> {
+    return this.pages.forPackage(
+      repo,
+      project,
+      (member) => projectSource(member, project),
+      async (sources) => {
+        const bytes = sources.reduce((sum, s) => sum + (s.kind === 'page' ? s.body.length : s.files.length * 512), 0);
+        const task: ProjectTask = { kind: 'page', project, servedRepo: repo.key, sources };
+        return buildOffLoop(this.workers, WORKER, buildProjectView, task, bytes);
+      },
+      ctx,
+    );
   }
 
   /** Every project any member holds (hosted) or its upstream lists, sorted. */
@@ -99,6 +105,7 @@ async function projectSource(repo: Repository, project: string): Promise<MemberS
       const { bytes, contentType } = await page.load();
       return { repo: repo.key, kind: 'page', body: bytes.toString('utf8'), contentType, pageUrl: repo.upstream.urlFor(`${project}/`).href };
     },
+    ...(page.cacheStatus && { cacheStatus: page.cacheStatus }),
   };
 }
 

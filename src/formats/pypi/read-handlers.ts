@@ -24,8 +24,8 @@ function negotiated(ctx: RequestContext): 'html' | 'json' {
   return form;
 }
 
-async function requireProject(views: ProjectViews, repo: Repository, project: string): Promise<ProjectView> {
-  const view = await views.view(repo, project);
+async function requireProject(views: ProjectViews, repo: Repository, project: string, ctx?: RequestContext): Promise<ProjectView> {
+  const view = await views.view(repo, project, ctx);
   if (!view) throw notFound(`project ${project} in ${repo.key}`);
   return view;
 }
@@ -39,7 +39,7 @@ export async function getProjectList(ctx: RequestContext, repo: Repository, view
 
 export async function getProjectPage(ctx: RequestContext, repo: Repository, project: string, views: ProjectViews): Promise<void> {
   const form = negotiated(ctx);
-  await views.sendPage(ctx, await requireProject(views, repo, project), form, simpleType(ctx, form));
+  await views.sendPage(ctx, await requireProject(views, repo, project, ctx), form, simpleType(ctx, form));
 }
 
 /**
@@ -55,7 +55,7 @@ export async function getFile(
   { views, downloads }: { views: ProjectViews; downloads: FormatServices['downloads'] },
 ): Promise<void> {
   const path = metadata ? pypiPaths.metadata(project, filename) : pypiPaths.file(project, filename);
-  const artifact = await packageFile(repo, project, path, async () => {
+  const artifact = await packageFile(repo, project, path, pypiPaths.hostedPrefix(project), async () => {
     const ref = (await requireProject(views, repo, project)).refs[filename];
     return ref && (!metadata || ref.coreMetadata !== undefined) ? { repo: ref.repo, options: () => fileOptions(ref, metadata) } : undefined;
   });
