@@ -3,7 +3,7 @@ import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import { checksumHeaders, firstValue as first } from '../header-values.js';
 import { createHash } from 'node:crypto';
 import { CorruptBlobError, type StoredBlob } from '../storage/blob-store.js';
-import type { ArtifactRecord, CacheState, ListOptions } from '../storage/metadata-index.js';
+import type { ArtifactRecord, CacheState, ListOptions, UpstreamOutage } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
 import { readGrowingFile } from './growing-file-reader.js';
@@ -19,6 +19,9 @@ import {
 } from './repository.js';
 
 
+/** How often a worker re-reads the shared upstream state. */
+const OUTAGE_READ_INTERVAL_MS = 1000;
+
 /**
  * A caching proxy of one upstream. Fresh cache is served without asking upstream; a miss or an expired
  * entry is fetched once however many clients ask at the same time (single-flight), streamed to all of them
@@ -28,6 +31,10 @@ import {
 export class RemoteRepo implements Repository {
   readonly type = 'remote';
   private readonly filter: PathFilter;
+  /** The outage every worker agrees on (kept in the index), as last read, and when. */
+  private knownOutage: { outage: UpstreamOutage | undefined; readAt: number } = { outage: undefined, readAt: 0 };
+  /** While the upstream is assumed offline, one request of this process at a time asks it anyway. */
+  private probing = false;
 
   constructor(
     readonly config: RemoteRepoConfig,
@@ -36,6 +43,33 @@ export class RemoteRepo implements Repository {
     readonly upstream: UpstreamClient,
   ) {
     this.filter = new PathFilter(config.includes, config.excludes);
+    upstream.onHealth = (healthy, reason) => {
+      this.recordHealth(healthy, reason).catch((err: unknown) => ctx.log.warn({ err, repo: this.key }, 'could not record the upstream state'));
+    };
+  }
+
+  /** Whether the upstream is assumed offline now (after a failure, for assumedOfflineSeconds), as all workers see it. */
+  async outage(): Promise<UpstreamOutage | undefined> {
+    const now = Date.now();
+    if (now - this.knownOutage.readAt > OUTAGE_READ_INTERVAL_MS) {
+      this.knownOutage = { outage: await this.ctx.index.getUpstreamOutage(this.key), readAt: now };
+    }
+    const { outage } = this.knownOutage;
+    return outage && outage.until > now ? outage : undefined;
+  }
+
+  private async recordHealth(healthy: boolean, reason = 'failed'): Promise<void> {
+    if (healthy) {
+      if (!(await this.outage())) return;
+      this.knownOutage = { outage: undefined, readAt: Date.now() };
+      await this.ctx.index.setUpstreamOutage(this.key, undefined);
+      this.ctx.log.info({ repo: this.key }, 'upstream answers again');
+      return;
+    }
+    if (this.config.assumedOfflineSeconds === 0) return;
+    const outage = { until: Date.now() + this.config.assumedOfflineSeconds * 1000, reason };
+    this.knownOutage = { outage, readAt: Date.now() };
+    await this.ctx.index.setUpstreamOutage(this.key, outage);
   }
 
   get key() {
@@ -87,13 +121,16 @@ export class RemoteRepo implements Repository {
       const negativeUntil = await this.ctx.index.getNegative(this.key, path);
       if (negativeUntil !== undefined && negativeUntil > now) return undefined;
     }
-    const unavailable = this.whyUnavailable();
+    const unavailable = await this.whyUnavailable();
     if (unavailable) {
       if (record) return storedArtifact(this.ctx.blobs, record, 'STALE');
       if (this.config.offline) return undefined;
       throw unavailable;
     }
+    const probe = (await this.outage()) !== undefined;
+    if (probe) this.probing = true;
     const fetched = this.fetchShared(path, record, options);
+    if (probe) void fetched.catch(() => undefined).finally(() => (this.probing = false));
     if (!record) return fetched;
     // Stale-while-revalidate: a slow or hanging upstream delays a request for expired content by at most
     // revalidateWaitMs; the cached copy is served meanwhile, and the revalidation finishes for the next one.
@@ -130,8 +167,11 @@ export class RemoteRepo implements Repository {
     };
   }
 
-  /** Why the upstream must not be asked now, if it must not. */
-  private whyUnavailable(): ShelfError | undefined {
+  /**
+   * Why the upstream must not be asked now, if it must not. While it is assumed offline one request at a
+   * time probes it (an upstream that is back is noticed at once); the others are told why, and until when.
+   */
+  private async whyUnavailable(): Promise<ShelfError | undefined> {
     if (this.config.offline) return new ShelfError('OFFLINE', 404, `repository ${this.key} is offline`);
     const retryAfter = this.upstream.budget.retryAfterSeconds();
     if (retryAfter !== undefined) {
@@ -139,10 +179,15 @@ export class RemoteRepo implements Repository {
         'retry-after': String(retryAfter),
       });
     }
-    if (this.upstream.assumedOfflineUntil) {
-      return new ShelfError('UPSTREAM_UNAVAILABLE', 503, `upstream of ${this.key} is failing; retry later`, {
-        'retry-after': String(Math.ceil((this.upstream.assumedOfflineUntil - Date.now()) / 1000)),
-      });
+    const outage = await this.outage();
+    if (outage && this.probing) {
+      const until = new Date(outage.until).toISOString();
+      return new ShelfError(
+        'UPSTREAM_UNAVAILABLE',
+        503,
+        `upstream of ${this.key} is assumed offline until ${until} after a failure (${outage.reason}); a request is checking whether it is back`,
+        { 'retry-after': String(Math.max(1, Math.ceil((outage.until - Date.now()) / 1000))) },
+      );
     }
     return undefined;
   }

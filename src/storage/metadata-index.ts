@@ -56,6 +56,11 @@ export interface ListOptions {
   limit?: number;
 }
 
+export interface UpstreamOutage {
+  until: number;
+  reason: string;
+}
+
 export type ChecksumQuery = { sha256: string } | { sha1: string } | { md5: string };
 
 /**
@@ -77,6 +82,10 @@ export interface MetadataIndex {
   findByChecksum(query: ChecksumQuery): Promise<ArtifactRecord[]>;
   /** Remembers that the upstream has no such path, until `expiresAt`. */
   putNegative(repo: string, path: string, expiresAt: number): Promise<void>;
+  /** A remote repository's upstream as every worker sees it: assumed offline until when, and why (undefined: online). */
+  getUpstreamOutage(repo: string): Promise<UpstreamOutage | undefined>;
+  /** Records that the upstream failed (or, with undefined, that it answered again). */
+  setUpstreamOutage(repo: string, outage: UpstreamOutage | undefined): Promise<void>;
   getNegative(repo: string, path: string): Promise<number | undefined>;
   clearNegative(repo: string, path: string): Promise<void>;
   /** Digests of the blobs any repository refers to, in order, after `after` (pagination). */

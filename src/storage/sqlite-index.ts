@@ -11,6 +11,7 @@ import type {
   OverwritePolicy,
   Properties,
   PutResult,
+  UpstreamOutage,
 } from './metadata-index.js';
 import type { GroupRecord, IdentityStore, LoginThrottleKey, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
 import type { PermissionTarget } from '../security/permissions.js';
@@ -69,6 +70,8 @@ const MIGRATIONS: string[] = [
   // Login throttling backs off from the last attempt instead of locking out for a window.
   `DELETE FROM login_failures;
    ALTER TABLE login_failures ADD COLUMN last_at INTEGER NOT NULL DEFAULT 0;`,
+  // Whether an upstream is assumed offline is shared by every worker.
+  `CREATE TABLE upstream_outages (repo TEXT PRIMARY KEY, until INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;`,
 ];
 
 interface UserRow {
@@ -319,6 +322,18 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     const rows = this.sql(`${SELECT_ARTIFACT} WHERE b.${column} = ? ORDER BY repo, path`)
       .all(value.toLowerCase()) as ArtifactRow[];
     return rows.map(toRecord);
+  }
+
+  async getUpstreamOutage(repo: string): Promise<UpstreamOutage | undefined> {
+    return this.sql('SELECT until, reason FROM upstream_outages WHERE repo = ?').get(repo) as UpstreamOutage | undefined;
+  }
+
+  async setUpstreamOutage(repo: string, outage: UpstreamOutage | undefined): Promise<void> {
+    if (outage) {
+      this.sql('INSERT INTO upstream_outages (repo, until, reason) VALUES (?, ?, ?) ON CONFLICT (repo) DO UPDATE SET until = excluded.until, reason = excluded.reason').run(repo, outage.until, outage.reason);
+    } else {
+      this.sql('DELETE FROM upstream_outages WHERE repo = ?').run(repo);
+    }
   }
 
   async putNegative(repo: string, path: string, expiresAt: number): Promise<void> {

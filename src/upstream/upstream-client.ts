@@ -24,7 +24,7 @@ export interface UpstreamRequest {
 
 export type UpstreamClientOptions = Pick<
   RemoteRepoConfig,
-  'url' | 'auth' | 'connectTimeoutMs' | 'readTimeoutMs' | 'assumedOfflineSeconds' | 'minBytesPerSecond' | 'fetchDeadlineSeconds'
+  'url' | 'auth' | 'connectTimeoutMs' | 'readTimeoutMs' | 'minBytesPerSecond' | 'fetchDeadlineSeconds'
 >;
 
 /** The window over which a body's rate is judged against `minBytesPerSecond`. */
@@ -43,8 +43,8 @@ export class UpstreamUnreachableError extends ShelfError {
 }
 
 /**
- * One upstream: a keep-alive connection pool, its credentials, its announced rate-limit budget, and whether
- * it is currently assumed offline (after a connection failure or 5xx, for `assumedOfflineSeconds`).
+ * One upstream: a keep-alive connection pool, its credentials and its announced rate-limit budget. Whether it
+ * answers is reported to `onHealth` after every exchange; the repository keeps the outage state.
  */
 export class UpstreamClient {
   readonly baseUrl: URL;
@@ -52,7 +52,8 @@ export class UpstreamClient {
   private readonly dispatcher: Dispatcher;
   private readonly authorization?: string;
   private readonly tokens: BearerTokenSource;
-  private offlineUntil = 0;
+  /** Told after every exchange whether the upstream answered: false (with why) when unreachable or a 5xx. */
+  onHealth: (healthy: boolean, reason?: string) => void = () => undefined;
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.baseUrl = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
@@ -75,11 +76,6 @@ export class UpstreamClient {
   /** Resolves an encoded relative path against the upstream URL. */
   urlFor(relativePath: string): URL {
     return new URL(relativePath, this.baseUrl);
-  }
-
-  /** Epoch ms until which the upstream is assumed offline; 0 when it is not. */
-  get assumedOfflineUntil(): number {
-    return this.offlineUntil > Date.now() ? this.offlineUntil : 0;
   }
 
   /**
@@ -127,14 +123,15 @@ export class UpstreamClient {
       });
     } catch (err) {
       clearTimeout(deadline);
-      this.markOffline();
-      throw new UpstreamUnreachableError(url.href, abort.signal.aborted ? (abort.signal.reason as Error) : (err as Error));
+      const failure = new UpstreamUnreachableError(url.href, abort.signal.aborted ? (abort.signal.reason as Error) : (err as Error));
+      this.onHealth(false, failure.message);
+      throw failure;
     } finally {
       clearTimeout(headersDeadline);
     }
     this.budget.observe(response.statusCode, response.headers);
-    if (response.statusCode >= 500) this.markOffline();
-    else this.offlineUntil = 0;
+    if (response.statusCode >= 500) this.onHealth(false, `${url.origin} answered ${response.statusCode}`);
+    else this.onHealth(true);
     const body = this.rateWatched(response.body, fail, () => clearTimeout(deadline));
     return { status: response.statusCode, headers: response.headers, body };
   }
@@ -163,10 +160,6 @@ export class UpstreamClient {
   /** At shutdown, once clients are gone: exchanges still waiting on the upstream are cut, not awaited. */
   async close(): Promise<void> {
     await this.dispatcher.destroy();
-  }
-
-  private markOffline(): void {
-    this.offlineUntil = Date.now() + this.options.assumedOfflineSeconds * 1000;
   }
 }
 

@@ -41,11 +41,12 @@ const dockerApi: SegmentHandler = async (ctx, segments, services) => {
     await services.access.require(ctx, 'manage', repo);
     if (!(repo instanceof RemoteRepo)) throw new ShelfError('BAD_REQUEST', 400, `${repo.key} is not a remote repository`);
     const upstream = repo.upstream;
+    const outage = await repo.outage();
     return sendJson(ctx, 200, {
       repo: repo.key,
       upstream: upstream.baseUrl.origin,
       ...upstream.budget.snapshot(),
-      ...(upstream.assumedOfflineUntil && { assumedOfflineUntil: upstream.assumedOfflineUntil }),
+      ...(outage && { assumedOfflineUntil: outage.until, outageReason: outage.reason }),
     });
   }
   throw notFound(`API endpoint /api/docker/${segments.join('/')}`);
