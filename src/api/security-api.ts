@@ -1,4 +1,4 @@
-import { methodNotAllowed, notFound } from '../errors.js';
+import { methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import { readAll, readJsonBody, requestBody } from '../http/request-body.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
@@ -23,6 +23,18 @@ export class SecurityApi {
       return this.tokens(ctx, principal, this.access.actor(ctx, principal), name);
     }
     const actor = this.access.actor(ctx, await this.access.administrator(ctx));
+    try {
+      await this.administer(ctx, actor, area, name);
+    } catch (err) {
+      // A refused change is audited too, with its status (a successful one is audited where it is made).
+      if (ctx.method !== 'GET' && err instanceof ShelfError) {
+        this.access.audit.record({ event: `${area}.${ctx.method.toLowerCase()}`, ...actor, target: name ?? null, result: err.status, reason: err.message });
+      }
+      throw err;
+    }
+  }
+
+  private async administer(ctx: RequestContext, actor: Actor, area: string | undefined, name: string | undefined): Promise<void> {
     switch (area) {
       case 'users':
         return this.collection(ctx, name, {

@@ -89,6 +89,8 @@ export class SecurityAdministration {
   async putUser(actor: Actor, name: string, input: unknown): Promise<{ created: boolean }> {
     const changes = parseInput(userChangesSchema, input);
     const existing = await this.store.getUser(name);
+    // Everything is checked before anything changes: a refused request leaves no half-made user behind.
+    if (changes.groups) await this.checkGroups(changes.groups);
     if (!existing) {
       if (!USERNAME.test(name)) throw new ShelfError('BAD_REQUEST', 400, `invalid user name "${name}": lower-case letters, digits, ".", "_", "-"`);
       if (changes.password === undefined) throw new ShelfError('BAD_REQUEST', 400, 'a new user needs a password (or null for a service account)');
@@ -189,10 +191,14 @@ export class SecurityAdministration {
     this.audit.record({ event: 'token.revoke', ...actor, target: token.username, tokenId: id, result: 'ok' });
   }
 
-  private async setGroupsOf(username: string, groups: string[]): Promise<void> {
+  private async checkGroups(groups: string[]): Promise<void> {
     const all = await this.store.listGroups();
     const missing = groups.filter((g) => !all.some((group) => group.name === g));
     if (missing.length > 0) throw new ShelfError('BAD_REQUEST', 400, `no group ${missing.join(', ')}`);
+  }
+
+  private async setGroupsOf(username: string, groups: string[]): Promise<void> {
+    const all = await this.store.listGroups();
     for (const group of all) {
       const member = group.members.includes(username);
       const wanted = groups.includes(group.name);

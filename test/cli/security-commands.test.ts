@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startShelf } from '../helpers/shelf.js';
+import { startShelf, startShelfProcess } from '../helpers/shelf.js';
 
 /** A server with no permissions at all; everything is granted through the CLI while it runs. */
 const shelf = await startShelf({ repositories: [{ key: 'files', format: 'generic', type: 'local' }], security: {} });
@@ -58,4 +58,26 @@ t.test('scoped tokens from the CLI, and an audit trail of every change', async (
     t.match(audit, new RegExp(`"user":"cli:[^"]+".*"event":"${event.replace('.', '\\.')}"|"event":"${event.replace('.', '\\.')}".*"user":"cli:`), event);
   }
   t.notOk(audit.includes('new-password') || audit.includes(token), 'no secrets');
+});
+
+t.test('a refused user add changes nothing; groups the config names exist from the first start', async (t) => {
+  const refused = cli(['user', 'add', 'alice', '--groups', 'no-such-group', '--password-stdin'], 'alice-password\n');
+  t.equal(refused.status, 1);
+  t.match(refused.stderr, /no group no-such-group/);
+  t.notMatch(cli(['user', 'list']).stdout, /^alice\t/m, 'the user was not created');
+
+  const fresh = await startShelfProcess(
+    {
+      repositories: [{ key: 'files', format: 'generic', type: 'local' }],
+      security: { permissions: [{ name: 'deployers', repositories: ['ANY LOCAL'], groups: { developers: ['read', 'write'] } }] },
+    },
+    1,
+  );
+  t.teardown(() => fresh.stop());
+  const freshConfig = join(fresh.dataDir, 'shelf.yaml');
+  const add = spawnSync(process.execPath, ['dist/cli/main.js', 'user', 'add', 'alice', '--groups', 'developers', '--config', freshConfig], { encoding: 'utf8' });
+  t.equal(add.status, 0, `README's command works on a fresh install: ${add.stderr}`);
+  const password = add.stdout.trim().split('\n').at(-1)!.split(/\s+/).at(-1)!;
+  const deploy = await fetch(`${fresh.url}/files/a.txt`, { method: 'PUT', body: 'x', headers: { authorization: basic('alice', password) } });
+  t.equal(deploy.status, 201, 'and alice deploys as a developer');
 });
