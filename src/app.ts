@@ -1,16 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
 import { SecurityApi } from './api/security-api.js';
 import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
-import { notFound, ShelfError } from './errors.js';
+import { asClientError, notFound, ShelfError } from './errors.js';
 import { allFormatModules, formatModule } from './formats/index.js';
 import type { FormatServices, SegmentHandler } from './formats/format-module.js';
 import { createRequestContext, type RequestContext } from './http/request-context.js';
-import { sendError, sendJson, sendText } from './http/respond.js';
+import { closeIfBodyUnread, sendError, sendJson, sendText } from './http/respond.js';
 import { ShelfMetrics } from './observability/metrics.js';
 import { DownloadStats } from './repos/download-stats.js';
 import type { FlightCoordinator } from './repos/flights.js';
@@ -155,11 +155,13 @@ export class ShelfApp {
     const started = process.hrtime.bigint();
     const ctx = createRequestContext(req, res, this.options.config.server);
     res.on('close', () => this.logRequest(ctx, started));
-    this.route(ctx).catch((err: unknown) => {
+    this.route(ctx).catch((caught: unknown) => {
+      const err = asClientError(caught);
       const clientLeft = (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
       if (!clientLeft && (!(err instanceof ShelfError) || err.status >= 500)) {
         this.options.log.error({ err, method: ctx.method, path: ctx.access.path ?? ctx.rawPath }, 'request failed');
       }
+      closeIfBodyUnread(ctx);
       sendError(ctx, err);
     });
   };
@@ -194,8 +196,10 @@ export class ShelfApp {
       const need = module.accessNeed(ctx.method, segments);
       if (need) await this.services.access.require(ctx, need.action, repo, need.subject);
       await module.handle(ctx, repo, segments, this.services);
-    } catch (err) {
+    } catch (caught) {
+      const err = asClientError(caught);
       if (!module.sendError || !(err instanceof ShelfError) || ctx.res.headersSent) throw err;
+      closeIfBodyUnread(ctx);
       module.sendError(ctx, err);
     }
   }
@@ -217,14 +221,18 @@ export class ShelfApp {
     }
   }
 
-  /** Ready when the index accepts a write and the blob store's disk accepts a file. */
+  /** Ready when the index accepts a write and the blob store's disk accepts a file and has room left. */
   private async readiness(ctx: RequestContext): Promise<void> {
     try {
       await this.index.ping();
       const probe = join(this.blobs.tempDir, `readyz-${process.pid}`);
       await writeFile(probe, 'ok');
       await unlink(probe);
-      sendJson(ctx, 200, { status: 'ready' });
+      const { bavail, bsize } = await statfs(this.blobs.tempDir);
+      const free = bavail * bsize;
+      const minimum = this.options.config.storage.minFreeBytes;
+      if (free < minimum) throw new Error(`only ${free} bytes free on the data disk (storage.minFreeBytes: ${minimum})`);
+      sendJson(ctx, 200, { status: 'ready', freeBytes: free });
     } catch (err) {
       sendJson(ctx, 503, { status: 'not ready', reason: (err as Error).message });
     }

@@ -14,6 +14,17 @@ export class ShelfError extends Error {
   }
 }
 
+const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/**
+ * An error the client should hear about plainly rather than as "internal error": a full disk (or quota, or
+ * a full index database) is 507 Insufficient Storage. Writes clean up after themselves, so nothing is stored.
+ */
+export function asClientError(err: unknown): unknown {
+  if (err instanceof ShelfError || !OUT_OF_SPACE.has((err as { code?: string } | undefined)?.code ?? '')) return err;
+  return new ShelfError('INSUFFICIENT_STORAGE', 507, 'Shelf is out of disk space; nothing was stored. An administrator must free space.');
+}
+
 export const notFound = (what: string) => new ShelfError('NOT_FOUND', 404, `${what} not found`);
 export const badRequest = (message: string) => new ShelfError('BAD_REQUEST', 400, message);
 export const forbidden = (message: string) => new ShelfError('FORBIDDEN', 403, message);

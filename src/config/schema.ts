@@ -163,6 +163,8 @@ export const configSchema = z.strictObject({
       dataDir: z.string().min(1).default('./data'),
       /** Resumable uploads (Docker blob uploads) not finished within this many seconds are removed. */
       uploadExpirySeconds: z.number().int().positive().default(86_400),
+      /** Below this much free space on the data disk, /-/readyz reports not ready. */
+      minFreeBytes: byteSize.default(100 * 1024 ** 2),
     })
     .prefault({}),
   logging: z

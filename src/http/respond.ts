@@ -19,6 +19,14 @@ export function sendJson(ctx: RequestContext, status: number, body: unknown, hea
   sendText(ctx, status, `${JSON.stringify(body, null, 2)}\n`, 'application/json; charset=utf-8', headers);
 }
 
+/**
+ * An error answered before the request's body was read to its end (a refused or failed upload) closes the
+ * connection after it: the unread rest of the body would otherwise be taken for the next request.
+ */
+export function closeIfBodyUnread(ctx: RequestContext): void {
+  if (!ctx.req.complete && !ctx.res.headersSent) ctx.res.setHeader('connection', 'close');
+}
+
 /** The error body of Shelf's own endpoints and of formats without an error format of their own. */
 export function sendError(ctx: RequestContext, err: unknown): void {
   const error =

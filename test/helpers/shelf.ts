@@ -31,11 +31,12 @@ export const OPEN_SECURITY = {
 
 /** Shelf in this process (one worker), on a free port with a fresh data directory. */
 export async function startShelf(raw: Record<string, unknown>): Promise<RunningShelf & { app: ShelfApp }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'shelf-test-'));
+  const storage = (raw.storage ?? {}) as { dataDir?: string };
+  const dataDir = storage.dataDir ?? mkdtempSync(join(tmpdir(), 'shelf-test-'));
   const config = validateConfig({
     ...raw,
     server: { host: '127.0.0.1', port: 0, workers: 1, ...(raw.server as object) },
-    storage: { dataDir },
+    storage: { ...storage, dataDir },
     logging: { level: process.env.SHELF_TEST_LOG ?? 'silent' },
     security: raw.security ?? OPEN_SECURITY,
   });

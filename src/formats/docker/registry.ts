@@ -1,4 +1,4 @@
-import { methodNotAllowed, ShelfError } from '../../errors.js';
+import { asClientError, methodNotAllowed, ShelfError } from '../../errors.js';
 import { sendJson } from '../../http/respond.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { FormatServices } from '../format-module.js';
@@ -61,7 +61,7 @@ export async function handleRegistry(ctx: RequestContext, segments: string[], se
     if (!route) throw new ShelfError('NOT_FOUND', 404, `/v2/${segments.join('/')} is not a registry endpoint`);
     await dispatch(ctx, route, services);
   } catch (err) {
-    throw asRegistryError(ctx, err);
+    throw asRegistryError(ctx, asClientError(err));
   }
 }
 
