@@ -87,6 +87,7 @@ export class ShelfApp {
     this.metrics = new ShelfMetrics(
       () => index.storageBytes(),
       () => this.upstreamBudgets(),
+      () => this.services.uploads.stats(),
     );
     const metrics = this.metrics;
     this.passwordChecks = new PasswordChecks((outcome) => metrics.passwordChecks.inc({ outcome }));
@@ -101,7 +102,10 @@ export class ShelfApp {
       },
     });
     this.downloads = new DownloadStats(index);
-    const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers);
+    const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers, {
+      expirySeconds: config.storage.uploadExpirySeconds,
+      maxPerUser: config.storage.maxUploadSessionsPerUser,
+    });
     const identity = new Identity(index, this.passwordChecks.verify);
     const audit = new AuditLog(storagePaths(config).auditLog);
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
@@ -119,7 +123,8 @@ export class ShelfApp {
       for (const [prefix, handler] of Object.entries(module.rootRoutes ?? {})) this.rootRoutes.set(prefix, handler);
       if (module.api) this.formatApis.set(module.name, module.api);
     }
-    this.uploadSweep = setInterval(() => void this.removeAbandonedUploads(), 3600_000).unref();
+    const sweepSeconds = Math.min(3600, Math.max(1, config.storage.uploadExpirySeconds / 4));
+    this.uploadSweep = setInterval(() => void this.removeAbandonedUploads(), sweepSeconds * 1000).unref();
   }
 
   static async create(options: ShelfAppOptions): Promise<ShelfApp> {
@@ -143,8 +148,7 @@ export class ShelfApp {
   }
 
   private async removeAbandonedUploads(): Promise<void> {
-    const cutoff = Date.now() - this.options.config.storage.uploadExpirySeconds * 1000;
-    const removed = await this.services.uploads.removeAbandoned(cutoff).catch((err: unknown) => {
+    const removed = await this.services.uploads.removeAbandoned().catch((err: unknown) => {
       this.options.log.warn({ err }, 'could not remove abandoned uploads');
       return 0;
     });

@@ -161,8 +161,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Relative paths are resolved against the directory Shelf is started from. */
       dataDir: z.string().min(1).default('./data'),
-      /** Resumable uploads (Docker blob uploads) not finished within this many seconds are removed. */
+      /** Resumable uploads (Docker blob uploads) that receive no data for this many seconds are refused and removed. */
       uploadExpirySeconds: z.number().int().positive().default(86_400),
+      /** Uploads one user (or all anonymous callers together) may have open at once. */
+      maxUploadSessionsPerUser: z.number().int().positive().default(100),
       /** Below this much free space on the data disk, /-/readyz reports not ready. */
       minFreeBytes: byteSize.default(100 * 1024 ** 2),
     })

@@ -58,7 +58,30 @@ export class ShelfMetrics {
   readonly upstreamBudget: Gauge<'repo'>;
 
   /** `upstreamBudgets`: each remote's announced rate-limit budget (remaining requests), where it announced one. */
-  constructor(storageBytes: () => Promise<number>, upstreamBudgets: () => Map<string, number>) {
+  constructor(
+    storageBytes: () => Promise<number>,
+    upstreamBudgets: () => Map<string, number>,
+    uploads: () => Promise<{ sessions: number; bytes: number }>,
+  ) {
+    // Upload sessions live in the shared data directory: every worker reports the same figures.
+    new Gauge({
+      name: 'shelf_upload_sessions',
+      help: 'Resumable uploads open (started, neither finished nor expired)',
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        this.set((await uploads()).sessions);
+      },
+    });
+    new Gauge({
+      name: 'shelf_upload_session_bytes',
+      help: 'Bytes received by open resumable uploads',
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        this.set((await uploads()).bytes);
+      },
+    });
     this.upstreamBudget = new Gauge({
       name: 'shelf_upstream_ratelimit_remaining',
       help: 'Requests the upstream says remain in its rate-limit window (0 while blocked), by remote repository',

@@ -10,9 +10,18 @@ export interface UploadSession {
   id: string;
   /** Who may continue it (for Docker: the repository and image name it was started for). */
   owner: string;
+  /** The user who started it (null: anonymous), whose open sessions are capped. */
+  user: string | null;
   startedAt: number;
   /** Bytes received so far. */
   size: number;
+}
+
+export interface UploadLimits {
+  /** A session with no data for this long is expired: refused, then removed. */
+  expirySeconds: number;
+  /** Open sessions one user (or all anonymous callers together) may have. */
+  maxPerUser: number;
 }
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -28,30 +37,43 @@ export class UploadSessions {
     private readonly dir: string,
     private readonly blobs: FsBlobStore,
     private readonly workers: WorkerPool,
+    private readonly limits: UploadLimits,
   ) {}
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
   }
 
-  async start(owner: string): Promise<UploadSession> {
-    const session = { id: randomUUID(), owner, startedAt: Date.now() };
+  /** Starts a session; a user who has `maxPerUser` open ones already gets 429 until one ends or expires. */
+  async start(owner: string, user: string | null): Promise<UploadSession> {
+    const open = (await this.list()).filter((s) => s.user === user && !this.expired(s));
+    if (open.length >= this.limits.maxPerUser) {
+      throw new ShelfError('TOO_MANY_REQUESTS', 429, `${user ?? 'anonymous callers'} already have ${open.length} uploads open; finish or cancel one`, {
+        'retry-after': '60',
+      });
+    }
+    const session = { id: randomUUID(), owner, user, startedAt: Date.now() };
     await writeFile(this.dataPath(session.id), '');
     await writeFile(this.metaPath(session.id), JSON.stringify(session));
     return { ...session, size: 0 };
   }
 
-  /** The session, if it exists and belongs to `owner`. */
+  /** The session, if it exists, belongs to `owner` and has not expired (an expired one is removed). */
   async get(id: string, owner: string): Promise<UploadSession | undefined> {
     if (!SESSION_ID.test(id)) return undefined;
-    try {
-      const meta = JSON.parse(await readFile(this.metaPath(id), 'utf8')) as Omit<UploadSession, 'size'>;
-      if (meta.owner !== owner) return undefined;
-      return { ...meta, size: (await stat(this.dataPath(id))).size };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+    const session = await this.read(id);
+    if (!session || session.owner !== owner) return undefined;
+    if (this.expired(session)) {
+      await this.cancel(id);
+      return undefined;
     }
+    return session;
+  }
+
+  /** Sessions on disk, for the metrics and the per-user cap. */
+  async stats(): Promise<{ sessions: number; bytes: number }> {
+    const sessions = await this.list();
+    return { sessions: sessions.length, bytes: sessions.reduce((sum, s) => sum + s.size, 0) };
   }
 
   /** Appends one chunk; resolves to the session's new size. */
@@ -96,20 +118,42 @@ export class UploadSessions {
     await rm(this.metaPath(id), { force: true });
   }
 
-  /** Removes sessions started before `cutoff` (epoch ms) that never finished; returns how many. */
-  async removeAbandoned(cutoff: number): Promise<number> {
+  /** Removes the sessions that received no data for the expiry time; returns how many. */
+  async removeAbandoned(): Promise<number> {
     let removed = 0;
-    for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.json')) continue;
-      const id = name.slice(0, -'.json'.length);
-      if (!SESSION_ID.test(id)) continue;
-      const started = await stat(join(this.dir, name)).then((s) => s.mtimeMs, () => Infinity);
-      if (started < cutoff) {
-        await this.cancel(id);
-        removed++;
-      }
+    for (const session of await this.list()) {
+      if (!this.expired(session)) continue;
+      await this.cancel(session.id);
+      removed++;
     }
     return removed;
+  }
+
+  /** Expiry counts from the last chunk received (the data file's modification), not from the start. */
+  private expired(session: { startedAt: number; lastActivity?: number }): boolean {
+    return (session.lastActivity ?? session.startedAt) < Date.now() - this.limits.expirySeconds * 1000;
+  }
+
+  private async list(): Promise<(UploadSession & { lastActivity: number })[]> {
+    const sessions = [];
+    for (const name of await readdir(this.dir)) {
+      const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
+      if (!SESSION_ID.test(id)) continue;
+      const session = await this.read(id);
+      if (session) sessions.push(session);
+    }
+    return sessions;
+  }
+
+  private async read(id: string): Promise<(UploadSession & { lastActivity: number }) | undefined> {
+    try {
+      const meta = JSON.parse(await readFile(this.metaPath(id), 'utf8')) as Omit<UploadSession, 'size'>;
+      const data = await stat(this.dataPath(id));
+      return { ...meta, user: meta.user ?? null, size: data.size, lastActivity: Math.max(data.mtimeMs, meta.startedAt) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   private dataPath(id: string): string {

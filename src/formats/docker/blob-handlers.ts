@@ -58,7 +58,7 @@ export async function startUpload(request: RegistryRequest, resolve: (name: stri
     });
     return blobCreated(request, digest);
   }
-  const session = await services.uploads.start(uploadOwner(target));
+  const session = await services.uploads.start(uploadOwner(target), ctx.access.user ?? null);
   sendUploadStatus(request, session, 202);
 }
 

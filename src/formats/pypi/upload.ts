@@ -51,7 +51,7 @@ async function receive(ctx: RequestContext, uploads: UploadSessions, maxBytes: n
   } catch {
     throw badRequest('an upload is multipart/form-data');
   }
-  const session = await uploads.start('pypi-upload');
+  const session = await uploads.start('pypi-upload', ctx.access.user ?? null);
   const fields: Record<string, string[]> = {};
   const received: { file?: Promise<{ filename: string; blake2: string }> } = {};
   try {
