@@ -9,6 +9,7 @@ import { deserializeError, serializeError, type StreamingEvent, type Flight } fr
 import { readGrowingFile } from './growing-file-reader.js';
 import { PathFilter } from './path-pattern.js';
 import {
+  SMALL_FILE_BYTES,
   storedArtifact,
   type Artifact,
   type FormatRules,
@@ -200,7 +201,10 @@ export class RemoteRepo implements Repository {
     const flightKey = `${this.key}\u0000${path}`;
     const { leader, flight } = await this.ctx.flights.join(flightKey);
     if (leader) void this.lead(flightKey, path, record, options);
-    const head = await flight.head;
+    let head = await flight.head;
+    // A small file is answered once it is verified and stored: a body that fails its checks then becomes a
+    // 502 with the reason, not a 200 whose body breaks off. Large ones stream to the client as they arrive.
+    if (head.type === 'streaming' && head.size !== undefined && head.size <= SMALL_FILE_BYTES) head = await flight.end;
     switch (head.type) {
       case 'streaming':
         return this.streamingArtifact(path, head, flight);

@@ -28,7 +28,7 @@ export interface Artifact {
 }
 
 /** Stored files up to this size are sent from one buffer rather than streamed. */
-const SMALL_FILE_BYTES = 1024 * 1024;
+export const SMALL_FILE_BYTES = 1024 * 1024;
 
 export interface GetOptions {
   /** What the format knows the content must be (e.g. an npm tarball's integrity); checked before caching. */

@@ -9,6 +9,7 @@ export type Credentials =
   | { kind: 'token'; username?: string; token: string };
 
 const TOKEN_PREFIX = 'shelf_';
+const TOKEN_USERNAME = '__token__';
 export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** How often a token's `lastUsedAt` is written, at most: not on every request. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -89,7 +90,9 @@ export class Identity {
   async authenticate(credentials: Credentials): Promise<Principal | undefined> {
     if (credentials.kind === 'token') {
       const principal = await this.tokenPrincipal(credentials.token);
-      return credentials.username === undefined || principal?.username === credentials.username ? principal : undefined;
+      // `__token__` is PyPI's user name for token logins (twine -u __token__); any other must be the token's user.
+      const named = credentials.username === undefined || credentials.username === TOKEN_USERNAME;
+      return named || principal?.username === credentials.username ? principal : undefined;
     }
     const user = await this.checkPassword(credentials.username, credentials.password);
     return user && this.principalOf(user);

@@ -33,8 +33,9 @@ export class PythonEnv {
   readonly dir = mkdtempSync(join(tmpdir(), 'shelf-venv-'));
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor() {
-    execFileSync('python3', ['-m', 'venv', join(this.dir, 'venv')]);
+  /** `python`: the interpreter whose venv (and bundled pip) to use; Debian's own is /usr/bin/python3. */
+  constructor(python = 'python3') {
+    execFileSync(python, ['-m', 'venv', join(this.dir, 'venv')]);
     mkdirSync(join(this.dir, 'home'));
     this.env = {
       PATH: `${join(this.dir, 'venv', 'bin')}:${process.env.PATH}`,
@@ -71,8 +72,8 @@ export class PythonEnv {
   }
 }
 
-export function pythonEnv(t: { teardown(fn: () => unknown): void }): PythonEnv {
-  const env = new PythonEnv();
+export function pythonEnv(t: { teardown(fn: () => unknown): void }, python?: string): PythonEnv {
+  const env = new PythonEnv(python);
   t.teardown(() => env.remove());
   return env;
 }

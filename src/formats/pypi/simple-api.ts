@@ -180,7 +180,8 @@ export function renderProjectHtml(project: string, files: ProjectFile[]): string
     if (file.yanked !== undefined) attributes += ` data-yanked="${file.yanked === true ? '' : escapeHtml(file.yanked)}"`;
     if (file.coreMetadata !== undefined) {
       const value = file.coreMetadata === true ? 'true' : (hashText(file.coreMetadata) ?? 'true');
-      attributes += ` data-dist-info-metadata="${escapeHtml(value)}" data-core-metadata="${escapeHtml(value)}"`;
+      // PEP 714: only the new name. pip 22.3 to 23.1 (Debian 12's pip among them) crash on the legacy one.
+      attributes += ` data-core-metadata="${escapeHtml(value)}"`;
     }
     const href = `${file.url}${fragment ? `#${fragment}` : ''}`;
     return `    <a href="${escapeHtml(href)}"${attributes}>${escapeHtml(file.filename)}</a><br/>\n`;
@@ -204,7 +205,7 @@ export function renderProjectJson(project: string, files: ProjectFile[], version
       url: f.url,
       hashes: f.hashes,
       ...(f.requiresPython && { 'requires-python': f.requiresPython }),
-      ...(f.coreMetadata !== undefined && { 'core-metadata': f.coreMetadata, 'dist-info-metadata': f.coreMetadata }),
+      ...(f.coreMetadata !== undefined && { 'core-metadata': f.coreMetadata }),
       ...(f.yanked !== undefined && { yanked: f.yanked }),
       ...(complete && { size: f.size }),
       ...(f.uploadTime && { 'upload-time': f.uploadTime }),

@@ -64,7 +64,7 @@ t.test('the primary replaces a worker that stops answering', async (t) => {
   process.kill(stuck!, 'SIGSTOP');
   for (let i = 0; i < 100 && !shelf.output().includes('stopped answering health checks'); i++) await sleep(100);
   t.match(shelf.output(), /stopped answering health checks/, 'the primary noticed');
-  for (let i = 0; i < 100 && (shelf.output().match(/worker ready/g) ?? []).length < 3; i++) await sleep(100);
+  for (let i = 0; i < 600 && (shelf.output().match(/worker ready/g) ?? []).length < 3; i++) await sleep(100);
   t.equal((shelf.output().match(/worker ready/g) ?? []).length, 3, 'and started another');
   const statuses = await Promise.all(
     Array.from({ length: 20 }, () => fetch(`${shelf.url}/-/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status)),

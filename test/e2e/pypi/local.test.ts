@@ -172,3 +172,13 @@ t.test('a remote whose upstream answers PEP 691 JSON (another Shelf)', async (t)
   t.equal(metadata.status, 200, 'and the metadata file is fetched from the upstream and verified');
   t.match(await metadata.text(), /^Name: shelf-upload$/m);
 });
+
+t.test("Debian 12's own pip (23.0.1) installs wheels with core metadata through Shelf", async (t) => {
+  const env = pythonEnv(t, '/usr/bin/python3');
+  const version = await env.python('import pip; print(pip.__version__)');
+  t.comment(`pip ${version.stdout.trim()}`);
+  const installed = await env.pip(`${shelf.url}/pypi/simple/`, 'install', 'shelf-upload');
+  t.equal(installed.code, 0, `no "unhashable type: 'dict'": ${installed.stderr}`);
+  const imported = await env.python('import shelf_upload, shelf_fix_b; print(shelf_fix_b.VERSION)');
+  t.equal(imported.code, 0, imported.stderr);
+});

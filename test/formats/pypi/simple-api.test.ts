@@ -2,7 +2,7 @@ import t from 'tap';
 import { BASE_URL_PLACEHOLDER } from '../../../src/formats/document-views.js';
 import { normalizeProject, versionOfFile } from '../../../src/formats/pypi/names.js';
 import { buildProjectList, buildProjectView, type HostedFile } from '../../../src/formats/pypi/project-view.js';
-import { negotiateSimple, parseProjectList, parseProjectPage, renderProjectHtml } from '../../../src/formats/pypi/simple-api.js';
+import { negotiateSimple, parseProjectList, parseProjectPage, renderProjectHtml, renderProjectJson } from '../../../src/formats/pypi/simple-api.js';
 import { compareVersions } from '../../../src/formats/pypi/versions.js';
 import { parseCoreMetadata } from '../../../src/formats/pypi/wheel-metadata.js';
 
@@ -98,4 +98,14 @@ t.test('names, versions in file names, PEP 440 order, core metadata fields', asy
     'requires-dist': ['a', 'b'],
     description: ['line one\nline two'],
   });
+});
+
+t.test('PEP 714: core metadata is announced under its new name only (pip 22.3-23.1 crash on the legacy one)', async (t) => {
+  const file = { filename: 'p-1.0-py3-none-any.whl', url: '/p.whl', hashes: { sha256: SHA }, coreMetadata: { sha256: SHA }, size: 1 };
+  const html = renderProjectHtml('p', [file]);
+  t.match(html, /data-core-metadata="sha256=/);
+  t.notMatch(html, /dist-info-metadata/);
+  const json = JSON.parse(renderProjectJson('p', [file], ['1.0'])) as { files: Record<string, unknown>[] };
+  t.same(json.files[0]!['core-metadata'], { sha256: SHA });
+  t.notOk('dist-info-metadata' in json.files[0]!);
 });
