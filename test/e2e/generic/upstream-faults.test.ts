@@ -107,15 +107,23 @@ t.test('an upstream that stalls mid-body is cut off after readTimeoutMs', async 
     res.writeHead(200, { 'content-length': 1000 });
     res.write(Buffer.alloc(500));
   });
-  const result = await download('/remote/stalls.bin');
-  t.notOk(result.complete);
+  const small = await download('/remote/stalls.bin');
+  t.equal(small.status, 502, 'a small file is answered once complete: here, with the reason it is not');
+  t.match(small.body.toString(), /broke off/);
+  upstream.on('/stalls-large.bin', (_req, res) => {
+    res.writeHead(200, { 'content-length': 4 * 1024 * 1024 });
+    res.write(Buffer.alloc(2 * 1024 * 1024));
+  });
+  const large = await download('/remote/stalls-large.bin');
+  t.equal(large.status, 200, 'a large one streams as it arrives');
+  t.notOk(large.complete, 'and breaks off');
   t.same(tempFiles(), []);
 });
 
 t.test('a trickling upstream is cut off at the fetch deadline, though each chunk comes in time', async (t) => {
   const timers: NodeJS.Timeout[] = [];
   upstream.on('/trickle.bin', (_req, res) => {
-    res.writeHead(200, { 'content-length': 100_000 });
+    res.writeHead(200, { 'content-length': 4 * 1024 * 1024 });
     timers.push(setInterval(() => res.write(Buffer.alloc(1)), 200));
   });
   t.teardown(() => timers.forEach(clearInterval));
