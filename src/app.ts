@@ -99,6 +99,7 @@ export class ShelfApp {
       upstreamObserver: {
         response: (repo, outcome) => metrics.upstreamRequests.inc({ repo, outcome }),
         bytes: (repo, count) => metrics.bytesFetched.inc({ repo }, count),
+        failure: (repo, code) => metrics.upstreamFailures.inc({ repo, code }),
       },
     });
     this.downloads = new DownloadStats(index);

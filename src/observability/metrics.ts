@@ -47,6 +47,13 @@ export class ShelfMetrics {
     registers: [this.registry],
   });
 
+  readonly upstreamFailures = new Counter({
+    name: 'shelf_upstream_fetch_failures_total',
+    help: 'Upstream fetches that failed, by repository and how (DIGEST_MISMATCH, SIZE_MISMATCH, UPSTREAM_ERROR, UPSTREAM_TIMEOUT, ...)',
+    labelNames: ['repo', 'code'] as const,
+    registers: [this.registry],
+  });
+
   readonly passwordChecks = new Counter({
     name: 'shelf_password_checks_total',
     help: 'Password hashes computed (scrypt) to check a login, and checks refused because too many were waiting',

@@ -264,7 +264,13 @@ export class RemoteRepo implements Repository {
         throw upstreamStatusError(this.key, response);
       }
     } catch (err) {
-      this.ctx.log.warn({ repo: this.key, path, err: (err as Error).message }, 'upstream fetch failed');
+      const code = err instanceof ShelfError ? err.code : 'UPSTREAM_ERROR';
+      this.ctx.upstreamObserver.failure(this.key, code);
+      if (code === 'DIGEST_MISMATCH' || code === 'SIZE_MISMATCH') {
+        this.ctx.log.error({ repo: this.key, path, err: (err as Error).message }, 'the upstream sent content that fails its checks; nothing was cached');
+      } else {
+        this.ctx.log.warn({ repo: this.key, path, err: (err as Error).message }, 'upstream fetch failed');
+      }
       publish({ type: 'failed', error: serializeError(err) });
     }
   }
@@ -329,10 +335,12 @@ export class RemoteRepo implements Repository {
       }
     } catch (err) {
       await writer.abort();
-      if (err instanceof ShelfError) throw err;
+      if (err instanceof ShelfError) throw upstreamFault(this.key, path, err);
       throw new ShelfError('UPSTREAM_ERROR', 502, `upstream body of ${this.key}/${path} broke off: ${(err as Error).message}`);
     }
-    const blob = await writer.commit();
+    const blob = await writer.commit().catch((err: unknown) => {
+      throw err instanceof ShelfError ? upstreamFault(this.key, path, err) : err;
+    });
     const etag = first(response.headers.etag);
     const lastModified = first(response.headers['last-modified']);
     await this.ctx.index.putArtifact(
@@ -382,6 +390,12 @@ function conditionalHeaders(record: ArtifactRecord | undefined): Record<string, 
   if (record?.cache?.upstreamEtag) headers['if-none-match'] = record.cache.upstreamEtag;
   if (record?.cache?.upstreamLastModified) headers['if-modified-since'] = record.cache.upstreamLastModified;
   return headers;
+}
+
+/** Content from the upstream that fails its checks is the upstream's fault: a 502, saying what failed. */
+function upstreamFault(repo: string, path: string, err: ShelfError): ShelfError {
+  if (err.status >= 500) return err;
+  return new ShelfError(err.code, 502, `the upstream of ${repo} sent ${path} wrong: ${err.message}`);
 }
 
 function upstreamStatusError(repo: string, response: UpstreamResponse): ShelfError {

@@ -75,6 +75,8 @@ export interface UpstreamObserver {
   /** `outcome` is the HTTP status, or "error" when no answer came. */
   response(repo: string, outcome: string): void;
   bytes(repo: string, count: number): void;
+  /** A fetch that failed after the upstream answered or while it sent: `code` says how (DIGEST_MISMATCH, …). */
+  failure(repo: string, code: string): void;
 }
 
 /** What every repository is built from. */

@@ -40,7 +40,7 @@ const repos = new RepositoryRegistry(config.repositories, npmRules, {
   index,
   flights: new LocalFlightCoordinator(),
   log: pino({ level: 'silent' }),
-  upstreamObserver: { response() {}, bytes() {} },
+  upstreamObserver: { response() {}, bytes() {}, failure() {} },
 });
 t.teardown(() => repos.close());
 const keys = (list: { key: string }[]) => list.map((r) => r.key);

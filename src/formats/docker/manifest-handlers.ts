@@ -18,7 +18,7 @@ import {
   parseManifest,
   type Descriptor,
 } from './manifest.js';
-import { checkDigest, checkReference, dockerPaths, hexOf, isDigest } from './names.js';
+import { checkDigest, checkReference, dockerPaths, hexOf, isDigest, isTag } from './names.js';
 
 const manifestUnknown = (what: string) => new ShelfError('MANIFEST_UNKNOWN', 404, `manifest ${what} is not in this repository`);
 
@@ -56,6 +56,8 @@ async function newestTag(repo: VirtualRepo, path: string): Promise<Artifact | un
 
 export async function getManifest(request: RegistryRequest, reference: string): Promise<void> {
   const { ctx, target, services } = request;
+  // No manifest can have a reference that is neither a tag nor a digest: unknown, as the OCI conformance suite expects.
+  if (!isDigest(reference) && !isTag(reference)) throw manifestUnknown(`${target.name}:${reference}`);
   let manifest = await findManifest(target, reference);
   if (!manifest) throw manifestUnknown(`${target.name}:${reference}`);
   await rememberDigestOfFetchedTag(request, reference, manifest);

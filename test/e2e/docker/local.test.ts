@@ -132,6 +132,13 @@ t.test('a manifest list is answered with its linux/amd64 image to a client that 
   t.equal(res.headers.get('docker-content-digest'), amd64);
 });
 
+t.test('a reference that is neither a tag nor a digest names no manifest (404, as the OCI conformance suite expects)', async (t) => {
+  const get = await fetch(`${v2}/docker-local/bad/app/manifests/.INVALID_MANIFEST_NAME`);
+  t.equal(get.status, 404);
+  t.equal(await errorCode(get), 'MANIFEST_UNKNOWN');
+  t.equal((await fetch(`${v2}/docker-local/bad/app/manifests/.INVALID_MANIFEST_NAME`, { method: 'HEAD' })).status, 404);
+});
+
 t.test('bad manifests are refused with the spec error codes and nothing is tagged', async (t) => {
   const schema1 = await fetch(`${v2}/docker-local/bad/app/manifests/v1`, {
     method: 'PUT',

@@ -76,8 +76,12 @@ t.test('an upstream whose body does not match its declared checksum is not cache
   });
   const result = await download('/remote/lies.bin');
   t.notOk(result.complete && result.body.equals(body), 'the client never gets the full body as if it were fine');
+  t.equal(result.status, 502, 'a small file: a 502 before any byte is sent');
+  t.match(result.body.toString(), /sha256 of the content is/, 'saying what happened');
   t.equal((await fetch(`${shelf.url}/api/storage/remote/lies.bin`)).status, 404);
   t.same(tempFiles(), []);
+  const metrics = await (await fetch(`${shelf.url}/-/metrics`)).text();
+  t.match(metrics, /shelf_upstream_fetch_failures_total\{repo="remote",code="DIGEST_MISMATCH"\} 1/, 'and in the metrics');
 });
 
 t.test('bytes stream to the client while the upstream is still sending', async (t) => {

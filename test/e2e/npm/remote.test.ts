@@ -103,13 +103,13 @@ t.test('a tarball whose bytes do not match the packument integrity is refused an
   writeFileSync(stored, Buffer.concat([original.subarray(0, original.length - 10), Buffer.alloc(10)]));
   try {
     const url = `${shelf.url}/npm-live/shelf-fix-c/-/shelf-fix-c-1.0.0.tgz`;
-    // A miss streams as it arrives; the bytes are checked at the end, so the response breaks off short.
+    // A small miss is checked before anything is sent: a 502 that says why.
     const lied = await fetch(url);
-    t.equal(lied.headers.get('x-shelf-cache'), 'MISS');
-    await t.rejects(lied.arrayBuffer(), 'the corrupted body is never delivered whole');
+    t.equal(lied.status, 502, 'the corrupted body is never delivered');
+    t.match(await lied.text(), /sent shelf-fix-c\/-\/shelf-fix-c-1\.0\.0\.tgz wrong/);
     const install = await project('npm-live').npm('install', 'shelf-fix-c');
     t.not(install.code, 0, 'npm does not get the corrupted tarball');
-    t.equal((await upstreamGets('/shelf-fix-c/-/shelf-fix-c-1.0.0.tgz')).length, 1 + 2, 'nothing was cached: each request asked upstream again');
+    t.ok((await upstreamGets('/shelf-fix-c/-/shelf-fix-c-1.0.0.tgz')).length >= 2, 'nothing was cached: each request asked upstream again');
   } finally {
     writeFileSync(stored, original);
   }
