@@ -10,7 +10,7 @@ import { asClientError, notFound, ShelfError } from './errors.js';
 import { allFormatModules, formatModule } from './formats/index.js';
 import type { FormatServices, SegmentHandler } from './formats/format-module.js';
 import { createRequestContext, type RequestContext } from './http/request-context.js';
-import { closeIfBodyUnread, sendError, sendJson, sendText } from './http/respond.js';
+import { dropUnreadBody, sendError, sendJson, sendText } from './http/respond.js';
 import { ShelfMetrics } from './observability/metrics.js';
 import { DownloadStats } from './repos/download-stats.js';
 import type { FlightCoordinator } from './repos/flights.js';
@@ -166,7 +166,7 @@ export class ShelfApp {
       if (!clientLeft && (!(err instanceof ShelfError) || err.status >= 500)) {
         this.options.log.error({ err, method: ctx.method, path: ctx.access.path ?? ctx.rawPath }, 'request failed');
       }
-      closeIfBodyUnread(ctx);
+      dropUnreadBody(ctx);
       sendError(ctx, err);
     });
   };
@@ -204,7 +204,7 @@ export class ShelfApp {
     } catch (caught) {
       const err = asClientError(caught);
       if (!module.sendError || !(err instanceof ShelfError) || ctx.res.headersSent) throw err;
-      closeIfBodyUnread(ctx);
+      dropUnreadBody(ctx);
       module.sendError(ctx, err);
     }
   }

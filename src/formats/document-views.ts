@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
+import { etagMatches } from '../http/send-artifact.js';
 import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { RequestContext } from '../http/request-context.js';
@@ -36,7 +38,7 @@ export async function buildOffLoop<Task, Result>(
 export class DocumentViews<View extends object> {
   private readonly cache: LRUCache<string, View | false>;
   private readonly building = new Map<string, Promise<View | undefined>>();
-  private readonly rendered = new WeakMap<View, Map<string, Buffer>>();
+  private readonly rendered = new WeakMap<View, Map<string, { body: Buffer; etag: string }>>();
 
   /** `textLength`: the characters a view holds, for the size bound (512 MiB of views per process). */
   constructor(textLength: (view: View) => number) {
@@ -94,23 +96,31 @@ export class DocumentViews<View extends object> {
    */
   async send(ctx: RequestContext, view: View, form: string, text: string, contentType: string, headers: Record<string, string> = {}): Promise<void> {
     const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
-    const body = await this.render(view, form, text, ctx.baseUrl, gzipped);
+    const { body, etag } = await this.render(view, form, text, ctx.baseUrl, gzipped);
     const cache = ctx.access.cache && { 'x-shelf-cache': ctx.access.cache };
-    sendText(ctx, 200, body, contentType, { ...VARY, ...cache, ...headers, ...(gzipped && { 'content-encoding': 'gzip' }) });
+    // Clients keep the document and revalidate it (pip's HTTP cache does): an unchanged one costs a 304.
+    const validators = { etag: headers.etag ?? etag, 'cache-control': 'max-age=0, must-revalidate' };
+    if (etagMatches(ctx.req.headers['if-none-match'], validators.etag)) {
+      ctx.res.writeHead(304, { ...VARY, ...cache, ...validators }).end();
+      return;
+    }
+    sendText(ctx, 200, body, contentType, { ...VARY, ...cache, ...validators, ...headers, ...(gzipped && { 'content-encoding': 'gzip' }) });
   }
 
-  private async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<Buffer> {
+  private async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<{ body: Buffer; etag: string }> {
     let forView = this.rendered.get(view);
     if (!forView) this.rendered.set(view, (forView = new Map()));
     const key = `${form} ${gzipped ? 'gzip' : 'identity'} ${baseUrl}`;
-    let body = forView.get(key);
-    if (!body) {
-      body = Buffer.from(text.replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
-      if (gzipped) body = await gzip(body);
+    let rendered = forView.get(key);
+    if (!rendered) {
+      const plain = Buffer.from(text.replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
+      // Weak: the same document gzipped or not.
+      const etag = `W/"${createHash('sha256').update(plain).digest('base64url').slice(0, 32)}"`;
+      rendered = { body: gzipped ? await gzip(plain) : plain, etag };
       if (forView.size >= 8) forView.clear();
-      forView.set(key, body);
+      forView.set(key, rendered);
     }
-    return body;
+    return rendered;
   }
 }
 

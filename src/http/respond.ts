@@ -19,12 +19,28 @@ export function sendJson(ctx: RequestContext, status: number, body: unknown, hea
   sendText(ctx, status, `${JSON.stringify(body, null, 2)}\n`, 'application/json; charset=utf-8', headers);
 }
 
+/** How much of a refused upload's body is read and dropped before the connection is closed instead. */
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
 /**
- * An error answered before the request's body was read to its end (a refused or failed upload) closes the
- * connection after it: the unread rest of the body would otherwise be taken for the next request.
+ * For an error answered before the request's body was read to its end (a refused or failed upload): the
+ * rest of the body is read and dropped, so a client that is still sending gets to read the answer, and the
+ * connection does not take the leftover bytes for its next request. A large rest closes the connection.
  */
-export function closeIfBodyUnread(ctx: RequestContext): void {
-  if (!ctx.req.complete && !ctx.res.headersSent) ctx.res.setHeader('connection', 'close');
+export function dropUnreadBody(ctx: RequestContext): void {
+  const { req, res } = ctx;
+  if (req.complete) return;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (req.destroyed || declared > DRAIN_LIMIT_BYTES) {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    return;
+  }
+  let drained = 0;
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) req.socket.destroy();
+  });
+  req.resume();
 }
 
 /** The error body of Shelf's own endpoints and of formats without an error format of their own. */

@@ -10,9 +10,11 @@ export const etagOf = (sha256: string) => `"sha256:${sha256}"`;
 /** Whether an If-None-Match / If-Match header names `etag` (or `*`), weak tags included. */
 export function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
+  // Weak comparison (RFC 9110 13.1.2): W/ does not matter on either side.
+  const wanted = etag.replace(/^W\//, '');
   return header.split(',').some((tag) => {
     const t = tag.trim().replace(/^W\//, '');
-    return t === '*' || t === etag;
+    return t === '*' || t === wanted;
   });
 }
 

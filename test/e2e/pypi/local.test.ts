@@ -182,3 +182,15 @@ t.test("Debian 12's own pip (23.0.1) installs wheels with core metadata through 
   const imported = await env.python('import shelf_upload, shelf_fix_b; print(shelf_fix_b.VERSION)');
   t.equal(imported.code, 0, imported.stderr);
 });
+
+t.test('project pages carry an ETag and Cache-Control, so pip revalidates with a 304', async (t) => {
+  for (const accept of ['text/html', 'application/vnd.pypi.simple.v1+json']) {
+    const page = await fetch(`${shelf.url}/pypi/simple/shelf-upload/`, { headers: { accept } });
+    t.equal(page.status, 200);
+    const etag = page.headers.get('etag');
+    t.ok(etag, `${accept}: an ETag`);
+    t.match(page.headers.get('cache-control'), /max-age=0/);
+    const again = await fetch(`${shelf.url}/pypi/simple/shelf-upload/`, { headers: { accept, 'if-none-match': etag! } });
+    t.equal(again.status, 304, 'unchanged: 304');
+  }
+});
