@@ -23,7 +23,8 @@ import {
   splitChecksum,
   type MavenChecksum,
 } from './layout.js';
-import { mergeMetadata, metadataOf } from './repository-metadata.js';
+import { MAX_GROUP_METADATA_BYTES, mergeMetadata, metadataOf } from './repository-metadata.js';
+import { parsePlugins, renderGroupMetadata } from './metadata.js';
 import { mavenRules } from './maven-rules.js';
 
 const MAX_CHECKSUM_BYTES = 1024;
@@ -111,16 +112,45 @@ async function get(ctx: RequestContext, repo: Repository, path: string, services
 }
 
 /**
+ * The local repository a deploy of `path` lands in: the repository's own deploy target, or, through a
+ * virtual repository whose deploy target takes only releases (or only SNAPSHOTs), the first local member
+ * that takes this version, so one URL serves `mvn deploy` of both.
+ */
+async function deployTargetOf(ctx: RequestContext, repo: Repository, path: string, services: FormatServices): Promise<LocalRepo> {
+  const target = deployTarget(repo, 'deploy');
+  const coordinates = parseArtifactPath(path);
+  if (!coordinates || !(repo instanceof VirtualRepo) || takesVersion(target, coordinates.version)) return target;
+  const other = leafMembers(repo).find((m): m is LocalRepo => m instanceof LocalRepo && takesVersion(m, coordinates.version));
+  if (!other) return target;
+  await services.access.require(ctx, 'write', other, path);
+  return other;
+}
+
+const takesVersion = (repo: LocalRepo, version: string) => {
+  const policy = repo.config.versionPolicy ?? 'mixed';
+  return policy === 'mixed' || isSnapshotVersion(version) === (policy === 'snapshot');
+};
+
+/**
  * A deploy, as maven-deploy-plugin and Gradle send it: artifacts are stored (a release version once);
- * their checksum files are checked against what was stored, not stored; `maven-metadata.xml` (and its
- * checksums) is accepted and dropped, since Shelf generates metadata from what the repository holds.
+ * their checksum files are checked against what was stored, not stored. `maven-metadata.xml` (and its
+ * checksums) is accepted and dropped, since Shelf generates metadata from what the repository holds,
+ * except a group's plugin list (for `mvn <prefix>:<goal>`), which is merged into the one stored.
  */
 async function put(ctx: RequestContext, repo: Repository, path: string, services: FormatServices): Promise<void> {
-  const target = deployTarget(repo, 'deploy');
   const { base, algorithm } = splitChecksum(path);
+  const target = await deployTargetOf(ctx, repo, base, services);
   const maxBytes = services.config.server.maxUploadBytes;
   if (isMetadataPath(base)) {
-    await readAll(requestBody(ctx, 16 * 1024 * 1024), 16 * 1024 * 1024);
+    const body = await readAll(requestBody(ctx, MAX_GROUP_METADATA_BYTES), MAX_GROUP_METADATA_BYTES);
+    const plugins = algorithm ? undefined : parsePlugins(body.toString('utf8'));
+    if (plugins) {
+      const stored = await target.get(base);
+      const existing = stored ? (parsePlugins((await artifactBytes(stored, MAX_GROUP_METADATA_BYTES)).toString('utf8')) ?? []) : [];
+      const merged = renderGroupMetadata([plugins, existing]);
+      await target.put(base, [Buffer.from(merged)], { contentType: 'application/xml' });
+      return sendJson(ctx, 201, { repo: target.key, path, plugins: plugins.map((p) => p.prefix) });
+    }
     return sendJson(ctx, 201, { repo: target.key, path, generated: true });
   }
   if (algorithm) {
@@ -133,9 +163,10 @@ async function put(ctx: RequestContext, repo: Repository, path: string, services
     return sendJson(ctx, 201, { repo: target.key, path, verified: true });
   }
   const coordinates = parseArtifactPath(base);
-  const policy = target.config.versionPolicy ?? 'mixed';
-  if (coordinates && policy !== 'mixed' && isSnapshotVersion(coordinates.version) !== (policy === 'snapshot')) {
-    throw badRequest(`repository ${target.key} takes ${policy} versions only, not ${coordinates.version}`);
+  if (coordinates && !takesVersion(target, coordinates.version)) {
+    const policy = target.config.versionPolicy!;
+    const via = target === repo ? '' : ` (the deploy repository of ${repo.key}, which has no member that takes it)`;
+    throw badRequest(`repository ${target.key}${via} takes ${policy} versions only, not ${coordinates.version}`);
   }
   const record = await target.put(base, requestBody(ctx, maxBytes), {
     contentType: ctx.req.headers['content-type'] ?? mavenRules(target.config).defaultContentType(base),

@@ -26,7 +26,40 @@ export interface SnapshotMetadata {
 }
 
 const builder = new XMLBuilder({ format: true, indentBy: '  ', ignoreAttributes: false, suppressEmptyNode: true });
-const parser = new XMLParser({ isArray: (name) => name === 'version' || name === 'snapshotVersion', parseTagValue: false });
+const parser = new XMLParser({ isArray: (name) => name === 'version' || name === 'snapshotVersion' || name === 'plugin', parseTagValue: false });
+
+/** One entry of a group-level `maven-metadata.xml`: how `mvn <prefix>:<goal>` finds a plugin of the group. */
+export interface PluginEntry {
+  name?: string;
+  prefix: string;
+  artifactId: string;
+}
+
+/**
+ * The plugins a group-level `maven-metadata.xml` lists (maven-plugin-plugin deploys it with each plugin);
+ * undefined for any other document.
+ */
+export function parsePlugins(text: string): PluginEntry[] | undefined {
+  let doc: { metadata?: { plugins?: { plugin?: Record<string, unknown>[] } } };
+  try {
+    doc = parser.parse(text);
+  } catch {
+    return undefined;
+  }
+  const plugins = doc.metadata?.plugins?.plugin;
+  if (!Array.isArray(plugins)) return undefined;
+  return plugins
+    .filter((p) => typeof p.prefix === 'string' && typeof p.artifactId === 'string')
+    .map((p) => ({ ...(typeof p.name === 'string' && { name: p.name }), prefix: p.prefix as string, artifactId: p.artifactId as string }));
+}
+
+/** A group-level document over several lists of plugins: one entry per artifactId, the first list's winning. */
+export function renderGroupMetadata(lists: PluginEntry[][]): string {
+  const byArtifact = new Map<string, PluginEntry>();
+  for (const list of lists) for (const plugin of list) if (!byArtifact.has(plugin.artifactId)) byArtifact.set(plugin.artifactId, plugin);
+  const plugins = [...byArtifact.values()].sort((a, b) => a.artifactId.localeCompare(b.artifactId));
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ metadata: { plugins: { plugin: plugins } } })}`;
+}
 
 /** `yyyyMMddHHmmss` in UTC, Maven's lastUpdated. */
 export const lastUpdated = (ms: number) => new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14);

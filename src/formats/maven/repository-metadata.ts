@@ -1,11 +1,13 @@
 import type { LocalRepo } from '../../repos/local-repo.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { buildOffLoop } from '../document-views.js';
+import { artifactBytes } from '../member-sources.js';
 import { METADATA_FILE, isSnapshotVersion } from './layout.js';
 import { lastUpdated, renderArtifactMetadata, renderSnapshotMetadata, snapshotMetadataOf } from './metadata.js';
 import { mergeMetadataTask, type MergeTask } from './metadata-worker.js';
 
 const WORKER = new URL('./metadata-worker.js', import.meta.url);
+export const MAX_GROUP_METADATA_BYTES = 4 * 1024 * 1024;
 
 /**
  * The `maven-metadata.xml` a local repository serves at `path`, generated from the files it holds: for
@@ -13,6 +15,9 @@ const WORKER = new URL('./metadata-worker.js', import.meta.url);
  * newest timestamped build. Undefined when there is nothing to describe.
  */
 export async function metadataOf(repo: LocalRepo, path: string): Promise<Buffer | undefined> {
+  // A group's plugin list is the one metadata document deployed rather than generated (see maven-format put).
+  const plugins = await repo.get(path);
+  if (plugins) return artifactBytes(plugins, MAX_GROUP_METADATA_BYTES);
   const dir = path.slice(0, -METADATA_FILE.length);
   const parts = dir.split('/').filter(Boolean);
   if (parts.length < 2) return undefined;

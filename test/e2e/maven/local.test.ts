@@ -110,3 +110,27 @@ t.test('deployed checksums are checked, not stored; metadata uploads are replace
   }
   t.equal((await fetch(`${shelf.url}/central/shelf/x/1/x-1.jar`, { method: 'PUT', body: 'x' })).status, 405);
 });
+
+t.test('mvn deploy of a SNAPSHOT through the virtual lands in the member that takes SNAPSHOTs', async (t) => {
+  const project = mavenProject(t, mirror, '3.0.0-SNAPSHOT');
+  const deployed = await project.mvn('deploy', `-Dshelf.deployUrl=${mirror}`);
+  t.equal(deployed.code, 0, deployed.stdout.slice(-3000));
+  t.match(await text('maven-snapshots/shelf/sample/hello/3.0.0-SNAPSHOT/maven-metadata.xml'), '<buildNumber>1</buildNumber>');
+  t.equal((await fetch(`${shelf.url}/api/storage/maven-releases/shelf/sample/hello/3.0.0-SNAPSHOT/`)).status, 404, 'nothing in the releases');
+});
+
+t.test("a group's plugin list (plugin prefixes) is kept, merged, and served through the virtual", async (t) => {
+  const groupMetadata = (plugins: [string, string][]) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<metadata><plugins>${plugins
+      .map(([prefix, artifactId]) => `<plugin><name>${artifactId}</name><prefix>${prefix}</prefix><artifactId>${artifactId}</artifactId></plugin>`)
+      .join('')}</plugins></metadata>\n`;
+  const put = (repo: string, body: string) => fetch(`${shelf.url}/${repo}/com/corp/plugins/maven-metadata.xml`, { method: 'PUT', body });
+  t.equal((await put('maven', groupMetadata([['lint', 'lint-maven-plugin']]))).status, 201);
+  t.equal((await put('maven', groupMetadata([['docs', 'docs-maven-plugin']]))).status, 201);
+  t.equal((await put('maven-team', groupMetadata([['lint', 'other-lint-plugin'], ['pack', 'pack-maven-plugin']]))).status, 201);
+  const served = await text('maven/com/corp/plugins/maven-metadata.xml');
+  for (const prefix of ['lint', 'docs', 'pack']) t.match(served, `<prefix>${prefix}</prefix>`, `prefix ${prefix}`);
+  t.match(served, '<artifactId>lint-maven-plugin</artifactId>');
+  const sha1 = await text('maven/com/corp/plugins/maven-metadata.xml.sha1');
+  t.equal(sha1, createHash('sha1').update(served).digest('hex'), 'its checksum matches');
+});
