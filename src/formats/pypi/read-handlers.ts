@@ -2,11 +2,13 @@ import { notFound, ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendJson } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
-import type { Repository } from '../../repos/repository.js';
+import type { Artifact, Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
 import type { AccessControl } from '../../security/access-control.js';
 import { BASE_URL_PLACEHOLDER } from '../document-views.js';
-import { packageFile } from '../package-routing.js';
+import { leafMembers, packageFile } from '../package-routing.js';
+import { readWheelMetadata } from './wheel-metadata.js';
+import { Readable } from 'node:stream';
 import { pypiPaths } from './names.js';
 import type { FileRef, ProjectView } from './project-view.js';
 import type { ProjectViews } from './project-views.js';
@@ -55,12 +57,38 @@ export async function getFile(
   { views, downloads }: { views: ProjectViews; downloads: FormatServices['downloads'] },
 ): Promise<void> {
   const path = metadata ? pypiPaths.metadata(project, filename) : pypiPaths.file(project, filename);
-  const artifact = await packageFile(repo, project, path, pypiPaths.hostedPrefix(project), async () => {
+  const found = packageFile(repo, project, path, pypiPaths.hostedPrefix(project), async () => {
     const ref = (await requireProject(views, repo, project)).refs[filename];
     return ref && (!metadata || ref.coreMetadata !== undefined) ? { repo: ref.repo, options: () => fileOptions(ref, metadata) } : undefined;
   });
+  const artifact = metadata && filename.endsWith('.whl') ? await found.catch(async (err: unknown) => (await metadataFromCachedWheel(repo, project, filename)) ?? Promise.reject(err)) : await found;
   if (!artifact) throw notFound(`${metadata ? 'metadata of ' : ''}${filename} of ${project}`);
   await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+}
+
+/**
+ * A wheel's core metadata when the upstream cannot be asked for it, taken from the wheel itself where a
+ * member has it cached (pip in --require-hashes mode downloads wheels without their `.metadata`): PEP 658's
+ * file is the wheel's own `.dist-info/METADATA`.
+ */
+async function metadataFromCachedWheel(repo: Repository, project: string, filename: string): Promise<Artifact | undefined> {
+  const wheelPath = pypiPaths.file(project, filename);
+  for (const member of leafMembers(repo, project)) {
+    if (!(await member.record(wheelPath))) continue;
+    const wheel = await member.get(wheelPath);
+    if (!wheel) continue;
+    const bytes = await readWheelMetadata(wheel);
+    return {
+      repo: member.key,
+      path: pypiPaths.metadata(project, filename),
+      contentType: 'text/plain; charset=utf-8',
+      size: bytes.length,
+      ...(wheel.cacheStatus && { cacheStatus: wheel.cacheStatus }),
+      open: async (range) => Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]),
+      read: async (range) => (range ? bytes.subarray(range.start, range.end + 1) : bytes),
+    };
+  }
+  return undefined;
 }
 
 /** What the bytes must hash to, and where the upstream keeps them (PyPI's files live on another host). */

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
@@ -11,6 +12,7 @@ const shelf = await startShelf({
     { key: 'pypi-remote', format: 'pypi', type: 'remote', url: `${upstream.url}simple/`, assumedOfflineSeconds: 0 },
     // Every index page revalidates upstream.
     { key: 'pypi-live', format: 'pypi', type: 'remote', url: `${upstream.url}simple/`, metadataTtlSeconds: 0, assumedOfflineSeconds: 0 },
+    { key: 'pypi-meta', format: 'pypi', type: 'remote', url: `${upstream.url}simple/`, assumedOfflineSeconds: 0 },
   ],
 });
 t.teardown(() => shelf.stop());
@@ -115,4 +117,34 @@ t.test('a file whose bytes do not match the index hash is refused and not cached
   const repaired = await fetch(`${shelf.url}/pypi-live/packages/shelf-fix-norm/shelf_fix_norm-0.1.0.tar.gz`);
   t.equal(repaired.status, 200);
   t.same(Buffer.from(await repaired.arrayBuffer()), original);
+});
+
+t.test("a wheel cached without its .metadata still has it when the upstream is down: taken from the wheel", async (t) => {
+  // An upstream that announces core metadata (PEP 658), as PyPI does.
+  const wheelName = 'shelf_fix_a-1.0.0-py3-none-any.whl';
+  const page = join(upstream.root, 'simple', 'shelf-fix-a', 'index.html');
+  const original = readFileSync(page, 'utf8');
+  const metadataText = await (async () => {
+    const env = pythonEnv(t);
+    const read = await env.python(`import zipfile; print(zipfile.ZipFile('${join(upstream.root, 'packages', wheelName)}').read('shelf_fix_a-1.0.0.dist-info/METADATA').decode(), end='')`);
+    return read.stdout;
+  })();
+  const metadataSha = createHash('sha256').update(metadataText).digest('hex');
+  unlinkSync(page);
+  writeFileSync(page, original.replace(`>${wheelName}</a>`, ` data-core-metadata="sha256=${metadataSha}">${wheelName}</a>`));
+  writeFileSync(join(upstream.root, 'packages', `${wheelName}.metadata`), metadataText);
+  const pageThroughShelf = await (await fetch(`${index('pypi-meta')}shelf-fix-a/`)).text();
+  t.match(pageThroughShelf, /data-core-metadata="sha256=/, 'the page announces it');
+  // pip --require-hashes fetches the wheel and never its .metadata.
+  t.equal((await fetch(`${shelf.url}/pypi-meta/packages/shelf-fix-a/${wheelName}`)).status, 200);
+  upstream.stop();
+  try {
+    const metadata = await fetch(`${shelf.url}/pypi-meta/packages/shelf-fix-a/${wheelName}.metadata`);
+    t.equal(metadata.status, 200, 'not 502');
+    const text = await metadata.text();
+    t.equal(text, metadataText, 'the wheel\'s own METADATA, which hashes as announced');
+    t.equal(createHash('sha256').update(text).digest('hex'), metadataSha);
+  } finally {
+    await upstream.start();
+  }
 });
