@@ -7,7 +7,7 @@ import type { FormatServices } from '../format-module.js';
 import type { AccessControl } from '../../security/access-control.js';
 import { BASE_URL_PLACEHOLDER } from '../document-views.js';
 import { leafMembers, packageFile } from '../package-routing.js';
-import { readWheelMetadata } from './wheel-metadata.js';
+import { parseCoreMetadata, readWheelMetadata } from './wheel-metadata.js';
 import { Readable } from 'node:stream';
 import { pypiPaths } from './names.js';
 import type { FileRef, ProjectView } from './project-view.js';
@@ -64,6 +64,24 @@ export async function getFile(
   const artifact = metadata && filename.endsWith('.whl') ? await found.catch(async (err: unknown) => (await metadataFromCachedWheel(repo, project, filename)) ?? Promise.reject(err)) : await found;
   if (!artifact) throw notFound(`${metadata ? 'metadata of ' : ''}${filename} of ${project}`);
   await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+}
+
+/**
+ * The version's dependencies (`Requires-Dist`), from the core metadata of one of its wheels that a member
+ * holds (hosted wheels have it from their upload); null when none does, as PyPI says when it does not know.
+ */
+async function requiresDist(repo: Repository, project: string, files: ProjectView['files']): Promise<string[] | null> {
+  for (const file of files.filter((f) => f.filename.endsWith('.whl') && f.coreMetadata !== undefined)) {
+    const path = pypiPaths.metadata(project, file.filename);
+    for (const member of leafMembers(repo, project)) {
+      if (!(await member.record(path))) continue;
+      const metadata = await member.get(path);
+      if (!metadata) continue;
+      const bytes = metadata.read ? await metadata.read() : Buffer.concat((await (await metadata.open()).toArray()) as Buffer[]);
+      return parseCoreMetadata(bytes.toString('utf8'))['requires-dist'] ?? [];
+    }
+  }
+  return null;
 }
 
 /**
@@ -129,6 +147,7 @@ export async function getJsonApi(ctx: RequestContext, repo: Repository, project:
       ...view.info,
       name: view.info.name ?? project,
       version: latest,
+      requires_dist: await requiresDist(repo, project, view.files.filter((f) => f.version === latest)),
       requires_python: urls.find((u) => u.requires_python)?.requires_python ?? null,
       project_url: `${ctx.baseUrl}/${repo.key}/simple/${project}/`,
     },

@@ -68,6 +68,8 @@ t.test('a file name is uploaded once', async (t) => {
   const v1 = await (await fetch(`${shelf.url}/pypi/pypi/shelf-upload/1.0.0/json`)).json() as any;
   t.equal(v1.info.version, '1.0.0');
   t.equal(v1.urls.length, 2);
+  t.same(v1.info.requires_dist, ['shelf-fix-b>=2'], "requires_dist from the wheel's core metadata");
+  t.equal(json.info.requires_dist, null, 'unknown for a version with no wheel');
   t.equal((await fetch(`${shelf.url}/pypi/pypi/shelf-upload/9.9/json`)).status, 404);
 });
 
