@@ -119,7 +119,8 @@ export async function startShelfProcess(
 }
 
 async function waitForHealthy(url: string, output: () => string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  // Generous: on a loaded CI machine (two test files at once) workers can take many seconds to start.
+  for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(`${url}/-/healthz`)).ok) return;
     } catch {
