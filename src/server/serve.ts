@@ -148,11 +148,10 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
   const hub = new FlightHub((workerId, message) => cluster.workers?.[workerId]?.send(message));
   let stopping = false;
 
-  /** When each worker last answered a health check (or was started). */
+  /** When each serving worker last answered a health check (or began to listen: a starting one is not checked). */
   const answeredAt = new Map<number, number>();
   const fork = () => {
     const worker = cluster.fork();
-    answeredAt.set(worker.id, Date.now());
     worker.on('listening', () => answeredAt.set(worker.id, Date.now()));
     worker.on('message', (message: unknown) => onWorkerMessage(worker, message));
   };
@@ -188,8 +187,8 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
   const checkEvery = config.server.workerHealthCheckSeconds * 1000;
   setInterval(() => {
     for (const worker of Object.values(cluster.workers ?? {})) {
-      if (!worker || stopping) continue;
-      if (Date.now() - (answeredAt.get(worker.id) ?? Date.now()) > 3 * checkEvery) {
+      if (!worker || stopping || !answeredAt.has(worker.id)) continue;
+      if (Date.now() - answeredAt.get(worker.id)! > 3 * checkEvery) {
         log.error({ worker: worker.process.pid }, 'worker stopped answering health checks (stuck, or out of file descriptors); replacing it');
         answeredAt.delete(worker.id);
         worker.process.kill('SIGKILL');
