@@ -49,6 +49,14 @@ export class RemoteRepo implements Repository {
     };
   }
 
+  /** The 404 for something this repository does not have: when it is offline, saying so, since that is why. */
+  static notFound(repo: Repository, what: string, where = `${what} in ${repo.key}`): ShelfError {
+    if (repo instanceof RemoteRepo && repo.config.offline) {
+      return new ShelfError('NOT_FOUND', 404, `${what} is not cached in ${repo.key}, which is offline (it never asks its upstream)`);
+    }
+    return notFound(where);
+  }
+
   /** Whether the upstream is assumed offline now (after a failure, for assumedOfflineSeconds), as all workers see it. */
   async outage(): Promise<UpstreamOutage | undefined> {
     const now = Date.now();

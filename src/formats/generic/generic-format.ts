@@ -1,4 +1,5 @@
-import { methodNotAllowed, notFound } from '../../errors.js';
+import { RemoteRepo } from '../../repos/remote-repo.js';
+import { methodNotAllowed } from '../../errors.js';
 import { declaredChecksums, requestBody } from '../../http/request-body.js';
 import { sendJson } from '../../http/respond.js';
 import { sendArtifact } from '../../http/send-artifact.js';
@@ -29,7 +30,7 @@ export const genericFormat: FormatModule = {
       case 'GET':
       case 'HEAD': {
         const artifact = await repo.get(path);
-        if (!artifact) throw notFound(`${repo.key}/${path}`);
+        if (!artifact) throw RemoteRepo.notFound(repo, path, `${repo.key}/${path}`);
         await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
         return;
       }

@@ -17,7 +17,7 @@ const JSON_TYPE = 'application/json';
 
 export async function requireView(views: PackumentViews, repo: Repository, name: string, ctx?: RequestContext): Promise<PackumentView> {
   const view = await views.view(repo, name, ctx);
-  if (!view) throw notFound(`package ${name} in ${repo.key}`);
+  if (!view) throw RemoteRepo.notFound(repo, `package ${name}`);
   return view;
 }
 

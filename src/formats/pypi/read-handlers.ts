@@ -7,6 +7,7 @@ import type { FormatServices } from '../format-module.js';
 import type { AccessControl } from '../../security/access-control.js';
 import { BASE_URL_PLACEHOLDER } from '../document-views.js';
 import { leafMembers, packageFile } from '../package-routing.js';
+import { RemoteRepo } from '../../repos/remote-repo.js';
 import { parseCoreMetadata, readWheelMetadata } from './wheel-metadata.js';
 import { Readable } from 'node:stream';
 import { pypiPaths } from './names.js';
@@ -28,7 +29,7 @@ function negotiated(ctx: RequestContext): 'html' | 'json' {
 
 async function requireProject(views: ProjectViews, repo: Repository, project: string, ctx?: RequestContext): Promise<ProjectView> {
   const view = await views.view(repo, project, ctx);
-  if (!view) throw notFound(`project ${project} in ${repo.key}`);
+  if (!view) throw RemoteRepo.notFound(repo, `project ${project}`);
   return view;
 }
 

@@ -83,7 +83,9 @@ t.test('excluded paths are never fetched', async (t) => {
 
 t.test('offline repositories serve only what is cached', async (t) => {
   put('offline.txt', 'offline');
-  t.equal((await get('/cache-offline/offline.txt')).status, 404);
+  const offline = await get('/cache-offline/offline.txt');
+  t.equal(offline.status, 404);
+  t.match(offline.body.toString(), /not cached in cache-offline, which is offline/, 'the 404 says why');
   t.same(upstream.requests('/offline.txt'), []);
 });
 
