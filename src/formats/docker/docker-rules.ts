@@ -1,6 +1,6 @@
 import type { RepositoryConfig } from '../../config/schema.js';
 import type { FormatRules } from '../../repos/repository.js';
-import { ACCEPTED_MANIFEST_TYPES } from './manifest.js';
+import { ACCEPTED_MANIFEST_TYPES, MEDIA_TYPES } from './manifest.js';
 import { parseDockerPath } from './names.js';
 
 const DEFAULT_TAG_TTL_SECONDS = 600;
@@ -28,7 +28,7 @@ export function dockerRules(config: RepositoryConfig): FormatRules {
   return {
     freshForSeconds(path) {
       const kind = parseDockerPath(path)?.kind;
-      return kind === 'tag' || kind === 'tagList' ? tagTtl : null;
+      return kind === 'tag' || kind === 'tagList' || kind === 'upstreamReferrers' ? tagTtl : null;
     },
     defaultContentType: () => 'application/octet-stream',
     overwritePolicy(path) {
@@ -45,6 +45,8 @@ export function dockerRules(config: RepositoryConfig): FormatRules {
           return { path: `v2/${name}/blobs/${parsed.reference}`, authScope };
         case 'tagList':
           return { path: `v2/${name}/tags/list`, authScope };
+        case 'upstreamReferrers':
+          return { path: `v2/${name}/referrers/${parsed.reference}`, headers: { accept: MEDIA_TYPES.ociIndex }, authScope };
         default:
           return {
             path: `v2/${name}/manifests/${parsed.reference}`,
@@ -53,7 +55,10 @@ export function dockerRules(config: RepositoryConfig): FormatRules {
           };
       }
     },
-    // The registry names the digest of blobs and manifests; a tag list has none (and no cheap HEAD).
-    digestHeader: (path) => (parseDockerPath(path)?.kind === 'tagList' ? undefined : 'docker-content-digest'),
+    // The registry names the digest of blobs and manifests; tag lists and referrers indexes have none (and no cheap HEAD).
+    digestHeader: (path) => {
+      const kind = parseDockerPath(path)?.kind;
+      return kind === 'tagList' || kind === 'upstreamReferrers' ? undefined : 'docker-content-digest';
+    },
   };
 }

@@ -18,6 +18,7 @@ import {
   parseManifest,
   type Descriptor,
 } from './manifest.js';
+import { leafMembers } from '../package-routing.js';
 import { checkDigest, checkReference, dockerPaths, hexOf, isDigest, isTag } from './names.js';
 
 const manifestUnknown = (what: string) => new ShelfError('MANIFEST_UNKNOWN', 404, `manifest ${what} is not in this repository`);
@@ -173,18 +174,31 @@ export async function deleteManifest({ ctx, target }: RegistryRequest, reference
   ctx.res.writeHead(202, { 'content-length': 0 }).end();
 }
 
-/** OCI 1.1 referrers: an index of the manifests whose `subject` is `digest`, optionally by artifactType. */
+/**
+ * OCI 1.1 referrers: an index of the manifests whose `subject` is `digest`, optionally by artifactType,
+ * from every member: what was pushed (recorded at push), and what a remote's upstream lists (signatures,
+ * SBOMs), so they are visible through the cache.
+ */
 export async function listReferrers({ ctx, target }: RegistryRequest, rawDigest: string): Promise<void> {
   const subject = checkDigest(rawDigest);
   const filter = ctx.url.searchParams.get('artifactType');
-  const records = await target.repo.list({ prefix: dockerPaths.referrersPrefix(target.image, subject) });
+  const descriptors = new Map<string, Descriptor>();
+  for (const member of leafMembers(target.repo)) {
+    const found = member.type === 'remote' ? await upstreamReferrers(member, target.image, subject) : await pushedReferrers({ ...target, repo: member }, subject);
+    for (const descriptor of found) if (!descriptors.has(descriptor.digest)) descriptors.set(descriptor.digest, descriptor);
+  }
+  const manifests = [...descriptors.values()].filter((d) => filter === null || d.artifactType === filter);
+  const body = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests });
+  sendText(ctx, 200, body, MEDIA_TYPES.ociIndex, filter !== null ? { 'oci-filters-applied': 'artifactType' } : {});
+}
+
+async function pushedReferrers(target: ImageTarget, subject: string): Promise<Descriptor[]> {
   const descriptors: Descriptor[] = [];
-  for (const record of records) {
+  for (const record of await target.repo.list({ prefix: dockerPaths.referrersPrefix(target.image, subject) })) {
     const digest = `sha256:${record.blob.sha256}`;
     const found = await findManifest(target, digest);
     if (!found) continue;
     const parsed = parseManifest(found.bytes, found.mediaType);
-    if (filter !== null && parsed.artifactType !== filter) continue;
     descriptors.push({
       mediaType: found.mediaType,
       digest,
@@ -193,6 +207,24 @@ export async function listReferrers({ ctx, target }: RegistryRequest, rawDigest:
       ...(parsed.annotations && { annotations: parsed.annotations }),
     });
   }
-  const body = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: descriptors });
-  sendText(ctx, 200, body, MEDIA_TYPES.ociIndex, filter !== null ? { 'oci-filters-applied': 'artifactType' } : {});
+  return descriptors;
+}
+
+/**
+ * What a remote's upstream says refers to `subject`: its referrers API (cached like a tag), or where it has
+ * none, the index tagged `sha256-<hex>` (the OCI 1.1 tag-schema fallback). A failing upstream lists nothing.
+ */
+async function upstreamReferrers(repo: Repository, image: string, subject: string): Promise<Descriptor[]> {
+  const descriptorsOf = (bytes: Buffer): Descriptor[] => {
+    const doc = JSON.parse(bytes.toString('utf8')) as { manifests?: unknown };
+    return Array.isArray(doc.manifests) ? (doc.manifests as Descriptor[]).filter((d) => typeof d?.digest === 'string' && isDigest(d.digest)) : [];
+  };
+  try {
+    const index = await repo.get(dockerPaths.upstreamReferrers(image, subject));
+    if (index) return descriptorsOf(await readAll(await index.open(), MAX_MANIFEST_BYTES));
+    const tagged = await repo.get(dockerPaths.tag(image, `sha256-${hexOf(subject)}`));
+    return tagged ? descriptorsOf(await readAll(await tagged.open(), MAX_MANIFEST_BYTES)) : [];
+  } catch {
+    return [];
+  }
 }

@@ -48,9 +48,11 @@ export const dockerPaths = {
   upstreamTagList: (image: string) => `${image}/_taglist.json`,
   referrer: (image: string, subject: string, digest: string) => `${image}/_referrers/${subject}/${digest}`,
   referrersPrefix: (image: string, subject: string) => `${image}/_referrers/${subject}/`,
+  /** The upstream's referrers index of a subject, cached by remote repositories. */
+  upstreamReferrers: (image: string, subject: string) => `${image}/_upstreamreferrers/${subject}`,
 };
 
-export type DockerPathKind = 'tag' | 'manifest' | 'blob' | 'tagList' | 'referrer';
+export type DockerPathKind = 'tag' | 'manifest' | 'blob' | 'tagList' | 'referrer' | 'upstreamReferrers';
 
 export interface ParsedDockerPath {
   image: string;
@@ -61,7 +63,7 @@ export interface ParsedDockerPath {
 
 /** The inverse of `dockerPaths`, for paths of the repository layout. */
 export function parseDockerPath(path: string): ParsedDockerPath | undefined {
-  const match = /^(.+?)\/(_tags|_manifests|_blobs|_taglist\.json|_referrers)(?:\/(.+))?$/.exec(path);
+  const match = /^(.+?)\/(_tags|_manifests|_blobs|_taglist\.json|_referrers|_upstreamreferrers)(?:\/(.+))?$/.exec(path);
   if (!match) return undefined;
   const [, image, marker, rest = ''] = match as unknown as [string, string, string, string | undefined];
   switch (marker) {
@@ -73,6 +75,8 @@ export function parseDockerPath(path: string): ParsedDockerPath | undefined {
       return { image, kind: 'blob', reference: rest };
     case '_taglist.json':
       return { image, kind: 'tagList', reference: '' };
+    case '_upstreamreferrers':
+      return { image, kind: 'upstreamReferrers', reference: rest };
     default:
       return { image, kind: 'referrer', reference: rest.split('/').at(-1) ?? '' };
   }
