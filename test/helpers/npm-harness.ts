@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,31 @@ export class VerdaccioUpstream {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A front before an upstream on loopback: `intercept` may answer a request itself (returning true); the
+ * rest is passed through. Its URL ends with a slash, like a registry URL.
+ */
+export async function startFront(
+  t: { teardown(fn: () => unknown): void },
+  upstreamPort: number,
+  intercept: (req: IncomingMessage, res: ServerResponse) => boolean = () => false,
+): Promise<string> {
+  const front = createServer((req, res) => {
+    if (intercept(req, res)) return;
+    const proxied = request({ host: '127.0.0.1', port: upstreamPort, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode!, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(proxied);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    front.closeAllConnections();
+    return new Promise<void>((resolve) => front.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(front.address() as { port: number }).port}/`;
 }
 
 export async function startVerdaccio(t: { teardown(fn: () => unknown): void }): Promise<VerdaccioUpstream> {

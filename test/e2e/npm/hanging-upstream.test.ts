@@ -1,8 +1,7 @@
-import { createServer, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { ClientProject, startVerdaccio } from '../../helpers/npm-harness.js';
+import { ClientProject, startFront, startVerdaccio } from '../../helpers/npm-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 
 // An upstream that accepts connections and never answers must not stall a build whose packages are all
@@ -12,23 +11,8 @@ import { startShelf } from '../../helpers/shelf.js';
 const upstream = await startVerdaccio(t);
 let hanging = false;
 const held: Socket[] = [];
-const front = createServer((req, res) => {
-  if (hanging) {
-    held.push(req.socket);
-    return;
-  }
-  const proxied = request({ host: '127.0.0.1', port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-    res.writeHead(up.statusCode!, up.headers);
-    up.pipe(res);
-  });
-  req.pipe(proxied);
-});
-await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-t.teardown(() => {
-  held.forEach((socket) => socket.destroy());
-  return new Promise<void>((resolve) => front.close(() => resolve()));
-});
-const frontUrl = `http://127.0.0.1:${(front.address() as { port: number }).port}/`;
+// Once hanging, the front accepts requests and never answers them.
+const frontUrl = await startFront(t, upstream.port, (req) => hanging && held.push(req.socket) > 0);
 
 const shelf = await startShelf({
   repositories: [

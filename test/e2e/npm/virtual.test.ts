@@ -1,9 +1,9 @@
-import { createServer, request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { ClientProject, startVerdaccio } from '../../helpers/npm-harness.js';
+import { ClientProject, startFront, startVerdaccio } from '../../helpers/npm-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 
 const upstream = await startVerdaccio(t);
@@ -13,7 +13,7 @@ const upstream = await startVerdaccio(t);
  * npm's bulk advisory endpoint (for shelf-fix-c below 2.0.0) and passes everything else to Verdaccio.
  */
 const auditBodies: Record<string, string[]>[] = [];
-const front = createServer((req, res) => {
+const frontUrl = await startFront(t, upstream.port, (req, res) => {
   if (req.url === '/-/npm/v1/security/advisories/bulk' && req.method === 'POST') {
     void readBody(req).then((raw) => {
       const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString()) as Record<string, string[]>;
@@ -27,16 +27,10 @@ const front = createServer((req, res) => {
         : {};
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(advisories));
     });
-    return;
+    return true;
   }
-  const proxied = request({ host: '127.0.0.1', port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-    res.writeHead(up.statusCode!, up.headers);
-    up.pipe(res);
-  });
-  req.pipe(proxied);
+  return false;
 });
-await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-t.teardown(() => new Promise<void>((resolve) => front.close(() => resolve())));
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -48,7 +42,7 @@ const shelf = await startShelf({
   repositories: [
     { key: 'npm-local', format: 'npm', type: 'local' },
     { key: 'npm-team', format: 'npm', type: 'local' },
-    { key: 'npm-remote', format: 'npm', type: 'remote', url: `http://127.0.0.1:${(front.address() as { port: number }).port}/` },
+    { key: 'npm-remote', format: 'npm', type: 'remote', url: frontUrl },
     {
       key: 'npm',
       format: 'npm',
