@@ -1,11 +1,19 @@
 import { mapBounded } from '../concurrency.js';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums } from './checksums.js';
+
+/** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
+const LOOP_HASH_MAX_BYTES = 64 * 1024;
+
+async function sha256Of(bytes: Buffer): Promise<string> {
+  if (bytes.length <= LOOP_HASH_MAX_BYTES) return createHash('sha256').update(bytes).digest('hex');
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
+}
 
 export interface StoredBlob extends Checksums {
   size: number;
@@ -157,7 +165,7 @@ export class FsBlobStore {
     } finally {
       await handle.close();
     }
-    const actual = createHash('sha256').update(buffer).digest('hex');
+    const actual = await sha256Of(buffer);
     if (actual !== sha256 || buffer.length !== size) {
       await this.quarantine(sha256);
       throw new CorruptBlobError(sha256, actual);
