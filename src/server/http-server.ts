@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ListenerName } from '../cluster/connection-balancer.js';
 import { createSecureContext } from 'node:tls';
 import type { ShelfApp } from '../app.js';
 import type { ShelfConfig, TlsConfig } from '../config/schema.js';
@@ -56,6 +58,10 @@ export interface Listeners {
   servers: Server[];
   /** Reads the certificate and key files again (on SIGHUP), for connections made from now on. */
   reloadTls(): Promise<void>;
+  /** Takes a connection that the primary accepted for the named listener (cluster mode). */
+  accept(listener: ListenerName, socket: Socket): void;
+  /** Stops taking connections, lets in-flight requests finish within the grace period, then cuts the rest. */
+  close(graceSeconds: number): Promise<void>;
 }
 
 /** The certificate and key, read and checked to belong together (a mismatch throws here, not per connection). */
@@ -72,21 +78,62 @@ export async function readKeyPair(tls: TlsConfig): Promise<{ cert: Buffer; key: 
 /**
  * The HTTP listener and, with `server.tls`, an HTTPS one beside it: HTTPS answers carry HSTS, and with
  * `redirectHttp` every plain-HTTP request but the health and metrics probes is redirected to HTTPS.
+ * `handedOver`: a cluster worker, whose connections the primary accepts and hands over (see
+ * cluster/connection-balancer.ts); its servers then bind nothing and take sockets through `accept`.
  */
-export async function startListeners(app: ShelfApp, server: ShelfConfig['server']): Promise<Listeners> {
+export async function startListeners(app: ShelfApp, server: ShelfConfig['server'], handedOver = false): Promise<Listeners> {
   const tls = server.tls;
-  if (!tls) return { servers: [await listen(app, server.host, server.port, app.handle, server)], reloadTls: async () => undefined };
-  const hsts = tls.hstsMaxAgeSeconds > 0 ? `max-age=${tls.hstsMaxAgeSeconds}` : undefined;
-  const secure = createHttpsServer({ ...serverOptions(server), ...(await readKeyPair(tls)) }, (req, res) => {
-    if (hsts) res.setHeader('strict-transport-security', hsts);
-    app.handle(req, res);
-  });
-  await bind(applyLimits(secure, server), server.host, tls.port);
-  const plain = await listen(app, server.host, server.port, tls.redirectHttp ? redirectToHttps(app, tls.port) : app.handle, server);
+  const plain = applyLimits(createServer(serverOptions(server), tls?.redirectHttp ? redirectToHttps(app, tls.port) : app.handle), server);
+  const byName = new Map<ListenerName, Server>([['http', plain]]);
+  let reloadTls = async (): Promise<void> => undefined;
+  if (tls) {
+    const hsts = tls.hstsMaxAgeSeconds > 0 ? `max-age=${tls.hstsMaxAgeSeconds}` : undefined;
+    const secure = createHttpsServer({ ...serverOptions(server), ...(await readKeyPair(tls)) }, (req, res) => {
+      if (hsts) res.setHeader('strict-transport-security', hsts);
+      app.handle(req, res);
+    });
+    byName.set('https', applyLimits(secure, server));
+    reloadTls = async () => secure.setSecureContext(await readKeyPair(tls));
+  }
+  const servers = [...byName.values()];
+  if (!handedOver) {
+    if (tls) await bind(byName.get('https')!, server.host, tls.port);
+    await bind(plain, server.host, server.port);
+    return { servers, reloadTls, accept: (_listener, socket) => socket.destroy(), close: (grace) => closeAll(servers, grace) };
+  }
+  // Node starts its headers-timeout checks when a server starts listening; these never bind, so start them.
+  for (const s of servers) s.emit('listening');
+  const open = new Set<Socket>();
+  let closing = false;
   return {
-    servers: [plain, secure],
-    reloadTls: async () => secure.setSecureContext(await readKeyPair(tls)),
+    servers,
+    reloadTls,
+    accept(listener, socket) {
+      const target = byName.get(listener);
+      if (!target || closing || open.size >= server.maxConnectionsPerWorker) {
+        socket.destroy();
+        return;
+      }
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+      target.emit('connection', socket);
+      socket.resume();
+    },
+    async close(graceSeconds) {
+      closing = true;
+      for (const s of servers) s.close();
+      const deadline = Date.now() + graceSeconds * 1000;
+      while (open.size > 0 && Date.now() < deadline) {
+        for (const s of servers) s.closeIdleConnections();
+        await sleep(100);
+      }
+      for (const socket of open) socket.destroy();
+    },
   };
+}
+
+function closeAll(servers: Server[], graceSeconds: number): Promise<void> {
+  return Promise.all(servers.map((s) => closeGracefully(s, graceSeconds))).then(() => undefined);
 }
 
 /** 308 (method and body kept) to the same path on the HTTPS port; probes stay on HTTP for load balancers. */

@@ -11,7 +11,9 @@ import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
-import { closeGracefully, readKeyPair, startListeners, type Listeners } from './http-server.js';
+import { readKeyPair, startListeners, type Listeners } from './http-server.js';
+import { ConnectionBalancer, type ConnectionMessage } from '../cluster/connection-balancer.js';
+import type { Socket } from 'node:net';
 
 type MetricsMessage =
   | { shelf: 'metrics'; op: 'get'; id: number }
@@ -20,6 +22,8 @@ type ShutdownMessage = { shelf: 'shutdown' };
 type ReloadTlsMessage = { shelf: 'reload-tls' };
 /** The primary's health check of a worker, answered only when the worker's loop runs and it can open a file. */
 type HealthMessage = { shelf: 'health'; op: 'ping' | 'pong' };
+/** A worker's listeners are up: the primary may hand it connections. */
+type ReadyMessage = { shelf: 'ready' };
 
 const isMessage = <T extends { shelf: string }>(kind: T['shelf']) => (m: unknown): m is T =>
   typeof m === 'object' && m !== null && (m as { shelf?: unknown }).shelf === kind;
@@ -27,6 +31,8 @@ const isMetricsMessage = isMessage<MetricsMessage>('metrics');
 const isShutdownMessage = isMessage<ShutdownMessage>('shutdown');
 const isReloadTlsMessage = isMessage<ReloadTlsMessage>('reload-tls');
 const isHealthMessage = isMessage<HealthMessage>('health');
+const isReadyMessage = isMessage<ReadyMessage>('ready');
+const isConnectionMessage = isMessage<ConnectionMessage>('connection');
 
 /** Answers the primary's health check if this process can still open a file (EMFILE stops accepting too). */
 async function answerHealthCheck(send: (message: object) => void): Promise<void> {
@@ -93,7 +99,7 @@ async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void>
   process.on('SIGHUP', () => reloadTls(listeners, log));
   const stop = async () => {
     log.info('shutting down');
-    await Promise.all(listeners.servers.map((server) => closeGracefully(server, config.server.shutdownGraceSeconds)));
+    await listeners.close(config.server.shutdownGraceSeconds);
     await app.close();
     process.exit(0);
   };
@@ -119,17 +125,17 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
   // Constructing an AggregatorRegistry in a worker installs prom-client's reply to the primary's scrape.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([app.metrics.registry]);
-  const listeners = await startListeners(app, config.server);
-  log.info({ worker: cluster.worker?.id }, 'worker ready');
+  const listeners = await startListeners(app, config.server, true);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await Promise.all(listeners.servers.map((server) => closeGracefully(server, config.server.shutdownGraceSeconds)));
+    await listeners.close(config.server.shutdownGraceSeconds);
     await app.close();
     process.exit(0);
   };
-  process.on('message', (message: unknown) => {
+  process.on('message', (message: unknown, socket?: Socket) => {
+    if (isConnectionMessage(message) && socket) return listeners.accept(message.listener, socket);
     flights.onMessage(message);
     if (isMetricsMessage(message) && message.op === 'text') {
       pendingMetrics.get(message.id)?.(message.text);
@@ -141,22 +147,30 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
   });
   // The primary coordinates shutdown and reloads; a signal sent to the whole process group is left to it.
   process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined).on('SIGHUP', () => undefined);
+  send({ shelf: 'ready' } satisfies ReadyMessage);
+  log.info({ worker: cluster.worker?.id }, 'worker ready');
 }
 
 async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blobs: FsBlobStore): Promise<void> {
+  const balancer = new ConnectionBalancer();
+  await balancer.listen('http', config.server.host, config.server.port);
+  if (config.server.tls) await balancer.listen('https', config.server.host, config.server.tls.port);
   const aggregator = new AggregatorRegistry();
   const hub = new FlightHub((workerId, message) => cluster.workers?.[workerId]?.send(message));
   let stopping = false;
 
-  /** When each serving worker last answered a health check (or began to listen: a starting one is not checked). */
+  /** When each serving worker last answered a health check (or became ready: a starting one is not checked). */
   const answeredAt = new Map<number, number>();
   const fork = () => {
     const worker = cluster.fork();
-    worker.on('listening', () => answeredAt.set(worker.id, Date.now()));
     worker.on('message', (message: unknown) => onWorkerMessage(worker, message));
   };
   const onWorkerMessage = (worker: Worker, message: unknown) => {
     hub.onMessage(worker.id, message);
+    if (isReadyMessage(message)) {
+      answeredAt.set(worker.id, Date.now());
+      balancer.addWorker(worker);
+    }
     if (isHealthMessage(message) && message.op === 'pong') answeredAt.set(worker.id, Date.now());
     if (isMetricsMessage(message) && message.op === 'get') {
       aggregator
@@ -171,6 +185,7 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
 
   cluster.on('exit', (worker, code, signal) => {
     hub.onWorkerExit(worker.id);
+    balancer.removeWorker(worker);
     answeredAt.delete(worker.id);
     const pid = worker.process.pid;
     if (pid !== undefined) {
@@ -191,6 +206,7 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
       if (Date.now() - answeredAt.get(worker.id)! > 3 * checkEvery) {
         log.error({ worker: worker.process.pid }, 'worker stopped answering health checks (stuck, or out of file descriptors); replacing it');
         answeredAt.delete(worker.id);
+        balancer.removeWorker(worker);
         worker.process.kill('SIGKILL');
         continue;
       }
@@ -205,6 +221,7 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    balancer.close();
     log.info('shutting down workers');
     for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'shutdown' });
     const deadline = setTimeout(() => process.exit(1), (config.server.shutdownGraceSeconds + 5) * 1000);

@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
@@ -77,4 +78,58 @@ t.test('the primary replaces a worker that stops answering', async (t) => {
     gone = true;
   }
   t.ok(gone, 'the stopped worker was killed');
+});
+
+t.test('killing workers under load strands no connection: every request is answered or refused, none hangs', async (t) => {
+  const shelf = await startShelfProcess({ repositories }, 2);
+  t.teardown(() => shelf.stop());
+  for (let i = 0; i < 600 && (shelf.output().match(/worker ready/g) ?? []).length < 2; i++) await sleep(100);
+  const outcomes = { answered: 0, refused: 0, hung: 0 };
+  const once = () =>
+    new Promise<void>((resolve) => {
+      // A connection of its own each time, so that every request is handed over anew.
+      const req = httpGet(`${shelf.url}/-/healthz`, { agent: false, timeout: 15_000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          outcomes.answered++;
+          resolve();
+        });
+        res.on('error', () => {
+          outcomes.refused++;
+          resolve();
+        });
+      });
+      req.on('timeout', () => {
+        outcomes.hung++;
+        req.destroy();
+      });
+      req.on('error', () => {
+        if (!req.destroyed || outcomes.hung === 0) outcomes.refused++;
+        resolve();
+      });
+    });
+  let running = true;
+  const clients = Array.from({ length: 8 }, async () => {
+    while (running) await once();
+  });
+  for (let kill = 0; kill < 3; kill++) {
+    await sleep(700);
+    const before = (shelf.output().match(/worker ready/g) ?? []).length;
+    const victim = shelf.workerPids().find((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (victim) process.kill(victim, 'SIGKILL');
+    for (let i = 0; i < 300 && (shelf.output().match(/worker ready/g) ?? []).length <= before; i++) await sleep(100);
+  }
+  await sleep(700);
+  running = false;
+  await Promise.all(clients);
+  t.comment(`answered ${outcomes.answered}, refused ${outcomes.refused}, hung ${outcomes.hung}`);
+  t.equal(outcomes.hung, 0, 'no request waited for ever on a connection nobody serves');
+  t.ok(outcomes.answered > 100, 'the service kept answering');
 });
