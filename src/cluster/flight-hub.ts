@@ -41,6 +41,7 @@ export class FlightHub {
       this.send(workerId, { shelf: 'flight', op: 'joined', key, id, leader: true });
       return;
     }
+    if (!flight.members.has(workerId)) this.send(flight.leader, { shelf: 'flight', op: 'shared', key });
     flight.members.add(workerId);
     this.send(workerId, { shelf: 'flight', op: 'joined', key, id, leader: false });
     for (const event of flight.events) this.send(workerId, { shelf: 'flight', op: 'event', key, event });

@@ -20,6 +20,9 @@ export class WorkerFlightCoordinator implements FlightCoordinator {
       this.pendingJoins.delete(message.id);
     } else if (message.op === 'event') {
       this.deliver(message.key, message.event);
+    } else if (message.op === 'shared') {
+      const flight = this.flights.get(message.key);
+      if (flight) flight.shared = true;
     }
   }
 

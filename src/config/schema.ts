@@ -102,6 +102,8 @@ const remoteRepo = z.strictObject({
   minBytesPerSecond: z.number().int().nonnegative().default(1024),
   /** The longest one upstream fetch may take from request to last byte. */
   fetchDeadlineSeconds: z.number().int().positive().default(3600),
+  /** A fetch that no request has waited for (every client left) for this long is stopped, and nothing cached. */
+  abandonedFetchSeconds: z.number().int().positive().default(30),
 });
 
 const virtualRepo = z.strictObject({

@@ -37,6 +37,10 @@ export const deserializeError = (e: SerializedError) => new ShelfError(e.code, e
 export class Flight {
   readonly head: Promise<FlightEvent>;
   readonly end: Promise<FlightEnd>;
+  /** Requests of this process reading or awaiting the fetch; the leader abandons a fetch nobody waits for. */
+  waiting = 0;
+  /** Another process follows this flight (its readers are not counted here), so it is never abandoned. */
+  shared = false;
   private resolveHead!: (event: FlightEvent) => void;
   private resolveEnd!: (event: FlightEnd) => void;
   private ended = false;

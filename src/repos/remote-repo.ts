@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { CorruptBlobError, type StoredBlob } from '../storage/blob-store.js';
 import type { ArtifactRecord, CacheState, ListOptions, UpstreamOutage } from '../storage/metadata-index.js';
 import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
-import { deserializeError, serializeError, type StreamingEvent, type Flight } from './flights.js';
+import { deserializeError, serializeError, type Flight, type FlightEvent, type StreamingEvent } from './flights.js';
 import { readGrowingFile } from './growing-file-reader.js';
 import { PathFilter } from './path-pattern.js';
 import {
@@ -22,6 +22,8 @@ import {
 
 /** How often a worker re-reads the shared upstream state. */
 const OUTAGE_READ_INTERVAL_MS = 1000;
+/** How often a fetch checks whether anyone still waits for it. */
+const ABANDON_CHECK_MS = 500;
 
 /**
  * A caching proxy of one upstream. Fresh cache is served without asking upstream; a miss or an expired
@@ -208,11 +210,17 @@ export class RemoteRepo implements Repository {
   ): Promise<Artifact | undefined> {
     const flightKey = `${this.key}\u0000${path}`;
     const { leader, flight } = await this.ctx.flights.join(flightKey);
-    if (leader) void this.lead(flightKey, path, record, options);
-    let head = await flight.head;
-    // A small file is answered once it is verified and stored: a body that fails its checks then becomes a
-    // 502 with the reason, not a 200 whose body breaks off. Large ones stream to the client as they arrive.
-    if (head.type === 'streaming' && head.size !== undefined && head.size <= SMALL_FILE_BYTES) head = await flight.end;
+    if (leader) void this.lead(flightKey, path, record, options, flight);
+    let head: FlightEvent;
+    flight.waiting++;
+    try {
+      head = await flight.head;
+      // A small file is answered once it is verified and stored: a body that fails its checks then becomes a
+      // 502 with the reason, not a 200 whose body breaks off. Large ones stream to the client as they arrive.
+      if (head.type === 'streaming' && head.size !== undefined && head.size <= SMALL_FILE_BYTES) head = await flight.end;
+    } finally {
+      flight.waiting--;
+    }
     switch (head.type) {
       case 'streaming':
         return this.streamingArtifact(path, head, flight);
@@ -235,8 +243,12 @@ export class RemoteRepo implements Repository {
       contentType: head.contentType,
       ...(head.size !== undefined && { size: head.size }),
       cacheStatus: 'MISS',
-      open: async (range) =>
-        readGrowingFile(head.tempPath, flight, range, (sha256, r) => this.ctx.blobs.open(sha256, r)),
+      open: async (range) => {
+        const stream = readGrowingFile(head.tempPath, flight, range, (sha256, r) => this.ctx.blobs.open(sha256, r));
+        flight.waiting++;
+        stream.once('close', () => flight.waiting--);
+        return stream;
+      },
     };
   }
 
@@ -246,6 +258,7 @@ export class RemoteRepo implements Repository {
     path: string,
     record: ArtifactRecord | undefined,
     options: GetOptions,
+    flight: Flight,
   ): Promise<void> {
     const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
     try {
@@ -266,7 +279,7 @@ export class RemoteRepo implements Repository {
         if (record) await this.ctx.index.deleteArtifact(this.key, path);
         publish({ type: 'notFound' });
       } else if (response.status === 200) {
-        await this.store(path, response, options, publish);
+        await this.store(path, response, options, publish, flight);
       } else {
         response.body.resume();
         throw upstreamStatusError(this.key, response);
@@ -322,6 +335,7 @@ export class RemoteRepo implements Repository {
     response: UpstreamResponse,
     options: GetOptions,
     publish: (event: StreamingEvent | { type: 'stored'; sha256: string; size: number }) => void,
+    flight: Flight,
   ): Promise<void> {
     const lengthHeader = first(response.headers['content-length']);
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
@@ -336,6 +350,9 @@ export class RemoteRepo implements Repository {
       },
     });
     publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
+    const abandon = this.abandonWhenNobodyWaits(flight, () =>
+      response.body.destroy(new ShelfError('FETCH_ABANDONED', 502, `nobody waits for ${this.key}/${path} any more; its fetch was stopped`)),
+    );
     try {
       for await (const chunk of response.body) {
         await writer.append(chunk as Buffer);
@@ -345,6 +362,8 @@ export class RemoteRepo implements Repository {
       await writer.abort();
       if (err instanceof ShelfError) throw upstreamFault(this.key, path, err);
       throw new ShelfError('UPSTREAM_ERROR', 502, `upstream body of ${this.key}/${path} broke off: ${(err as Error).message}`);
+    } finally {
+      clearInterval(abandon);
     }
     const blob = await writer.commit().catch((err: unknown) => {
       throw err instanceof ShelfError ? upstreamFault(this.key, path, err) : err;
@@ -366,6 +385,25 @@ export class RemoteRepo implements Repository {
       'always',
     );
     publish({ type: 'stored', sha256: blob.sha256, size: blob.size });
+  }
+
+  /**
+   * Stops a fetch once no request has waited for it for `abandonedFetchSeconds`: every client left, so the
+   * upstream's bandwidth (and a connection of its pool) is not spent on a file nobody may ask for again.
+   * A flight followed from another worker is never abandoned here; its readers are not counted here.
+   */
+  private abandonWhenNobodyWaits(flight: Flight, abort: () => void): NodeJS.Timeout {
+    let idleSince: number | undefined;
+    const check = setInterval(() => {
+      if (flight.waiting > 0 || flight.shared) {
+        idleSince = undefined;
+        return;
+      }
+      idleSince ??= Date.now();
+      if (Date.now() - idleSince >= this.config.abandonedFetchSeconds * 1000) abort();
+    }, ABANDON_CHECK_MS);
+    check.unref();
+    return check;
   }
 
   /** The digest the upstream names in the format's digest header, when it is a well-formed sha256. */

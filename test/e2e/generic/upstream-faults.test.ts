@@ -21,8 +21,9 @@ const shelf = await startShelf({
       assumedOfflineSeconds: 0,
       readTimeoutMs: 1000,
       fetchDeadlineSeconds: 3,
+      abandonedFetchSeconds: 1,
     },
-    { key: 'narrow', format: 'generic', type: 'remote', url: upstreamUrl, assumedOfflineSeconds: 0, connectTimeoutMs: 500, readTimeoutMs: 500 },
+    { key: 'narrow', format: 'generic', type: 'remote', url: upstreamUrl, assumedOfflineSeconds: 0, connectTimeoutMs: 500, readTimeoutMs: 500, abandonedFetchSeconds: 1 },
   ],
 });
 t.teardown(() => shelf.stop());
@@ -136,6 +137,41 @@ t.test('a trickling upstream is cut off at the fetch deadline, though each chunk
   t.ok(result.body.length < 100, 'after a few seconds of trickle');
   t.same(tempFiles(), [], 'nothing partial is kept');
   t.equal((await fetch(`${shelf.url}/api/storage/remote/trickle.bin`)).status, 404);
+});
+
+t.test('a fetch every client has left is stopped, and nothing of it is kept', async (t) => {
+  let upstreamClosedEarly = false;
+  const timers: NodeJS.Timeout[] = [];
+  upstream.on('/left.bin', (_req, res) => {
+    res.writeHead(200, { 'content-length': 8 * 1024 * 1024 });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(64 * 1024));
+      sent += 64 * 1024;
+      if (sent >= 8 * 1024 * 1024) clearInterval(timer);
+    }, 100);
+    timers.push(timer);
+    res.on('close', () => {
+      clearInterval(timer);
+      if (sent < 8 * 1024 * 1024) upstreamClosedEarly = true;
+    });
+  });
+  t.teardown(() => timers.forEach(clearInterval));
+  await new Promise<void>((resolve) => {
+    // `narrow` has no short fetch deadline: only the abandonment can stop this fetch early.
+    const req = httpGet(`${shelf.url}/narrow/left.bin`, (res) => {
+      res.once('data', () => {
+        req.destroy(); // the only client goes away
+        resolve();
+      });
+    });
+    req.on('error', () => resolve());
+  });
+  for (let i = 0; i < 100 && !upstreamClosedEarly; i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(upstreamClosedEarly, 'Shelf stopped fetching once nobody waited (abandonedFetchSeconds)');
+  for (let i = 0; i < 20 && tempFiles().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  t.same(tempFiles(), [], 'the partial file is removed');
+  t.equal((await fetch(`${shelf.url}/api/storage/narrow/left.bin`)).status, 404, 'nothing is cached');
 });
 
 t.test('requests waiting for a connection to a saturated upstream give up within the read timeout', async (t) => {
