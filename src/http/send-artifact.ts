@@ -20,12 +20,13 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 
 export function artifactHeaders(artifact: Artifact): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': artifact.contentType, 'accept-ranges': 'bytes' };
-  if (artifact.checksums) {
-    headers.etag = etagOf(artifact.checksums.sha256);
-    headers['x-checksum-sha256'] = artifact.checksums.sha256;
-    headers['x-checksum-sha1'] = artifact.checksums.sha1;
-    headers['x-checksum-md5'] = artifact.checksums.md5;
+  const checksums = artifact.checksums ?? artifact.expectedChecksums;
+  if (checksums?.sha256) {
+    headers.etag = etagOf(checksums.sha256);
+    headers['x-checksum-sha256'] = checksums.sha256;
   }
+  if (checksums?.sha1) headers['x-checksum-sha1'] = checksums.sha1;
+  if (checksums?.md5) headers['x-checksum-md5'] = checksums.md5;
   if (artifact.lastModified !== undefined) headers['last-modified'] = new Date(artifact.lastModified).toUTCString();
   if (artifact.cacheStatus) headers['x-shelf-cache'] = artifact.cacheStatus;
   if (artifact.cacheStatus === 'STALE') headers.warning = '110 shelf "Response is Stale"';

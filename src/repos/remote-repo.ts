@@ -223,7 +223,7 @@ export class RemoteRepo implements Repository {
     }
     switch (head.type) {
       case 'streaming':
-        return this.streamingArtifact(path, head, flight);
+        return this.streamingArtifact(path, head, flight, options);
       case 'notFound':
         return undefined;
       case 'failed':
@@ -236,12 +236,15 @@ export class RemoteRepo implements Repository {
     }
   }
 
-  private streamingArtifact(path: string, head: StreamingEvent, flight: Flight): Artifact {
+  private streamingArtifact(path: string, head: StreamingEvent, flight: Flight, options: GetOptions): Artifact {
+    const { sha256, sha1, md5 } = options.expect ?? {};
+    const expected = { ...(sha256 && { sha256 }), ...(sha1 && { sha1 }), ...(md5 && { md5 }) };
     return {
       repo: this.key,
       path,
       contentType: head.contentType,
       ...(head.size !== undefined && { size: head.size }),
+      ...(Object.keys(expected).length > 0 && { expectedChecksums: expected }),
       cacheStatus: 'MISS',
       open: async (range) => {
         const stream = readGrowingFile(head.tempPath, flight, range, (sha256, r) => this.ctx.blobs.open(sha256, r));

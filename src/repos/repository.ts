@@ -18,6 +18,11 @@ export interface Artifact {
   size?: number;
   /** Unknown while a miss is still streaming from upstream. */
   checksums?: Checksums;
+  /**
+   * While a miss streams: the digests it is being verified against (from the format's metadata or the
+   * upstream's headers); a body that does not match never arrives whole.
+   */
+  expectedChecksums?: Partial<Checksums>;
   lastModified?: number;
   cacheStatus?: CacheStatus;
   open(range?: ByteRange): Promise<Readable>;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -13,6 +14,7 @@ const shelf = await startShelf({
     { key: 'npm-live', format: 'npm', type: 'remote', url: upstream.url, metadataTtlSeconds: 0, assumedOfflineSeconds: 0 },
     // A cold cache for the concurrency test.
     { key: 'npm-crowd', format: 'npm', type: 'remote', url: upstream.url },
+    { key: 'npm-cold', format: 'npm', type: 'remote', url: upstream.url },
   ],
 });
 t.teardown(() => shelf.stop());
@@ -171,4 +173,14 @@ t.test('a packument of thousands of versions is served whole and abbreviated', a
   t.notOk(abbreviated.versions['0.0.7'].description, 'the abbreviated document leaves descriptions out');
   const install = await project('npm-remote').npm('install', 'shelf-fix-huge');
   t.equal(install.code, 0, install.stderr);
+});
+
+t.test('a large tarball streamed on its first fetch already carries the checksum it is verified against', async (t) => {
+  const packument = (await (await fetch(`${shelf.url}/npm-cold/shelf-fix-big`)).json()) as { versions: Record<string, { dist: { shasum: string } }> };
+  const shasum = packument.versions['1.0.0']!.dist.shasum;
+  const miss = await fetch(`${shelf.url}/npm-cold/shelf-fix-big/-/shelf-fix-big-1.0.0.tgz`);
+  t.equal(miss.headers.get('x-shelf-cache'), 'MISS');
+  t.equal(miss.headers.get('x-checksum-sha1'), shasum, "the packument's shasum, which the body is checked against");
+  const body = Buffer.from(await miss.arrayBuffer());
+  t.equal(createHash('sha1').update(body).digest('hex'), shasum);
 });
