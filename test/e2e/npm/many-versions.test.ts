@@ -10,7 +10,7 @@ import type { LocalRepo } from '../../../src/repos/local-repo.js';
 import { ClientProject } from '../../helpers/npm-harness.js';
 import { startShelfProcess } from '../../helpers/shelf.js';
 
-// One package with 10,000 versions, served by `shelf serve` under `ulimit -n 256` while other traffic goes on:
+// One package with 10,000 versions, served by `shelf serve` under `ulimit -n 512` while other traffic goes on:
 // reading its version records is bounded, so it neither fails with EMFILE nor starves other requests.
 
 const VERSIONS = 10_000;
@@ -38,7 +38,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'shelf-many-'));
   await app.close();
 }
 
-const shelf = await startShelfProcess({ repositories }, 2, { baseDir, maxOpenFiles: 256 });
+const shelf = await startShelfProcess({ repositories }, 2, { baseDir, maxOpenFiles: 512 });
 t.teardown(() => shelf.stop());
 
 t.test('the packument of 10,000 versions is served, repeatedly, while other requests keep being answered', async (t) => {
