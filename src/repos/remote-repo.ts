@@ -132,13 +132,15 @@ export class RemoteRepo implements Repository {
       const negativeUntil = await this.ctx.index.getNegative(this.key, path);
       if (negativeUntil !== undefined && negativeUntil > now) return undefined;
     }
-    const unavailable = await this.whyUnavailable();
+    const outage = await this.outage();
+    const unavailable = this.whyUnavailable(outage);
     if (unavailable) {
       if (record) return storedArtifact(this.ctx.blobs, record, 'STALE');
       if (this.config.offline) return undefined;
       throw unavailable;
     }
-    const probe = (await this.outage()) !== undefined;
+    // Asked while the upstream is assumed offline: this request is the probe.
+    const probe = outage !== undefined;
     if (probe) this.probing = true;
     const fetched = this.fetchShared(path, record, options);
     if (probe) void fetched.catch(() => undefined).finally(() => (this.probing = false));
@@ -182,7 +184,7 @@ export class RemoteRepo implements Repository {
    * Why the upstream must not be asked now, if it must not. While it is assumed offline one request at a
    * time probes it (an upstream that is back is noticed at once); the others are told why, and until when.
    */
-  private async whyUnavailable(): Promise<ShelfError | undefined> {
+  private whyUnavailable(outage: UpstreamOutage | undefined): ShelfError | undefined {
     if (this.config.offline) return new ShelfError('OFFLINE', 404, `repository ${this.key} is offline`);
     const retryAfter = this.upstream.budget.retryAfterSeconds();
     if (retryAfter !== undefined) {
@@ -190,7 +192,6 @@ export class RemoteRepo implements Repository {
         'retry-after': String(retryAfter),
       });
     }
-    const outage = await this.outage();
     if (outage && this.probing) {
       const until = new Date(outage.until).toISOString();
       return new ShelfError(

@@ -218,7 +218,7 @@ export class AccessControl {
       const principal = await this.identity.authenticate(credentials);
       if (principal) return principal;
       await this.takeAttempt(ctx, credentials, [{ key: `address:${ctx.clientAddress}`, free: this.config.loginThrottle.maxFailuresPerAddress }]);
-      this.refused(ctx, credentials, 'failed');
+      this.refused(ctx, credentials);
     }
     return this.passwordAttempt(ctx, credentials, () => this.identity.authenticate(credentials));
   }
@@ -231,7 +231,7 @@ export class AccessControl {
     await this.takeAttempt(ctx, credentials, [{ key: user, free: maxFailuresPerUser }, { key: address, free: maxFailuresPerAddress }]);
     const principal = await check();
     await this.store.settleLoginAttempt([{ key: user, clear: true }, { key: address, clear: false }], principal !== undefined, Date.now());
-    if (!principal) this.refused(ctx, credentials, 'failed');
+    if (!principal) this.refused(ctx, credentials);
     return principal;
   }
 
@@ -245,8 +245,8 @@ export class AccessControl {
     throw new ShelfError('TOO_MANY_REQUESTS', 429, `too many failed logins; try again in ${seconds} s`, { 'retry-after': seconds });
   }
 
-  private refused(ctx: RequestContext, credentials: Credentials, result: 'failed'): never {
-    this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result });
+  private refused(ctx: RequestContext, credentials: Credentials): never {
+    this.audit.record({ event: 'login', user: credentials.username ?? null, address: ctx.clientAddress, result: 'failed' });
     throw unauthorized(INVALID_CREDENTIALS);
   }
 

@@ -121,7 +121,8 @@ export class PermissionSet {
    * it), so a listing can be served whole instead of being filtered name by name.
    */
   readsEverything(principal: Principal, repo: RepoRef): boolean {
-    if (principal.scope && !principal.scope.some((grant) => grant.subject === undefined && scopeAllows(grant, 'read', repo, undefined))) return false;
+    // Without a subject, only subject-free grants allow (a grant for one image covers no listing).
+    if (principal.scope && !principal.scope.some((grant) => scopeAllows(grant, 'read', repo, undefined))) return false;
     if (principal.admin) return true;
     return this.compiled.some(
       ({ target }) =>

@@ -33,6 +33,9 @@ function applyLimits<T extends Server>(server: T, limits: ConnectionLimits): T {
   return server;
 }
 
+/** An HTTP server for `handler` with the socket limits, not yet bound. */
+const httpServer = (handler: RequestListener, limits: ConnectionLimits) => applyLimits(createServer(serverOptions(limits), handler), limits);
+
 export async function listen(
   app: ShelfApp,
   host: string,
@@ -40,7 +43,7 @@ export async function listen(
   handler: RequestListener = app.handle,
   limits: ConnectionLimits = DEFAULT_LIMITS,
 ): Promise<Server> {
-  return bind(applyLimits(createServer(serverOptions(limits), handler), limits), host, port);
+  return bind(httpServer(handler, limits), host, port);
 }
 
 async function bind<T extends Server>(server: T, host: string, port: number): Promise<T> {
@@ -83,7 +86,7 @@ export async function readKeyPair(tls: TlsConfig): Promise<{ cert: Buffer; key: 
  */
 export async function startListeners(app: ShelfApp, server: ShelfConfig['server'], handedOver = false): Promise<Listeners> {
   const tls = server.tls;
-  const plain = applyLimits(createServer(serverOptions(server), tls?.redirectHttp ? redirectToHttps(app, tls.port) : app.handle), server);
+  const plain = httpServer(tls?.redirectHttp ? redirectToHttps(app, tls.port) : app.handle, server);
   const byName = new Map<ListenerName, Server>([['http', plain]]);
   let reloadTls = async (): Promise<void> => undefined;
   if (tls) {

@@ -471,8 +471,7 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   }
 
   async takeLoginAttempt(keys: LoginThrottleKey[], at: number, windowMs: number, maxDelayMs: number): Promise<{ retryAt?: number }> {
-    const read = this.sql('SELECT count FROM login_failures WHERE key = ? AND last_at > ?');
-    const lastAt = this.sql('SELECT last_at FROM login_failures WHERE key = ?');
+    const read = this.sql('SELECT count, last_at FROM login_failures WHERE key = ? AND last_at > ?');
     const count = this.sql(
       `INSERT INTO login_failures (key, count, first_at, last_at) VALUES (@key, 1, @at, @at)
        ON CONFLICT (key) DO UPDATE SET
@@ -483,9 +482,9 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return this.db.transaction(() => {
       let retryAt: number | undefined;
       for (const { key, free } of keys) {
-        const attempts = (read.get(key, at - windowMs) as { count: number } | undefined)?.count ?? 0;
-        if (attempts < free) continue;
-        const allowedAt = (lastAt.get(key) as { last_at: number }).last_at + Math.min(1000 * 2 ** (attempts - free), maxDelayMs);
+        const row = read.get(key, at - windowMs) as { count: number; last_at: number } | undefined;
+        if (!row || row.count < free) continue;
+        const allowedAt = row.last_at + Math.min(1000 * 2 ** (row.count - free), maxDelayMs);
         if (allowedAt > at) retryAt = Math.max(retryAt ?? 0, allowedAt);
       }
       if (retryAt !== undefined) return { retryAt };

@@ -130,8 +130,8 @@ export class UploadSessions {
   }
 
   /** Expiry counts from the last chunk received (the data file's modification), not from the start. */
-  private expired(session: { startedAt: number; lastActivity?: number }): boolean {
-    return (session.lastActivity ?? session.startedAt) < Date.now() - this.limits.expirySeconds * 1000;
+  private expired(session: { lastActivity: number }): boolean {
+    return session.lastActivity < Date.now() - this.limits.expirySeconds * 1000;
   }
 
   private async list(): Promise<(UploadSession & { lastActivity: number })[]> {

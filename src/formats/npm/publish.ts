@@ -20,7 +20,7 @@ const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_MANIFEST_DEPTH = 64;
 const MAX_TAGS_PER_PUBLISH = 100;
 /** Dist-tags a package may have in all (the public registry's largest packages have a few dozen). */
-export const MAX_DIST_TAGS = 1000;
+const MAX_DIST_TAGS = 1000;
 
 /** How deeply `value` nests, counting no further than `limit + 1`. */
 function depthOf(value: unknown, limit: number): number {
@@ -200,7 +200,8 @@ export async function setDistTag(target: LocalRepo, name: string, tag: string, v
   checkDistTag(tag);
   if (!(await target.record(npmPaths.version(name, version)))) throw notFound(`version ${version} of ${name} in ${target.key}`);
   const path = npmPaths.distTag(name, tag);
-  if (!(await target.record(path)) && (await target.list({ prefix: `${npmPaths.hostedPrefix(name)}dist-tags/` })).length >= MAX_DIST_TAGS) {
+  const tagPrefix = `${npmPaths.hostedPrefix(name)}dist-tags/`;
+  if (!(await target.record(path)) && (await target.list({ prefix: tagPrefix, limit: MAX_DIST_TAGS })).length >= MAX_DIST_TAGS) {
     throw badRequest(`${name} has ${MAX_DIST_TAGS} dist-tags already; remove some first`);
   }
   await target.put(path, [Buffer.from(version)], { contentType: 'text/plain' });
