@@ -5,17 +5,17 @@ import type { Checksums } from '../storage/checksums.js';
 import type { RequestContext } from './request-context.js';
 
 /**
- * The request body as a stream of chunks, refused up front when its declared length exceeds the limit
- * (the blob writer enforces the same limit on bodies without a Content-Length).
+ * The request body as chunks, refused up front when its declared length exceeds the limit (the blob
+ * writer enforces the same limit on bodies without a Content-Length).
  */
 export function requestBody(ctx: RequestContext, maxBytes: number): AsyncIterable<Buffer> {
   const declared = ctx.req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
-    throw new ShelfError('TOO_LARGE', 413, `body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`, {
-      connection: 'close',
-    });
+    throw new ShelfError('TOO_LARGE', 413, `body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
   }
-  return ctx.req;
+  // A reader that stops early (a body over the limit) leaves the request open, so that the rest of the
+  // body can be dropped and the client reads the refusal (see dropUnreadBody).
+  return { [Symbol.asyncIterator]: () => ctx.req.iterator({ destroyOnReturn: false }) };
 }
 
 /** Checksums a deploying client declares (X-Checksum-Sha256, -Sha1, -Md5, as Artifactory's clients send). */

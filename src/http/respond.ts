@@ -19,28 +19,32 @@ export function sendJson(ctx: RequestContext, status: number, body: unknown, hea
   sendText(ctx, status, `${JSON.stringify(body, null, 2)}\n`, 'application/json; charset=utf-8', headers);
 }
 
-/** How much of a refused upload's body is read and dropped before the connection is closed instead. */
+/** A refused upload's body up to this size is read to its end and dropped, keeping the connection. */
 const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+/** How long a larger refused body is still read and dropped after the answer (nginx's lingering close). */
+const LINGER_MS = 30_000;
 
 /**
  * For an error answered before the request's body was read to its end (a refused or failed upload): the
  * rest of the body is read and dropped, so a client that is still sending gets to read the answer, and the
- * connection does not take the leftover bytes for its next request. A large rest closes the connection.
+ * connection does not take the leftover bytes for its next request. Closing at once instead would reset the
+ * connection, and a reset discards the answer before a client busy sending has read it.
  */
 export function dropUnreadBody(ctx: RequestContext): void {
   const { req, res } = ctx;
-  if (req.complete) return;
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (req.destroyed || declared > DRAIN_LIMIT_BYTES) {
-    if (!res.headersSent) res.setHeader('connection', 'close');
-    return;
-  }
-  let drained = 0;
-  req.on('data', (chunk: Buffer) => {
-    drained += chunk.length;
-    if (drained > DRAIN_LIMIT_BYTES) req.socket.destroy();
-  });
+  if (req.complete || req.destroyed) return;
   req.resume();
+  // (`complete` is not yet set while a request without a body is handled synchronously.)
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && Number(req.headers['content-length'] ?? 0) <= DRAIN_LIMIT_BYTES) return;
+  // Too much to read through: once the answer is out, half-close (no further request is taken) and keep
+  // dropping what arrives until the client stops sending, for a bounded time.
+  res.once('finish', () => {
+    const socket = req.socket;
+    socket.end();
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(linger));
+  });
 }
 
 /** The error body of Shelf's own endpoints and of formats without an error format of their own. */
