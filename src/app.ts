@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdir, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
 import { SecurityApi } from './api/security-api.js';
+import { SystemApi } from './api/system-api.js';
+import { collectGarbage } from './lifecycle/gc.js';
 import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
 import { asClientError, notFound, ShelfError } from './errors.js';
@@ -19,6 +21,7 @@ import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
 import type { Repository } from './repos/repository.js';
 import { FsBlobStore } from './storage/blob-store.js';
+import { DiskGuard, type DiskSpace } from './storage/disk-guard.js';
 import type { IdentityStore } from './storage/identity-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
 import { AccessControl } from './security/access-control.js';
@@ -55,12 +58,16 @@ export function storagePaths(config: ShelfConfig) {
 /** The metadata index and, in the same database, users and tokens. */
 export type ShelfIndex = MetadataIndex & IdentityStore;
 
-export async function openStorage(config: ShelfConfig): Promise<{ blobs: FsBlobStore; index: ShelfIndex }> {
+export async function openStorage(
+  config: ShelfConfig,
+  onDiskSpaceChange?: (space: DiskSpace) => void,
+): Promise<{ blobs: FsBlobStore; index: ShelfIndex; disk: DiskGuard }> {
   const paths = storagePaths(config);
   await mkdir(paths.dataDir, { recursive: true });
-  const blobs = new FsBlobStore(paths.blobs);
+  const disk = new DiskGuard(paths.dataDir, config.storage.minFreeBytes, onDiskSpaceChange);
+  const blobs = new FsBlobStore(paths.blobs, disk);
   await blobs.init();
-  return { blobs, index: new SqliteIndex(paths.index) };
+  return { blobs, index: new SqliteIndex(paths.index), disk };
 }
 
 /** Everything one serving process needs: storage, repositories, metrics, and the request handler. */
@@ -81,14 +88,17 @@ export class ShelfApp {
     private readonly options: ShelfAppOptions,
     readonly blobs: FsBlobStore,
     readonly index: ShelfIndex,
+    private readonly disk: DiskGuard,
     signingKey: Buffer,
   ) {
     const { config, log, flights } = options;
-    this.metrics = new ShelfMetrics(
-      () => index.storageBytes(),
-      () => this.upstreamBudgets(),
-      () => this.services.uploads.stats(),
-    );
+    this.metrics = new ShelfMetrics({
+      storageBytes: () => index.storageBytes(),
+      upstreamBudgets: () => this.upstreamBudgets(),
+      uploads: () => this.services.uploads.stats(),
+      disk: () => disk.space(),
+      repositories: () => index.repositoryUsage(),
+    });
     const metrics = this.metrics;
     this.passwordChecks = new PasswordChecks((outcome) => metrics.passwordChecks.inc({ outcome }));
     this.repos = new RepositoryRegistry(config.repositories, (repo) => formatModule(repo.format).rules(repo), {
@@ -111,7 +121,8 @@ export class ShelfApp {
     const audit = new AuditLog(storagePaths(config).auditLog);
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
     const administration = new SecurityAdministration(index, identity, audit, config);
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration));
+    const collect = (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun });
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, collect));
     this.services = {
       config,
       downloads: this.downloads,
@@ -129,9 +140,12 @@ export class ShelfApp {
   }
 
   static async create(options: ShelfAppOptions): Promise<ShelfApp> {
-    const { blobs, index } = await openStorage(options.config);
+    const { blobs, index, disk } = await openStorage(options.config, (space) => {
+      if (space.low) options.log.warn(space, 'the data disk is low on space: nothing new is stored until space is freed');
+      else options.log.info(space, 'the data disk has room again: writes are accepted');
+    });
     const signingKey = await loadOrCreateSigningKey(storagePaths(options.config).signingKey);
-    const app = new ShelfApp(options, blobs, index, signingKey);
+    const app = new ShelfApp(options, blobs, index, disk, signingKey);
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
     return app;
@@ -233,11 +247,9 @@ export class ShelfApp {
       const probe = join(this.blobs.tempDir, `readyz-${process.pid}`);
       await writeFile(probe, 'ok');
       await unlink(probe);
-      const { bavail, bsize } = await statfs(this.blobs.tempDir);
-      const free = bavail * bsize;
-      const minimum = this.options.config.storage.minFreeBytes;
-      if (free < minimum) throw new Error(`only ${free} bytes free on the data disk (storage.minFreeBytes: ${minimum})`);
-      sendJson(ctx, 200, { status: 'ready', freeBytes: free });
+      const { freeBytes, minFreeBytes, low } = await this.disk.space();
+      if (low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${minFreeBytes}); nothing new is stored`);
+      sendJson(ctx, 200, { status: 'ready', freeBytes });
     } catch (err) {
       sendJson(ctx, 503, { status: 'not ready', reason: (err as Error).message });
     }

@@ -10,6 +10,7 @@ import { parsePropertiesParam } from './property-syntax.js';
 import { formatModule } from '../formats/index.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { SecurityApi } from './security-api.js';
+import type { SystemApi } from './system-api.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
@@ -20,11 +21,13 @@ export class RestApi {
     private readonly index: MetadataIndex,
     private readonly access: AccessControl,
     private readonly security: SecurityApi,
+    private readonly system: SystemApi,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     const [area, ...rest] = segments;
     if (area === 'security') return this.security.handle(ctx, rest);
+    if (area === 'system') return this.system.handle(ctx, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
     if (area === 'storage' && rest.length > 0) return this.storage(ctx, rest);
     if (area === 'search' && rest.length === 1 && rest[0] === 'checksum') return this.checksumSearch(ctx);

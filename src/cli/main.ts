@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { ShelfApp } from '../app.js';
+import { openStorage, ShelfApp } from '../app.js';
+import { formatByteSize } from '../config/byte-size.js';
+import { collectGarbage, type GcReport } from '../lifecycle/gc.js';
+import { progressBar } from './progress.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { repairBlobs } from '../repos/repair.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
@@ -63,6 +66,8 @@ storageCommand
     console.log(`${report.checked} blobs checked, ${report.corrupt.length} corrupt, ${report.missing.length} missing`);
     for (const sha256 of report.corrupt) console.log(`corrupt: sha256:${sha256}`);
     for (const sha256 of report.missing) console.log(`missing: sha256:${sha256}`);
+    for (const sha256 of report.orphans) console.log(`orphan: sha256:${sha256} (no index entry refers to it; shelf gc removes it)`);
+    if (report.orphans.length > 0) console.log(`${report.orphans.length} orphan blob files`);
     let unrepaired = report.corrupt.length + report.missing.length;
     if (options.repair && unrepaired > 0) {
       const repair = await repairBlobs(report, app.blobs, app.index, app.repos);
@@ -74,6 +79,41 @@ storageCommand
     await app.close();
     process.exitCode = unrepaired > 0 ? 1 : 0;
   });
+
+program
+  .command('gc')
+  .description('delete stored blobs nothing refers to any more (older than storage.gc.graceSeconds), while Shelf serves')
+  .option('--dry-run', 'print what would be freed, per repository, and delete nothing')
+  .addOption(configOption())
+  .action(async (options: { config: string; dryRun?: boolean }) => {
+    const config = loadOrExit(options.config);
+    const { blobs, index } = await openStorage(config);
+    const bar = progressBar(options.dryRun ? 'gc (dry run)' : 'gc');
+    try {
+      const report = await collectGarbage(
+        { blobs, index, config, log: createLogger('warn') },
+        { dryRun: options.dryRun === true, onProgress: (done, total) => bar.update(done, total) },
+      );
+      bar.finish();
+      printGcReport(report);
+    } catch (err) {
+      bar.finish();
+      console.error(`gc failed: ${(err as Error).message}`);
+      process.exitCode = 1;
+    } finally {
+      await index.close();
+    }
+  });
+
+function printGcReport(report: GcReport): void {
+  const verb = report.dryRun ? 'would free' : 'freed';
+  for (const { repo, paths, bytes } of report.repositories) {
+    console.log(`${repo}: ${paths} unreferenced entries (Docker layers, untagged manifests), ${verb} ${formatByteSize(bytes)}`);
+  }
+  console.log(`${verb} ${report.blobs.count} blobs, ${formatByteSize(report.blobs.bytes)}`);
+  console.log(`kept ${report.keptYoung} unreferenced blobs younger than the grace period; ${report.records} index records dropped`);
+  if (report.dryRun) console.log('dry run: nothing was deleted');
+}
 
 addIdentityCommands(program, configOption, loadOrExit);
 

@@ -18,3 +18,15 @@ export function parseByteSize(text: string): number | undefined {
   if (factor === undefined) return undefined;
   return Math.floor(Number(match[1]) * factor);
 }
+
+/** 536870912 → "512.0 MiB": sizes as people read them (binary units, one decimal). */
+export function formatByteSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

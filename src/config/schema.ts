@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseByteSize } from './byte-size.js';
 import { permissionTargetSchema } from '../security/permissions.js';
@@ -27,6 +28,15 @@ const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform
     return z.NEVER;
   }
   return bytes;
+});
+
+/** A cron expression (five fields, or six with seconds), checked when the config is loaded. */
+const cronSchedule = z.string().superRefine((value, ctx) => {
+  try {
+    new Cron(value, { paused: true }).stop();
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a cron schedule: ${(err as Error).message}` });
+  }
 });
 
 /** A secret is never written inline: it is read from an environment variable or a file at start-up. */
@@ -68,6 +78,8 @@ const localRepo = z.strictObject({
   versionPolicy: z.enum(['release', 'snapshot', 'mixed']).optional(),
   /** Maven: per SNAPSHOT version, the oldest timestamped builds beyond this many are removed on deploy; 0 keeps all. */
   maxUniqueSnapshots: z.number().int().nonnegative().optional(),
+  /** The most the repository may hold ("10GiB"); a deploy that would pass it is refused (413) before it is stored. */
+  quotaBytes: byteSize.optional(),
 });
 
 const remoteRepo = z.strictObject({
@@ -167,8 +179,20 @@ export const configSchema = z.strictObject({
       uploadExpirySeconds: z.number().int().positive().default(86_400),
       /** Uploads one user (or all anonymous callers together) may have open at once. */
       maxUploadSessionsPerUser: z.number().int().positive().default(100),
-      /** Below this much free space on the data disk, /-/readyz reports not ready. */
-      minFreeBytes: byteSize.default(100 * 1024 ** 2),
+      /**
+       * Below this much free space on the data disk, nothing new is stored (507) and /-/readyz reports not
+       * ready; stored content is still served. Default: 5% of the filesystem, at most 2 GiB.
+       */
+      minFreeBytes: byteSize.optional(),
+      /** Garbage collection of blobs nothing refers to any more. */
+      gc: z
+        .strictObject({
+          /** When it runs by itself (cron, local time); false: only when asked (`shelf gc`, POST /api/system/gc). */
+          schedule: z.union([cronSchedule, z.literal(false)]).default('30 3 * * *'),
+          /** A blob written less than this long ago is never removed (it may belong to a write still under way). */
+          graceSeconds: z.number().int().nonnegative().default(3600),
+        })
+        .prefault({}),
     })
     .prefault({}),
   logging: z
@@ -183,6 +207,12 @@ export const configSchema = z.strictObject({
        * `registry-mirrors` (which asks for /v2/library/nginx/...) can point at Shelf's root.
        */
       defaultRepository: repoKey.optional(),
+      gc: z
+        .strictObject({
+          /** Garbage collection also removes manifests of hosted repositories that no tag leads to. */
+          deleteUntagged: z.boolean().default(false),
+        })
+        .prefault({}),
     })
     .prefault({}),
   security: z

@@ -4,6 +4,7 @@ import type { RequestContext } from '../http/request-context.js';
 import type { DownloadStats } from '../repos/download-stats.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { FormatRules, Repository } from '../repos/repository.js';
+import type { ArtifactRecord } from '../storage/metadata-index.js';
 import type { UploadSessions } from '../storage/upload-sessions.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { AccessControl } from '../security/access-control.js';
@@ -33,6 +34,16 @@ export interface AccessNeed {
   subject?: string;
 }
 
+/** What the garbage collector lets a format remove from a hosted repository. */
+export interface GarbagePolicy {
+  /** Only entries stored before this time (ms): newer ones may belong to a push still under way. */
+  storedBefore: number;
+  /** Docker: manifests no tag leads to go too (distribution's `garbage-collect --delete-untagged`). */
+  deleteUntagged: boolean;
+  /** A stored file's bytes (verified), for formats that must read their documents to know what they refer to. */
+  read(record: ArtifactRecord): Promise<Buffer>;
+}
+
 /** A package format plugged into the engine: its caching rules and the protocol it speaks. */
 export interface FormatModule {
   name: Format;
@@ -55,6 +66,11 @@ export interface FormatModule {
   rootRoutes?: Record<string, SegmentHandler>;
   /** The format's REST endpoints below `/api/<format>/`. */
   api?: SegmentHandler;
+  /**
+   * Entries of a hosted repository that nothing needs any more (Docker: layers no kept manifest refers to),
+   * found in its listing (in path order); formats whose files stand alone have none.
+   */
+  garbage?(listing: AsyncIterable<ArtifactRecord>, policy: GarbagePolicy): AsyncIterable<ArtifactRecord>;
 }
 
 /** The permission of a request to a file at a path (generic files, Maven): the path is the subject. */

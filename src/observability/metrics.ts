@@ -1,4 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DiskSpace } from '../storage/disk-guard.js';
+import type { RepositoryUsage } from '../storage/metadata-index.js';
+
+/** Where the gauges read their values on each scrape. */
+export interface MetricSources {
+  storageBytes(): Promise<number>;
+  /** Each remote's announced rate-limit budget (remaining requests), where it announced one. */
+  upstreamBudgets(): Map<string, number>;
+  uploads(): Promise<{ sessions: number; bytes: number }>;
+  disk(): Promise<DiskSpace>;
+  repositories(): Promise<RepositoryUsage[]>;
+}
 
 /** Shelf's Prometheus metrics. In a cluster each worker has its own; the primary sums them on scrape. */
 export class ShelfMetrics {
@@ -64,12 +76,7 @@ export class ShelfMetrics {
   readonly storageBytes: Gauge;
   readonly upstreamBudget: Gauge<'repo'>;
 
-  /** `upstreamBudgets`: each remote's announced rate-limit budget (remaining requests), where it announced one. */
-  constructor(
-    storageBytes: () => Promise<number>,
-    upstreamBudgets: () => Map<string, number>,
-    uploads: () => Promise<{ sessions: number; bytes: number }>,
-  ) {
+  constructor({ storageBytes, upstreamBudgets, uploads, disk, repositories }: MetricSources) {
     // Upload sessions live in the shared data directory: every worker reports the same figures.
     new Gauge({
       name: 'shelf_upload_sessions',
@@ -108,6 +115,35 @@ export class ShelfMetrics {
       aggregator: 'max',
       async collect() {
         this.set(await storageBytes());
+      },
+    });
+    // The data disk and the index are shared: every worker reports the same figures.
+    new Gauge({
+      name: 'shelf_storage_free_bytes',
+      help: 'Free space on the data disk',
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        this.set((await disk()).freeBytes);
+      },
+    });
+    new Gauge({
+      name: 'shelf_storage_low',
+      help: '1 while the data disk has less free space than storage.minFreeBytes (nothing new is stored)',
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        this.set((await disk()).low ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'shelf_repository_bytes',
+      help: 'Bytes each repository holds (deployed or cached)',
+      labelNames: ['repo'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        for (const { repo, bytes } of await repositories()) this.set({ repo }, bytes);
       },
     });
     collectDefaultMetrics({ register: this.registry });

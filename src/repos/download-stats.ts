@@ -1,11 +1,13 @@
-import type { DownloadTally, MetadataIndex } from '../storage/metadata-index.js';
+import type { CacheTally, DownloadTally, MetadataIndex } from '../storage/metadata-index.js';
+import type { Artifact } from './repository.js';
 
 /**
- * Counts downloads in memory and writes them to the index in one transaction a second, so that serving
- * a file never waits for a database write.
+ * Counts downloads, and remote repositories' cache hits and misses, in memory and writes them to the index
+ * in one transaction a second, so that serving a file never waits for a database write.
  */
 export class DownloadStats {
   private pending = new Map<string, DownloadTally>();
+  private cache = new Map<string, CacheTally>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -16,7 +18,14 @@ export class DownloadStats {
     this.timer.unref();
   }
 
-  record(repo: string, path: string): void {
+  record({ repo, path, cacheStatus }: Pick<Artifact, 'repo' | 'path' | 'cacheStatus'>): void {
+    if (cacheStatus) {
+      const tally = this.cache.get(repo) ?? { repo, hits: 0, misses: 0 };
+      // A miss is a download from the upstream; anything answered from the cache (even revalidated) is a hit.
+      if (cacheStatus === 'MISS') tally.misses += 1;
+      else tally.hits += 1;
+      this.cache.set(repo, tally);
+    }
     const key = `${repo}\u0000${path}`;
     const tally = this.pending.get(key);
     if (tally) {
@@ -30,8 +39,10 @@ export class DownloadStats {
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const tallies = [...this.pending.values()];
+    const cache = [...this.cache.values()];
     this.pending = new Map();
-    await this.index.recordDownloads(tallies);
+    this.cache = new Map();
+    await this.index.recordDownloads(tallies, cache);
   }
 
   async close(): Promise<void> {

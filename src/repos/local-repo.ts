@@ -1,7 +1,8 @@
 import type { LocalRepoConfig } from '../config/schema.js';
-import { conflict, forbidden, notFound } from '../errors.js';
-import type { StoredBlob } from '../storage/blob-store.js';
-import type { ArtifactRecord, ListOptions } from '../storage/metadata-index.js';
+import { formatByteSize } from '../config/byte-size.js';
+import { conflict, forbidden, notFound, ShelfError } from '../errors.js';
+import { TooLargeError, type StoredBlob } from '../storage/blob-store.js';
+import type { ArtifactRecord, ListOptions, RepositoryUsage } from '../storage/metadata-index.js';
 import {
   storedArtifact,
   type Artifact,
@@ -43,22 +44,54 @@ export class LocalRepo implements Repository {
   }
 
   async put(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
-    const blob = await this.ctx.blobs.write(source, {
-      ...(options.expect && { expect: options.expect }),
-      ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }),
-    });
+    const room = await this.roomLeft(options.expect?.size ?? 0);
+    const limitedByQuota = room !== undefined && room < (options.maxBytes ?? Infinity);
+    const maxBytes = limitedByQuota ? room : options.maxBytes;
+    const blob = await this.ctx.blobs
+      .write(source, {
+        ...(options.expect && { expect: options.expect }),
+        ...(maxBytes !== undefined && { maxBytes }),
+      })
+      .catch(async (err: unknown) => {
+        throw err instanceof TooLargeError && limitedByQuota ? this.overQuota(await this.ctx.index.usageOf(this.key)) : err;
+      });
     return this.link(path, blob, options.contentType);
   }
 
   async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
+    await this.ctx.blobs.touch(blob.sha256);
     const result = await this.ctx.index.putArtifact(
       { repo: this.key, path, blob, contentType },
       this.rules.overwritePolicy(path),
+      this.config.quotaBytes,
     );
     if ('conflict' in result) {
       throw conflict(`${this.key}/${path} is already deployed with other content and this repository does not allow redeploy`);
     }
+    if ('overQuota' in result) throw this.overQuota(result.overQuota, blob.size);
     return result.stored;
+  }
+
+  /**
+   * Bytes the quota still allows (none: no quota); a deploy known to need more than that is refused before
+   * any byte is read, and one of unknown size is cut off as soon as it passes it.
+   */
+  private async roomLeft(needed: number): Promise<number | undefined> {
+    const quota = this.config.quotaBytes;
+    if (quota === undefined) return undefined;
+    const usage = await this.ctx.index.usageOf(this.key);
+    if (usage.bytes + needed > quota) throw this.overQuota(usage, needed || undefined);
+    return quota - usage.bytes;
+  }
+
+  private overQuota(usage: RepositoryUsage, size?: number): ShelfError {
+    const quota = this.config.quotaBytes ?? 0;
+    return new ShelfError(
+      'QUOTA_EXCEEDED',
+      413,
+      `repository ${this.key} is over its quota: ${formatByteSize(usage.bytes)} of ${formatByteSize(quota)} (quotaBytes) used` +
+        `${size === undefined ? '' : `; ${formatByteSize(size)} more does not fit`}. Delete content or raise the quota`,
+    );
   }
 
   async delete(path: string): Promise<void> {

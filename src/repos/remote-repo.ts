@@ -101,6 +101,7 @@ export class RemoteRepo implements Repository {
 
   /** Records cached content under a second path (a format's alias, e.g. a Docker tag's digest). */
   async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
+    await this.ctx.blobs.touch(blob.sha256);
     const result = await this.ctx.index.putArtifact(
       { repo: this.key, path, blob, contentType, cache: this.freshCacheState(path) },
       'always',

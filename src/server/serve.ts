@@ -11,6 +11,7 @@ import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
+import { scheduleLifecycleJobs } from '../lifecycle/scheduler.js';
 import { readKeyPair, startListeners, type Listeners } from './http-server.js';
 import { ConnectionBalancer, type ConnectionMessage } from '../cluster/connection-balancer.js';
 import type { Socket } from 'node:net';
@@ -96,9 +97,11 @@ async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void>
   const app = await ShelfApp.create({ config, log, flights: new LocalFlightCoordinator() });
   const listeners = await startListeners(app, config.server);
   log.info({ host: config.server.host, port: config.server.port, tlsPort: config.server.tls?.port, workers: 1 }, 'shelf listening');
+  const scheduler = scheduleLifecycleJobs(config, log);
   process.on('SIGHUP', () => reloadTls(listeners, log));
   const stop = async () => {
     log.info('shutting down');
+    scheduler.stop();
     await listeners.close(config.server.shutdownGraceSeconds);
     await app.close();
     process.exit(0);
@@ -218,9 +221,11 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
     for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'reload-tls' });
   });
 
+  const scheduler = scheduleLifecycleJobs(config, log);
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    scheduler.stop();
     balancer.close();
     log.info('shutting down workers');
     for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'shutdown' });

@@ -1,11 +1,12 @@
 import { mapBounded } from '../concurrency.js';
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums } from './checksums.js';
+import type { DiskGuard } from './disk-guard.js';
 
 /** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
 const LOOP_HASH_MAX_BYTES = 64 * 1024;
@@ -68,6 +69,13 @@ export class TooLargeError extends ShelfError {
   }
 }
 
+/** The folders blobs are spread over: the first two hex digits of their digest, in order. */
+export const BLOB_PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+const ignoreMissing = (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'ENOENT') throw err;
+};
+
 /**
  * Content-addressed blobs on local disk. A blob lives at sha256/<2 hex>/<64 hex>; it appears there only
  * once complete, verified and fsynced (written to tmp/ on the same filesystem, then renamed), so a reader
@@ -79,7 +87,11 @@ export class FsBlobStore {
   /** Where blobs found damaged are moved, out of service but kept for inspection. */
   readonly quarantineDir: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    /** Refuses new blobs while the disk is low; none: only a full disk stops writes. */
+    private readonly guard?: DiskGuard,
+  ) {
     this.blobDir = join(root, 'sha256');
     this.tempDir = join(root, 'tmp');
     this.quarantineDir = join(root, 'quarantine');
@@ -194,8 +206,62 @@ export class FsBlobStore {
     }
   }
 
-  async delete(sha256: string): Promise<void> {
-    await rm(this.pathOf(sha256), { force: true });
+  /** The blob files in one prefix folder (see BLOB_PREFIXES), by digest. */
+  async listPrefix(prefix: string): Promise<string[]> {
+    const names = await readdir(join(this.blobDir, prefix)).catch((err: NodeJS.ErrnoException) => {
+      ignoreMissing(err);
+      return [];
+    });
+    return names.filter((name) => isHexDigest('sha256', name) && name.startsWith(prefix));
+  }
+
+  async statBlob(sha256: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    return stat(this.pathOf(sha256)).catch((err: NodeJS.ErrnoException) => {
+      ignoreMissing(err);
+      return undefined;
+    });
+  }
+
+  /**
+   * Marks an existing blob as just used, before the index is given a new reference to it without the blob
+   * being written again (a link, a mount): a garbage collection sweeping now then keeps it (see sweep).
+   */
+  async touch(sha256: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.pathOf(sha256), now, now).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new MissingBlobError(sha256);
+      throw err;
+    });
+  }
+
+  /**
+   * Deletes a blob the caller found unreferenced, unless it was written or touched at or after
+   * `notModifiedSince`, or `stillNeeded()` says it has been referenced meanwhile. The file is first moved
+   * aside (atomically), so a writer or a link that races with the sweep either renews it before the move
+   * (and it is put back) or finds it gone. Resolves to the bytes freed, or undefined when it was kept.
+   */
+  async sweep(sha256: string, notModifiedSince: number, stillNeeded: () => Promise<boolean>): Promise<number | undefined> {
+    const path = this.pathOf(sha256);
+    // Named after this process, so that a crash between the move and the decision leaves a temp file that
+    // start-up (or the primary, when a worker dies) removes.
+    const aside = join(this.tempDir, `${process.pid}-gc-${sha256}`);
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      ignoreMissing(err as NodeJS.ErrnoException);
+      return undefined;
+    }
+    const { size, mtimeMs } = await stat(aside);
+    if (mtimeMs >= notModifiedSince || (await stillNeeded())) {
+      // Another writer may have stored the same bytes under the name meanwhile: either copy will do.
+      await link(aside, path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      await unlink(aside);
+      return undefined;
+    }
+    await unlink(aside);
+    return size;
   }
 
   /** Streams `source` into the store; resolves once the blob is durable and visible under its digest. */
@@ -226,8 +292,14 @@ export class FsBlobStore {
     await rename(path, finalPath);
   }
 
+  /** Throws 507 while the data disk has less free space than the guard demands. */
+  async ensureSpace(): Promise<void> {
+    await this.guard?.check();
+  }
+
   /** A writer the caller feeds chunk by chunk; others may read its temp file while it grows. */
   async createWriter(options: BlobWriteOptions = {}): Promise<BlobWriter> {
+    await this.ensureSpace();
     const tempPath = join(this.tempDir, `${process.pid}-${randomUUID()}.part`);
     const handle = await open(tempPath, 'wx');
     return new BlobWriter(this, handle, tempPath, options);

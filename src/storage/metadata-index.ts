@@ -35,7 +35,8 @@ export interface NewArtifact {
  */
 export type OverwritePolicy = 'always' | 'same-content-only' | 'create-only';
 
-export type PutResult = { stored: ArtifactRecord } | { conflict: ArtifactRecord };
+/** `overQuota`: storing it would take the repository past `quotaBytes`; what it holds now. */
+export type PutResult = { stored: ArtifactRecord } | { conflict: ArtifactRecord } | { overQuota: RepositoryUsage };
 
 export type Properties = Record<string, string[]>;
 
@@ -44,6 +45,13 @@ export interface DownloadTally {
   path: string;
   count: number;
   lastAt: number;
+}
+
+/** A remote repository's answers from its cache (hits) and from its upstream (misses). */
+export interface CacheTally {
+  repo: string;
+  hits: number;
+  misses: number;
 }
 
 export interface ListOptions {
@@ -61,6 +69,16 @@ export interface UpstreamOutage {
   reason: string;
 }
 
+/** What one repository holds, as deployed or cached (a blob linked at two paths counts twice). */
+export interface RepositoryUsage {
+  repo: string;
+  files: number;
+  bytes: number;
+  /** Downloads answered from the cache and from the upstream (remote repositories), since the repository was made. */
+  cacheHits: number;
+  cacheMisses: number;
+}
+
 export type ChecksumQuery = { sha256: string } | { sha1: string } | { md5: string };
 
 /**
@@ -69,12 +87,15 @@ export type ChecksumQuery = { sha256: string } | { sha1: string } | { md5: strin
  */
 export interface MetadataIndex {
   getArtifact(repo: string, path: string): Promise<ArtifactRecord | undefined>;
-  /** Atomically checks the overwrite policy and records the artifact. */
-  putArtifact(artifact: NewArtifact, policy: OverwritePolicy): Promise<PutResult>;
+  /**
+   * Atomically checks the overwrite policy and, when given, the repository's quota (bytes it may hold,
+   * counting what the artifact replaces as freed), and records the artifact.
+   */
+  putArtifact(artifact: NewArtifact, policy: OverwritePolicy, quotaBytes?: number): Promise<PutResult>;
   deleteArtifact(repo: string, path: string): Promise<boolean>;
   listArtifacts(repo: string, options?: ListOptions): Promise<ArtifactRecord[]>;
   updateCacheState(repo: string, path: string, state: CacheState): Promise<void>;
-  recordDownloads(tallies: DownloadTally[]): Promise<void>;
+  recordDownloads(tallies: DownloadTally[], cache: CacheTally[]): Promise<void>;
   getProperties(repo: string, path: string): Promise<Properties>;
   /** Replaces the values of the keys given; other keys are kept. */
   setProperties(repo: string, path: string, properties: Properties): Promise<void>;
@@ -90,6 +111,23 @@ export interface MetadataIndex {
   clearNegative(repo: string, path: string): Promise<void>;
   /** Digests of the blobs any repository refers to, in order, after `after` (pagination). */
   listBlobDigests(after: string, limit: number): Promise<string[]>;
+  /** The distinct blobs that any repository refers to whose digest starts with `prefix` (two hex digits). */
+  blobDigestsWithPrefix(prefix: string): Promise<string[]>;
+  /** How many paths, in all repositories, refer to the blob. */
+  blobReferences(sha256: string): Promise<number>;
+  /** Drops the checksum records of blobs with this digest prefix that no repository refers to any more. */
+  forgetUnreferencedBlobs(prefix: string): Promise<number>;
+  /** Files, bytes and cache results of every repository that has held or served something. */
+  repositoryUsage(): Promise<RepositoryUsage[]>;
+  usageOf(repo: string): Promise<RepositoryUsage>;
+  /** A repository's files, least recently downloaded (or, never downloaded, stored) first. */
+  leastRecentlyUsed(repo: string, limit: number): Promise<ArtifactRecord[]>;
+  /**
+   * Takes (or extends, for its holder) the named cluster-wide lease for `ttlMs`; false while another holder's
+   * lease has not expired. Jobs that must run once at a time (GC, eviction) hold one.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
   /** Total bytes of distinct blobs referenced by any repository. */
   storageBytes(): Promise<number>;
   /** Proves the index can be written (readiness). */

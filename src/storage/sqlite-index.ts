@@ -3,6 +3,7 @@ import type { StoredBlob } from './blob-store.js';
 import type {
   ArtifactRecord,
   CacheState,
+  CacheTally,
   ChecksumQuery,
   DownloadTally,
   ListOptions,
@@ -11,6 +12,7 @@ import type {
   OverwritePolicy,
   Properties,
   PutResult,
+  RepositoryUsage,
   UpstreamOutage,
 } from './metadata-index.js';
 import type { GroupRecord, IdentityStore, LoginThrottleKey, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
@@ -72,6 +74,27 @@ const MIGRATIONS: string[] = [
    ALTER TABLE login_failures ADD COLUMN last_at INTEGER NOT NULL DEFAULT 0;`,
   // Whether an upstream is assumed offline is shared by every worker.
   `CREATE TABLE upstream_outages (repo TEXT PRIMARY KEY, until INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;`,
+  // Lifecycle: who runs a cluster-wide job now, what each repository holds (kept by triggers, for quotas,
+  // eviction and the storage summary), and the last use of each file in an order eviction can walk.
+  `CREATE TABLE job_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE repo_usage (repo TEXT PRIMARY KEY, files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,
+     cache_hits INTEGER NOT NULL DEFAULT 0, cache_misses INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+   INSERT INTO repo_usage (repo, files, bytes)
+     SELECT a.repo, COUNT(*), SUM(b.size) FROM artifacts a JOIN blobs b USING (sha256) GROUP BY a.repo;
+   CREATE TRIGGER artifacts_usage_insert AFTER INSERT ON artifacts BEGIN
+     INSERT OR IGNORE INTO repo_usage (repo) VALUES (NEW.repo);
+     UPDATE repo_usage SET files = files + 1, bytes = bytes + (SELECT size FROM blobs WHERE sha256 = NEW.sha256)
+       WHERE repo = NEW.repo;
+   END;
+   CREATE TRIGGER artifacts_usage_delete AFTER DELETE ON artifacts BEGIN
+     UPDATE repo_usage SET files = files - 1, bytes = bytes - (SELECT size FROM blobs WHERE sha256 = OLD.sha256)
+       WHERE repo = OLD.repo;
+   END;
+   CREATE TRIGGER artifacts_usage_update AFTER UPDATE OF sha256 ON artifacts WHEN OLD.sha256 <> NEW.sha256 BEGIN
+     UPDATE repo_usage SET bytes = bytes - (SELECT size FROM blobs WHERE sha256 = OLD.sha256)
+       + (SELECT size FROM blobs WHERE sha256 = NEW.sha256) WHERE repo = NEW.repo;
+   END;
+   CREATE INDEX artifacts_last_use ON artifacts (repo, COALESCE(downloaded_at, created_at));`,
 ];
 
 interface UserRow {
@@ -159,6 +182,8 @@ function toRecord(row: ArtifactRow): ArtifactRecord {
   return record;
 }
 
+const SELECT_USAGE = `SELECT repo, files, bytes, cache_hits AS cacheHits, cache_misses AS cacheMisses FROM repo_usage`;
+
 /** Escapes LIKE wildcards so a path prefix matches literally. */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -210,12 +235,16 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return row && toRecord(row);
   }
 
-  async putArtifact(artifact: NewArtifact, policy: OverwritePolicy): Promise<PutResult> {
+  async putArtifact(artifact: NewArtifact, policy: OverwritePolicy, quotaBytes?: number): Promise<PutResult> {
     const put = this.db.transaction((): PutResult => {
       const existing = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`)
         .get(artifact.repo, artifact.path) as ArtifactRow | undefined;
       if (existing && (policy === 'create-only' || (policy === 'same-content-only' && existing.sha256 !== artifact.blob.sha256))) {
         return { conflict: toRecord(existing) };
+      }
+      if (quotaBytes !== undefined) {
+        const usage = this.usage(artifact.repo);
+        if (usage.bytes - (existing?.size ?? 0) + artifact.blob.size > quotaBytes) return { overQuota: usage };
       }
       const now = Date.now();
       this.insertBlob(artifact.blob, now);
@@ -283,13 +312,18 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
       .run(state.fetchedAt, state.expiresAt, state.upstreamEtag ?? null, state.upstreamLastModified ?? null, repo, path);
   }
 
-  async recordDownloads(tallies: DownloadTally[]): Promise<void> {
+  async recordDownloads(tallies: DownloadTally[], cache: CacheTally[]): Promise<void> {
     const update = this.sql(
       `UPDATE artifacts SET download_count = download_count + ?, downloaded_at = MAX(COALESCE(downloaded_at, 0), ?)
        WHERE repo = ? AND path = ?`,
     );
+    const count = this.sql(
+      `INSERT INTO repo_usage (repo, cache_hits, cache_misses) VALUES (?, ?, ?)
+       ON CONFLICT (repo) DO UPDATE SET cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`,
+    );
     this.db.transaction(() => {
       for (const t of tallies) update.run(t.count, t.lastAt, t.repo, t.path);
+      for (const c of cache) count.run(c.repo, c.hits, c.misses);
     })();
   }
 
@@ -359,6 +393,58 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     const rows = this.sql(`SELECT DISTINCT sha256 FROM artifacts WHERE sha256 > ? ORDER BY sha256 LIMIT ?`)
       .all(after, limit) as { sha256: string }[];
     return rows.map((r) => r.sha256);
+  }
+
+  async blobDigestsWithPrefix(prefix: string): Promise<string[]> {
+    const rows = this.sql(`SELECT DISTINCT sha256 FROM artifacts WHERE sha256 >= ? AND sha256 < ?`)
+      .all(prefix, `${prefix}g`) as { sha256: string }[];
+    return rows.map((r) => r.sha256);
+  }
+
+  async blobReferences(sha256: string): Promise<number> {
+    return (this.sql(`SELECT COUNT(*) AS n FROM artifacts WHERE sha256 = ?`).get(sha256) as { n: number }).n;
+  }
+
+  async forgetUnreferencedBlobs(prefix: string): Promise<number> {
+    return this.sql(
+        `DELETE FROM blobs WHERE sha256 >= @from AND sha256 < @to
+           AND sha256 NOT IN (SELECT sha256 FROM artifacts WHERE sha256 >= @from AND sha256 < @to)`,
+      )
+      .run({ from: prefix, to: `${prefix}g` }).changes;
+  }
+
+  async usageOf(repo: string): Promise<RepositoryUsage> {
+    return this.usage(repo);
+  }
+
+  private usage(repo: string): RepositoryUsage {
+    const row = this.sql(`${SELECT_USAGE} WHERE repo = ?`).get(repo) as RepositoryUsage | undefined;
+    return row ?? { repo, files: 0, bytes: 0, cacheHits: 0, cacheMisses: 0 };
+  }
+
+  async repositoryUsage(): Promise<RepositoryUsage[]> {
+    return this.sql(`${SELECT_USAGE} ORDER BY repo`).all() as RepositoryUsage[];
+  }
+
+  async leastRecentlyUsed(repo: string, limit: number): Promise<ArtifactRecord[]> {
+    const rows = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? ORDER BY COALESCE(downloaded_at, a.created_at) LIMIT ?`)
+      .all(repo, limit) as ArtifactRow[];
+    return rows.map(toRecord);
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return (
+      this.sql(
+        `INSERT INTO job_leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= @now`,
+      ).run({ name, holder, expiresAt: now + ttlMs, now }).changes > 0
+    );
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.sql(`DELETE FROM job_leases WHERE name = ? AND holder = ?`).run(name, holder);
   }
 
   async storageBytes(): Promise<number> {

@@ -46,6 +46,7 @@ export class UploadSessions {
 
   /** Starts a session; a user who has `maxPerUser` open ones already gets 429 until one ends or expires. */
   async start(owner: string, user: string | null): Promise<UploadSession> {
+    await this.blobs.ensureSpace();
     const open = (await this.list()).filter((s) => s.user === user && !this.expired(s));
     if (open.length >= this.limits.maxPerUser) {
       throw new ShelfError('TOO_MANY_REQUESTS', 429, `${user ?? 'anonymous callers'} already have ${open.length} uploads open; finish or cancel one`, {
@@ -78,6 +79,7 @@ export class UploadSessions {
 
   /** Appends one chunk; resolves to the session's new size. */
   async append(session: UploadSession, chunk: AsyncIterable<Buffer>, maxBytes: number): Promise<number> {
+    await this.blobs.ensureSpace();
     const handle = await open(this.dataPath(session.id), 'a');
     let size = session.size;
     try {

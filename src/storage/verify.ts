@@ -1,4 +1,4 @@
-import type { FsBlobStore } from './blob-store.js';
+import { BLOB_PREFIXES, type FsBlobStore } from './blob-store.js';
 import type { MetadataIndex } from './metadata-index.js';
 import type { WorkerPool } from '../workers/pool.js';
 
@@ -8,11 +8,20 @@ export interface VerifyReport {
   corrupt: string[];
   /** Blobs the index refers to but the disk lacks. */
   missing: string[];
+  /** Blob files no index entry refers to (a deleted file, or a crash between write and index); GC removes them. */
+  orphans: string[];
 }
 
-/** Re-hashes every blob the index refers to, in worker threads, and reports what no longer matches. */
+/**
+ * Re-hashes every blob the index refers to, in worker threads, and reports what no longer matches, and the
+ * blob files the index does not know.
+ */
 export async function verifyBlobs(blobs: FsBlobStore, index: MetadataIndex, pool: WorkerPool): Promise<VerifyReport> {
-  const report: VerifyReport = { checked: 0, corrupt: [], missing: [] };
+  const report: VerifyReport = { checked: 0, corrupt: [], missing: [], orphans: [] };
+  for (const prefix of BLOB_PREFIXES) {
+    const referenced = new Set(await index.blobDigestsWithPrefix(prefix));
+    report.orphans.push(...(await blobs.listPrefix(prefix)).filter((sha256) => !referenced.has(sha256)));
+  }
   let after = '';
   for (;;) {
     const page = await index.listBlobDigests(after, 256);

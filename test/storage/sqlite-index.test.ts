@@ -78,10 +78,68 @@ t.test('cache state, negative cache and downloads', async (t) => {
   await index.recordDownloads([
     { repo: 'remote', path: 'gone', count: 2, lastAt: 100 },
     { repo: 'remote', path: 'gone', count: 1, lastAt: 50 },
-  ]);
+  ], [{ repo: 'remote', hits: 3, misses: 1 }]);
   const record = await index.getArtifact('remote', 'gone');
   t.equal(record?.downloadCount, 3);
   t.equal(record?.downloadedAt, 100);
+  t.match(await index.usageOf('remote'), { cacheHits: 3, cacheMisses: 1 });
+});
+
+t.test("each repository's files and bytes follow every put, overwrite and delete", async (t) => {
+  const { index } = freshIndex();
+  const usage = async (repo: string) => {
+    const { files, bytes } = await index.usageOf(repo);
+    return { files, bytes };
+  };
+  await index.putArtifact({ repo: 'r', path: 'a', blob: blob(1), contentType: 'x' }, 'always');
+  await index.putArtifact({ repo: 'r', path: 'b', blob: blob(1), contentType: 'x' }, 'always');
+  await index.putArtifact({ repo: 'other', path: 'a', blob: blob(5), contentType: 'x' }, 'always');
+  t.same(await usage('r'), { files: 2, bytes: 20 }, 'one blob at two paths counts twice');
+  await index.putArtifact({ repo: 'r', path: 'a', blob: blob(3), contentType: 'x' }, 'always');
+  t.same(await usage('r'), { files: 2, bytes: 40 }, 'an overwrite replaces the old size');
+  await index.putArtifact({ repo: 'r', path: 'a', blob: blob(3), contentType: 'y' }, 'always');
+  t.same(await usage('r'), { files: 2, bytes: 40 }, 'the same content again changes nothing');
+  await index.deleteArtifact('r', 'b');
+  t.same(await usage('r'), { files: 1, bytes: 30 });
+  t.same(await usage('other'), { files: 1, bytes: 50 });
+  t.same(await usage('none'), { files: 0, bytes: 0 });
+});
+
+t.test('a quota refuses what would pass it, counting what an overwrite frees', async (t) => {
+  const { index } = freshIndex();
+  t.ok('stored' in (await index.putArtifact({ repo: 'q', path: 'a', blob: blob(6), contentType: 'x' }, 'always', 100)));
+  const refused = await index.putArtifact({ repo: 'q', path: 'b', blob: blob(5), contentType: 'x' }, 'always', 100);
+  t.match(refused, { overQuota: { repo: 'q', files: 1, bytes: 60 } });
+  t.equal(await index.getArtifact('q', 'b'), undefined);
+  t.ok('stored' in (await index.putArtifact({ repo: 'q', path: 'a', blob: blob(10), contentType: 'x' }, 'always', 100)), '60 replaced by 100 fits');
+  t.ok('stored' in (await index.putArtifact({ repo: 'q', path: 'b', blob: blob(5), contentType: 'x' }, 'always')), 'no quota, no limit');
+});
+
+t.test('a lease has one holder until it is released or expires', async (t) => {
+  const { index } = freshIndex();
+  t.ok(await index.acquireLease('job', 'a', 60_000));
+  t.ok(await index.acquireLease('job', 'a', 60_000), 'its holder renews it');
+  t.notOk(await index.acquireLease('job', 'b', 60_000));
+  await index.releaseLease('job', 'b');
+  t.notOk(await index.acquireLease('job', 'b', 60_000), 'only the holder releases it');
+  await index.releaseLease('job', 'a');
+  t.ok(await index.acquireLease('job', 'b', 1));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  t.ok(await index.acquireLease('job', 'c', 60_000), 'an expired lease is free');
+});
+
+t.test('referenced digests by prefix, and checksum records of blobs nothing refers to', async (t) => {
+  const { index } = freshIndex();
+  await index.putArtifact({ repo: 'r', path: 'a', blob: blob(1), contentType: 'x' }, 'always');
+  await index.putArtifact({ repo: 'r', path: 'b', blob: blob(2), contentType: 'x' }, 'always');
+  await index.putArtifact({ repo: 's', path: 'b', blob: blob(2), contentType: 'x' }, 'always');
+  t.same((await index.blobDigestsWithPrefix('00')).sort(), [blob(1).sha256, blob(2).sha256]);
+  t.same(await index.blobDigestsWithPrefix('01'), []);
+  t.equal(await index.blobReferences(blob(2).sha256), 2);
+  await index.deleteArtifact('r', 'a');
+  t.equal(await index.forgetUnreferencedBlobs('00'), 1);
+  t.same(await index.findByChecksum({ sha1: blob(1).sha1 }), []);
+  t.equal(await index.blobReferences(blob(2).sha256), 2);
 });
 
 t.test('properties are multi-valued and replaced per key', async (t) => {

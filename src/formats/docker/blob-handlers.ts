@@ -18,7 +18,7 @@ export async function getBlob({ ctx, target, services }: RegistryRequest, rawDig
   if (!artifact) throw blobUnknown(digest);
   await sendArtifact(ctx, artifact, {
     headers: { 'docker-content-digest': digest },
-    onDownload: () => services.downloads.record(artifact.repo, artifact.path),
+    onDownload: () => services.downloads.record(artifact),
   });
 }
 

@@ -7,6 +7,7 @@ import { dockerRules } from './docker-rules.js';
 import { parsePromotionRequest, promote } from './promotion.js';
 import { handleRegistry } from './registry.js';
 import { parseDockerPath } from './names.js';
+import { dockerGarbage } from './garbage.js';
 
 /** `/api/docker/<repoKey>/v2/promote` (Artifactory's promotion) and `/api/docker/<repoKey>/ratelimit`. */
 const dockerApi: SegmentHandler = async (ctx, segments, services) => {
@@ -64,4 +65,5 @@ export const dockerFormat: FormatModule = {
   },
   rootRoutes: { v2: handleRegistry },
   api: dockerApi,
+  garbage: dockerGarbage,
 };

@@ -72,7 +72,7 @@ export async function getManifest(request: RegistryRequest, reference: string): 
     }
   }
   ctx.access.cache = manifest.artifact.cacheStatus;
-  if (ctx.method === 'GET') services.downloads.record(manifest.artifact.repo, manifest.artifact.path);
+  if (ctx.method === 'GET') services.downloads.record(manifest.artifact);
   sendText(ctx, 200, manifest.bytes, manifest.mediaType, {
     'docker-content-digest': manifest.digest,
     etag: etagOf(hexOf(manifest.digest)),

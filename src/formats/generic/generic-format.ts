@@ -31,7 +31,7 @@ export const genericFormat: FormatModule = {
       case 'HEAD': {
         const artifact = await repo.get(path);
         if (!artifact) throw RemoteRepo.notFound(repo, path, `${repo.key}/${path}`);
-        await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+        await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact) });
         return;
       }
       case 'PUT': {

@@ -108,7 +108,7 @@ async function get(ctx: RequestContext, repo: Repository, path: string, services
     if (!checksum) throw notFound(`${repo.key}/${path}`);
     return sendText(ctx, 200, checksum);
   }
-  await sendArtifact(ctx, artifact, { onDownload: () => services.downloads.record(artifact.repo, artifact.path) });
+  await sendArtifact(ctx, artifact, { onDownload: () => services.downloads.record(artifact) });
 }
 
 /**

@@ -61,7 +61,7 @@ export async function getTarball(
   });
   if (!artifact) throw notFound(`tarball ${file} of ${name}`);
   const served = { ...artifact, contentType: 'application/octet-stream' };
-  await sendArtifact(ctx, served, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+  await sendArtifact(ctx, served, { onDownload: () => downloads.record(artifact) });
 }
 
 /** Verification against the packument, and the upstream's own link when it is on the owner's upstream host. */

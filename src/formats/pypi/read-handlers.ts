@@ -64,7 +64,7 @@ export async function getFile(
   });
   const artifact = metadata && filename.endsWith('.whl') ? await found.catch(async (err: unknown) => (await metadataFromCachedWheel(repo, project, filename)) ?? Promise.reject(err)) : await found;
   if (!artifact) throw notFound(`${metadata ? 'metadata of ' : ''}${filename} of ${project}`);
-  await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact.repo, artifact.path) });
+  await sendArtifact(ctx, artifact, { onDownload: () => downloads.record(artifact) });
 }
 
 /**
