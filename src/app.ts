@@ -122,7 +122,7 @@ export class ShelfApp {
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
     const administration = new SecurityAdministration(index, identity, audit, config);
     const collect = (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun });
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, collect));
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, collect), disk);
     this.services = {
       config,
       downloads: this.downloads,

@@ -11,6 +11,7 @@ import { formatModule } from '../formats/index.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { SecurityApi } from './security-api.js';
 import type { SystemApi } from './system-api.js';
+import type { DiskGuard } from '../storage/disk-guard.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
@@ -22,6 +23,7 @@ export class RestApi {
     private readonly access: AccessControl,
     private readonly security: SecurityApi,
     private readonly system: SystemApi,
+    private readonly disk: DiskGuard,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
@@ -29,6 +31,7 @@ export class RestApi {
     if (area === 'security') return this.security.handle(ctx, rest);
     if (area === 'system') return this.system.handle(ctx, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
+    if (area === 'storage' && rest.length === 1 && rest[0] === 'summary') return this.storageSummary(ctx);
     if (area === 'storage' && rest.length > 0) return this.storage(ctx, rest);
     if (area === 'search' && rest.length === 1 && rest[0] === 'checksum') return this.checksumSearch(ctx);
     throw notFound(`API endpoint /api/${segments.join('/')}`);
@@ -50,6 +53,34 @@ export class RestApi {
         url: `${ctx.baseUrl}/${repo.key}/`,
       })),
     );
+  }
+
+  /** Artifactory's storage summary: per repository its files, bytes, quota and cache hit ratio (administrators). */
+  private async storageSummary(ctx: RequestContext): Promise<void> {
+    allow(ctx, ['GET', 'HEAD']);
+    await this.access.administrator(ctx);
+    const usage = new Map((await this.index.repositoryUsage()).map((u) => [u.repo, u]));
+    const { freeBytes, minFreeBytes } = await this.disk.space();
+    sendJson(ctx, 200, {
+      binariesSummary: { binariesSize: await this.index.storageBytes() },
+      fileStoreSummary: { freeSpace: freeBytes, minFreeSpace: minFreeBytes },
+      repositoriesSummaryList: this.repos.all().map((repo) => {
+        const { files = 0, bytes = 0, cacheHits = 0, cacheMisses = 0 } = usage.get(repo.key) ?? {};
+        return {
+          repoKey: repo.key,
+          repoType: repo.type.toUpperCase(),
+          packageType: repo.format,
+          filesCount: files,
+          usedSpace: bytes,
+          ...(repo.config.type === 'local' && repo.config.quotaBytes !== undefined && { quotaBytes: repo.config.quotaBytes }),
+          ...(repo.type === 'remote' && {
+            cacheHits,
+            cacheMisses,
+            cacheHitRatio: cacheHits + cacheMisses === 0 ? null : cacheHits / (cacheHits + cacheMisses),
+          }),
+        };
+      }),
+    });
   }
 
   private async storage(ctx: RequestContext, [repoKey, ...pathSegments]: string[]): Promise<void> {

@@ -44,7 +44,7 @@ export class LocalRepo implements Repository {
   }
 
   async put(path: string, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: PutOptions): Promise<ArtifactRecord> {
-    const room = await this.roomLeft(options.expect?.size ?? 0);
+    const room = await this.roomLeft(path, options.expect?.size ?? 0);
     const limitedByQuota = room !== undefined && room < (options.maxBytes ?? Infinity);
     const maxBytes = limitedByQuota ? room : options.maxBytes;
     const blob = await this.ctx.blobs
@@ -73,15 +73,18 @@ export class LocalRepo implements Repository {
   }
 
   /**
-   * Bytes the quota still allows (none: no quota); a deploy known to need more than that is refused before
+   * Bytes the quota still allows at `path` (none: no quota); a deploy known to need more than that is refused before
    * any byte is read, and one of unknown size is cut off as soon as it passes it.
    */
-  private async roomLeft(needed: number): Promise<number | undefined> {
+  private async roomLeft(path: string, needed: number): Promise<number | undefined> {
     const quota = this.config.quotaBytes;
     if (quota === undefined) return undefined;
     const usage = await this.ctx.index.usageOf(this.key);
-    if (usage.bytes + needed > quota) throw this.overQuota(usage, needed || undefined);
-    return quota - usage.bytes;
+    // What a deploy over an existing path replaces is freed by it.
+    const replaced = (await this.ctx.index.getArtifact(this.key, path))?.blob.size ?? 0;
+    const room = quota - usage.bytes + replaced;
+    if (needed > room) throw this.overQuota(usage, needed);
+    return room;
   }
 
   private overQuota(usage: RepositoryUsage, size?: number): ShelfError {

@@ -140,6 +140,8 @@ export class RemoteRepo implements Repository {
       if (this.config.offline) return undefined;
       throw unavailable;
     }
+    // A file not cached is not downloaded while the disk is low (an expired one is served as it is).
+    if (!record) await this.ctx.blobs.ensureSpace();
     // Asked while the upstream is assumed offline: this request is the probe.
     const probe = outage !== undefined;
     if (probe) this.probing = true;

@@ -5,8 +5,6 @@ import { ShelfError } from '../errors.js';
 /** Without a configured minimum: 5% of the filesystem, at most 2 GiB. */
 const DEFAULT_SHARE = 0.05;
 const DEFAULT_CAP_BYTES = 2 * 1024 ** 3;
-/** How long one look at the filesystem is trusted (writes are refused by the next look after it fills). */
-const STATFS_TTL_MS = 1000;
 
 export interface DiskSpace {
   freeBytes: number;
@@ -20,7 +18,6 @@ export interface DiskSpace {
  * nor the index from being written. A write that still meets a full disk fails cleanly (ENOSPC is a 507).
  */
 export class DiskGuard {
-  private last: { at: number; space: DiskSpace } | undefined;
   private wasLow = false;
 
   constructor(
@@ -30,13 +27,11 @@ export class DiskGuard {
     private readonly onChange: (space: DiskSpace) => void = () => undefined,
   ) {}
 
+  /** Looked up afresh each time: a statfs costs less than the fsync every write ends with. */
   async space(): Promise<DiskSpace> {
-    const now = Date.now();
-    if (this.last && now - this.last.at < STATFS_TTL_MS) return this.last.space;
     const { bavail, bsize, blocks } = await statfs(this.dir);
     const minFreeBytes = this.configuredMinFreeBytes ?? Math.min(Math.floor(blocks * bsize * DEFAULT_SHARE), DEFAULT_CAP_BYTES);
     const space = { freeBytes: bavail * bsize, minFreeBytes, low: bavail * bsize < minFreeBytes };
-    this.last = { at: now, space };
     if (space.low !== this.wasLow) {
       this.wasLow = space.low;
       this.onChange(space);
