@@ -6,6 +6,7 @@ import { RestApi } from './api/rest-api.js';
 import { SecurityApi } from './api/security-api.js';
 import { SystemApi } from './api/system-api.js';
 import { collectGarbage } from './lifecycle/gc.js';
+import { CacheEviction } from './lifecycle/eviction.js';
 import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
 import { asClientError, notFound, ShelfError } from './errors.js';
@@ -92,6 +93,7 @@ export class ShelfApp {
     signingKey: Buffer,
   ) {
     const { config, log, flights } = options;
+    const eviction = new CacheEviction({ blobs, index, config, log });
     this.metrics = new ShelfMetrics({
       storageBytes: () => index.storageBytes(),
       upstreamBudgets: () => this.upstreamBudgets(),
@@ -111,6 +113,7 @@ export class ShelfApp {
         bytes: (repo, count) => metrics.bytesFetched.inc({ repo }, count),
         failure: (repo, code) => metrics.upstreamFailures.inc({ repo, code }),
       },
+      cacheGrew: () => eviction.cacheGrew(),
     });
     this.downloads = new DownloadStats(index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers, {

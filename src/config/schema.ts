@@ -116,6 +116,15 @@ const remoteRepo = z.strictObject({
   fetchDeadlineSeconds: z.number().int().positive().default(3600),
   /** A fetch that no request has waited for (every client left) for this long is stopped, and nothing cached. */
   abandonedFetchSeconds: z.number().int().positive().default(30),
+  /** How much of the upstream is kept; what is evicted is fetched again when asked for. */
+  cache: z
+    .strictObject({
+      /** The most this cache holds: past storage.cacheEviction's high watermark of it, least recently downloaded files go. */
+      maxBytes: byteSize.optional(),
+      /** Files not downloaded for this many days go (Artifactory's "keep unused artifacts"). */
+      evictUnusedAfterDays: z.number().positive().optional(),
+    })
+    .prefault({}),
 });
 
 const virtualRepo = z.strictObject({
@@ -184,6 +193,21 @@ export const configSchema = z.strictObject({
        * ready; stored content is still served. Default: 5% of the filesystem, at most 2 GiB.
        */
       minFreeBytes: byteSize.optional(),
+      /** The most all remote repositories' caches together hold (see cacheEviction); hosted content is never evicted. */
+      maxCacheBytes: byteSize.optional(),
+      cacheEviction: z
+        .strictObject({
+          /** Eviction starts when a cache passes this share of its limit (cache.maxBytes, maxCacheBytes)... */
+          highWatermarkPercent: z.number().min(1).max(100).default(90),
+          /** ...and removes least recently downloaded files until it is down to this share. */
+          lowWatermarkPercent: z.number().min(0).max(100).default(75),
+          /** How often every cache is checked (limits, unused files), besides right after a cache stores a file. */
+          intervalSeconds: z.number().int().positive().default(300),
+        })
+        .refine((marks) => marks.lowWatermarkPercent < marks.highWatermarkPercent, {
+          message: 'lowWatermarkPercent must be below highWatermarkPercent',
+        })
+        .prefault({}),
       /** Garbage collection of blobs nothing refers to any more. */
       gc: z
         .strictObject({

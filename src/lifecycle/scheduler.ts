@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { openStorage } from '../app.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { ShelfError } from '../errors.js';
+import { CacheEviction, evictionConfigured } from './eviction.js';
 import { collectGarbage } from './gc.js';
 
 export interface Scheduler {
@@ -24,7 +25,17 @@ export function scheduleLifecycleJobs(config: ShelfConfig, log: Logger): Schedul
       ),
     );
   }
-  return { stop: () => jobs.forEach((job) => job.stop()) };
+  const timers: NodeJS.Timeout[] = [];
+  if (evictionConfigured(config)) {
+    const evict = () => runJob(config, log, 'cache eviction', (storage) => new CacheEviction({ ...storage, config, log }).run());
+    timers.push(setInterval(() => void evict(), config.storage.cacheEviction.intervalSeconds * 1000).unref());
+  }
+  return {
+    stop: () => {
+      jobs.forEach((job) => job.stop());
+      timers.forEach((timer) => clearInterval(timer));
+    },
+  };
 }
 
 async function runJob(

@@ -392,6 +392,7 @@ export class RemoteRepo implements Repository {
       'always',
     );
     publish({ type: 'stored', sha256: blob.sha256, size: blob.size });
+    this.ctx.cacheGrew?.();
   }
 
   /**

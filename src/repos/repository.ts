@@ -91,6 +91,8 @@ export interface RepoContext {
   flights: FlightCoordinator;
   log: Logger;
   upstreamObserver: UpstreamObserver;
+  /** Told each time a remote repository stores a file in its cache (which may now be over its limit). */
+  cacheGrew?(): void;
 }
 
 export interface Repository {

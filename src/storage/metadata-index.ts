@@ -120,8 +120,8 @@ export interface MetadataIndex {
   /** Files, bytes and cache results of every repository that has held or served something. */
   repositoryUsage(): Promise<RepositoryUsage[]>;
   usageOf(repo: string): Promise<RepositoryUsage>;
-  /** A repository's files, least recently downloaded (or, never downloaded, stored) first. */
-  leastRecentlyUsed(repo: string, limit: number): Promise<ArtifactRecord[]>;
+  /** The repositories' files, least recently downloaded (or, never downloaded, stored) first. */
+  leastRecentlyUsed(repos: string[], limit: number): Promise<ArtifactRecord[]>;
   /**
    * Takes (or extends, for its holder) the named cluster-wide lease for `ttlMs`; false while another holder's
    * lease has not expired. Jobs that must run once at a time (GC, eviction) hold one.

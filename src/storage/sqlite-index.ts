@@ -426,9 +426,12 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return this.sql(`${SELECT_USAGE} ORDER BY repo`).all() as RepositoryUsage[];
   }
 
-  async leastRecentlyUsed(repo: string, limit: number): Promise<ArtifactRecord[]> {
-    const rows = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? ORDER BY COALESCE(downloaded_at, a.created_at) LIMIT ?`)
-      .all(repo, limit) as ArtifactRow[];
+  async leastRecentlyUsed(repos: string[], limit: number): Promise<ArtifactRecord[]> {
+    const rows = this.sql(
+        `${SELECT_ARTIFACT} WHERE repo IN (${repos.map(() => '?').join(', ')})
+         ORDER BY COALESCE(downloaded_at, a.created_at) LIMIT ?`,
+      )
+      .all(...repos, limit) as ArtifactRow[];
     return rows.map(toRecord);
   }
 
