@@ -7,6 +7,7 @@ import { SecurityApi } from './api/security-api.js';
 import { SystemApi } from './api/system-api.js';
 import { collectGarbage } from './lifecycle/gc.js';
 import { CacheEviction } from './lifecycle/eviction.js';
+import { applyRetention } from './lifecycle/retention.js';
 import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
 import { asClientError, notFound, ShelfError } from './errors.js';
@@ -124,8 +125,11 @@ export class ShelfApp {
     const audit = new AuditLog(storagePaths(config).auditLog);
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
     const administration = new SecurityAdministration(index, identity, audit, config);
-    const collect = (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun });
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, collect), disk);
+    const jobs = {
+      gc: (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun }),
+      retention: (dryRun: boolean) => applyRetention({ repos: this.repos, index, audit, log }, { dryRun }),
+    };
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk);
     this.services = {
       config,
       downloads: this.downloads,

@@ -2,22 +2,30 @@ import { methodNotAllowed, notFound } from '../errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { GcReport } from '../lifecycle/gc.js';
+import type { RetentionReport } from '../lifecycle/retention.js';
 import type { AccessControl } from '../security/access-control.js';
 
-/** `/api/system/`: maintenance jobs an administrator starts (Artifactory's `/api/system/storage/gc`). */
+/** The maintenance jobs an administrator may start by hand (they also run on their schedules). */
+export interface MaintenanceJobs {
+  gc(dryRun: boolean): Promise<GcReport>;
+  retention(dryRun: boolean): Promise<RetentionReport>;
+}
+
+/** `/api/system/gc` and `/api/system/retention` (`?dryRun=true`): administrators only, audited. */
 export class SystemApi {
   constructor(
     private readonly access: AccessControl,
-    private readonly collectGarbage: (dryRun: boolean) => Promise<GcReport>,
+    private readonly jobs: MaintenanceJobs,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
-    if (segments.join('/') !== 'gc') throw notFound(`API endpoint /api/system/${segments.join('/')}`);
+    const job = segments.length === 1 && (segments[0] === 'gc' || segments[0] === 'retention') ? segments[0] : undefined;
+    if (!job) throw notFound(`API endpoint /api/system/${segments.join('/')}`);
     if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
     const actor = this.access.actor(ctx, await this.access.administrator(ctx));
     const dryRun = ctx.url.searchParams.get('dryRun') === 'true';
-    const report = await this.collectGarbage(dryRun);
-    this.access.audit.record({ event: 'gc', ...actor, dryRun, blobs: report.blobs.count, bytes: report.blobs.bytes, result: 'ok' });
+    const report = await this.jobs[job](dryRun);
+    this.access.audit.record({ event: job, ...actor, dryRun, result: 'ok' });
     sendJson(ctx, 200, report);
   }
 }

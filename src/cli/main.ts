@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { openStorage, ShelfApp } from '../app.js';
+import { ShelfApp } from '../app.js';
 import { formatByteSize } from '../config/byte-size.js';
 import { collectGarbage, type GcReport } from '../lifecycle/gc.js';
+import { withJobContext, type JobContext } from '../lifecycle/job-context.js';
+import { applyRetention } from '../lifecycle/retention.js';
 import { progressBar } from './progress.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { repairBlobs } from '../repos/repair.js';
@@ -85,25 +87,38 @@ program
   .description('delete stored blobs nothing refers to any more (older than storage.gc.graceSeconds), while Shelf serves')
   .option('--dry-run', 'print what would be freed, per repository, and delete nothing')
   .addOption(configOption())
-  .action(async (options: { config: string; dryRun?: boolean }) => {
-    const config = loadOrExit(options.config);
-    const { blobs, index } = await openStorage(config);
-    const bar = progressBar(options.dryRun ? 'gc (dry run)' : 'gc');
-    try {
-      const report = await collectGarbage(
-        { blobs, index, config, log: createLogger('warn') },
-        { dryRun: options.dryRun === true, onProgress: (done, total) => bar.update(done, total) },
+  .action((options: { config: string; dryRun?: boolean }) =>
+    runMaintenance(options.config, async (context) => {
+      const bar = progressBar(options.dryRun ? 'gc (dry run)' : 'gc');
+      const report = await collectGarbage(context, { dryRun: options.dryRun === true, onProgress: (done, total) => bar.update(done, total) }).finally(() =>
+        bar.finish(),
       );
-      bar.finish();
       printGcReport(report);
-    } catch (err) {
-      bar.finish();
-      console.error(`gc failed: ${(err as Error).message}`);
-      process.exitCode = 1;
-    } finally {
-      await index.close();
-    }
+    }),
+  );
+
+program
+  .command('retention')
+  .description("apply the hosted repositories' retention policies now")
+  .option('--dry-run', 'print exactly which versions would be deleted, and delete nothing')
+  .addOption(configOption())
+  .action((options: { config: string; dryRun?: boolean }) =>
+    runMaintenance(options.config, async (context) => {
+      const report = await applyRetention(context, { dryRun: options.dryRun === true });
+      for (const d of report.deleted) console.log(`${d.repo}: ${d.package}@${d.version} (policy ${d.policy}, published ${d.publishedAt})`);
+      console.log(`${report.dryRun ? 'would delete' : 'deleted'} ${report.deleted.length} versions`);
+      if (report.dryRun) console.log('dry run: nothing was deleted');
+    }),
+  );
+
+/** A maintenance job beside the running service (or without it), with exit code 1 and the reason when it fails. */
+async function runMaintenance(configFile: string, job: (context: JobContext) => Promise<void>): Promise<void> {
+  const config = loadOrExit(configFile);
+  await withJobContext(config, createLogger('warn'), job).catch((err: unknown) => {
+    console.error(`failed: ${(err as Error).message}`);
+    process.exitCode = 1;
   });
+}
 
 function printGcReport(report: GcReport): void {
   const verb = report.dryRun ? 'would free' : 'freed';

@@ -18,6 +18,7 @@ export const FORMAT_OPTIONS: Record<string, Format[]> = {
   packageRoutes: ['npm', 'pypi'],
   versionPolicy: ['maven'],
   maxUniqueSnapshots: ['maven'],
+  retention: ['npm', 'pypi', 'maven'],
 };
 
 const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -61,6 +62,25 @@ const common = {
   description: z.string().optional(),
 };
 
+/**
+ * A retention policy of a hosted repository: versions of the packages it matches go when they are not
+ * among the newest `keepLastVersions` (by version order) and, when both are given, also older than
+ * `deleteOlderThanDays`.
+ */
+const retentionPolicy = z
+  .strictObject({
+    /** Named in the audit log of every deletion it makes. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-"'),
+    /** Package patterns (npm names, PyPI projects, Maven `group/path/artifactId`); `*` within a segment, `**` across. */
+    packages: z.array(z.string().min(1)).default(['**']),
+    excludePackages: z.array(z.string().min(1)).default([]),
+    keepLastVersions: z.number().int().positive().optional(),
+    deleteOlderThanDays: z.number().positive().optional(),
+  })
+  .refine((p) => p.keepLastVersions !== undefined || p.deleteOlderThanDays !== undefined, {
+    message: 'give keepLastVersions, deleteOlderThanDays or both',
+  });
+
 const localRepo = z.strictObject({
   ...common,
   type: z.literal('local'),
@@ -80,6 +100,8 @@ const localRepo = z.strictObject({
   maxUniqueSnapshots: z.number().int().nonnegative().optional(),
   /** The most the repository may hold ("10GiB"); a deploy that would pass it is refused (413) before it is stored. */
   quotaBytes: byteSize.optional(),
+  /** npm, PyPI, Maven releases: which versions are deleted on the retention schedule. */
+  retention: z.array(retentionPolicy).optional(),
 });
 
 const remoteRepo = z.strictObject({
@@ -208,6 +230,13 @@ export const configSchema = z.strictObject({
           message: 'lowWatermarkPercent must be below highWatermarkPercent',
         })
         .prefault({}),
+      /** Retention policies of hosted repositories (their `retention`). */
+      retention: z
+        .strictObject({
+          /** When they are applied (cron, local time); false: only when asked (`shelf retention`, POST /api/system/retention). */
+          schedule: z.union([cronSchedule, z.literal(false)]).default('0 3 * * *'),
+        })
+        .prefault({}),
       /** Garbage collection of blobs nothing refers to any more. */
       gc: z
         .strictObject({
@@ -274,6 +303,7 @@ export type RepositoryConfig = z.output<typeof repositorySchema>;
 export type LocalRepoConfig = z.output<typeof localRepo>;
 export type RemoteRepoConfig = z.output<typeof remoteRepo>;
 export type VirtualRepoConfig = z.output<typeof virtualRepo>;
+export type RetentionPolicy = z.output<typeof retentionPolicy>;
 export type SecretRef = z.output<typeof secretRef>;
 export type UpstreamAuthConfig = z.output<typeof upstreamAuth>;
 export type Format = (typeof FORMATS)[number];

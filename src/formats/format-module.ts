@@ -4,6 +4,7 @@ import type { RequestContext } from '../http/request-context.js';
 import type { DownloadStats } from '../repos/download-stats.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { FormatRules, Repository } from '../repos/repository.js';
+import type { LocalRepo } from '../repos/local-repo.js';
 import type { ArtifactRecord } from '../storage/metadata-index.js';
 import type { UploadSessions } from '../storage/upload-sessions.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -44,6 +45,23 @@ export interface GarbagePolicy {
   read(record: ArtifactRecord): Promise<Buffer>;
 }
 
+/** One version of a hosted package, as retention sees it. */
+export interface HostedVersion {
+  /** npm name, normalized PyPI project, Maven `group/path/artifactId`: what retention patterns match. */
+  package: string;
+  version: string;
+  /** When its first file was stored. */
+  publishedAt: number;
+}
+
+/** How retention finds and removes a format's hosted versions. */
+export interface RetentionRules {
+  /** The versions in a hosted repository's listing (in path order), package by package, each package's newest first. */
+  versions(listing: AsyncIterable<ArtifactRecord>): AsyncIterable<HostedVersion[]>;
+  /** Removes one version and everything that belongs to it alone (deletion protection does not apply). */
+  remove(repo: LocalRepo, version: HostedVersion): Promise<void>;
+}
+
 /** A package format plugged into the engine: its caching rules and the protocol it speaks. */
 export interface FormatModule {
   name: Format;
@@ -71,6 +89,8 @@ export interface FormatModule {
    * found in its listing (in path order); formats whose files stand alone have none.
    */
   garbage?(listing: AsyncIterable<ArtifactRecord>, policy: GarbagePolicy): AsyncIterable<ArtifactRecord>;
+  /** Formats with versioned packages: what retention policies act on. */
+  retention?: RetentionRules;
 }
 
 /** The permission of a request to a file at a path (generic files, Maven): the path is the subject. */

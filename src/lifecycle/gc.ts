@@ -4,6 +4,7 @@ import { formatModule } from '../formats/index.js';
 import type { FormatModule } from '../formats/format-module.js';
 import { BLOB_PREFIXES, type FsBlobStore } from '../storage/blob-store.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
+import { listAll } from '../storage/listing.js';
 import { withLease } from './lease.js';
 
 export interface GcOptions {
@@ -41,7 +42,6 @@ interface GcDependencies {
   log: Logger;
 }
 
-const LISTING_PAGE = 1000;
 
 /**
  * Mark and sweep over the index, while Shelf serves. First each format removes the entries of its hosted
@@ -120,16 +120,6 @@ function repositoryGarbage(
     ...policy,
     read: (record) => deps.blobs.read(record.blob.sha256, record.blob.size),
   });
-}
-
-async function* listAll(index: MetadataIndex, repo: string): AsyncIterable<ArtifactRecord> {
-  let after = '';
-  for (;;) {
-    const page = await index.listArtifacts(repo, { after, limit: LISTING_PAGE });
-    yield* page;
-    if (page.length < LISTING_PAGE) return;
-    after = page.at(-1)!.path;
-  }
 }
 
 async function onlyRemovedReferences(index: MetadataIndex, sha256: string, removed: Map<string, number>): Promise<boolean> {

@@ -1,10 +1,11 @@
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
-import { openStorage } from '../app.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { ShelfError } from '../errors.js';
 import { CacheEviction, evictionConfigured } from './eviction.js';
 import { collectGarbage } from './gc.js';
+import { withJobContext, type JobContext } from './job-context.js';
+import { applyRetention } from './retention.js';
 
 export interface Scheduler {
   stop(): void;
@@ -16,41 +17,30 @@ export interface Scheduler {
  * that the API or the CLI started meanwhile is not doubled.
  */
 export function scheduleLifecycleJobs(config: ShelfConfig, log: Logger): Scheduler {
-  const jobs: Cron[] = [];
-  const { schedule } = config.storage.gc;
-  if (schedule !== false) {
-    jobs.push(
-      new Cron(schedule, { protect: true }, () =>
-        runJob(config, log, 'garbage collection', (storage) => collectGarbage({ ...storage, config, log }, { dryRun: false })),
-      ),
-    );
-  }
+  const crons: Cron[] = [];
   const timers: NodeJS.Timeout[] = [];
+  const onSchedule = (schedule: string | false, name: string, job: (context: JobContext) => Promise<unknown>) => {
+    if (schedule !== false) crons.push(new Cron(schedule, { protect: true }, () => runJob(config, log, name, job)));
+  };
+  onSchedule(config.storage.retention.schedule, 'retention', (context) => applyRetention(context, { dryRun: false }));
+  onSchedule(config.storage.gc.schedule, 'garbage collection', (context) => collectGarbage(context, { dryRun: false }));
   if (evictionConfigured(config)) {
-    const evict = () => runJob(config, log, 'cache eviction', (storage) => new CacheEviction({ ...storage, config, log }).run());
+    const evict = () => runJob(config, log, 'cache eviction', (context) => new CacheEviction(context).run());
     timers.push(setInterval(() => void evict(), config.storage.cacheEviction.intervalSeconds * 1000).unref());
   }
   return {
     stop: () => {
-      jobs.forEach((job) => job.stop());
+      crons.forEach((cron) => cron.stop());
       timers.forEach((timer) => clearInterval(timer));
     },
   };
 }
 
-async function runJob(
-  config: ShelfConfig,
-  log: Logger,
-  name: string,
-  job: (storage: Awaited<ReturnType<typeof openStorage>>) => Promise<unknown>,
-): Promise<void> {
-  const storage = await openStorage(config);
+async function runJob(config: ShelfConfig, log: Logger, name: string, job: (context: JobContext) => Promise<unknown>): Promise<void> {
   try {
-    await job(storage);
+    await withJobContext(config, log, job);
   } catch (err) {
     if (err instanceof ShelfError && err.code === 'JOB_RUNNING') log.info({ job: name }, `scheduled ${name} skipped: ${err.message}`);
     else log.error({ err, job: name }, `scheduled ${name} failed`);
-  } finally {
-    await storage.index.close();
   }
 }

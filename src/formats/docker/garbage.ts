@@ -2,6 +2,7 @@ import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { GarbagePolicy } from '../format-module.js';
 import { parseManifest } from './manifest.js';
 import { parseDockerPath } from './names.js';
+import { byPackage } from '../package-groups.js';
 
 /** One image's entries in a hosted repository, by kind. */
 interface ImageEntries {
@@ -24,25 +25,20 @@ const digestOf = (record: ArtifactRecord) => `sha256:${record.blob.sha256}`;
  */
 export async function* dockerGarbage(listing: AsyncIterable<ArtifactRecord>, policy: GarbagePolicy): AsyncIterable<ArtifactRecord> {
   // An image's entries all start with `<image>/_`, so they come together in path order.
-  let image: string | undefined;
-  let entries = emptyEntries();
-  for await (const record of listing) {
-    const parsed = parseDockerPath(record.path);
-    if (!parsed) continue;
-    if (parsed.image !== image) {
-      if (image !== undefined) yield* await imageGarbage(entries, policy);
-      image = parsed.image;
-      entries = emptyEntries();
+  for await (const { records } of byPackage(listing, (path) => parseDockerPath(path)?.image)) {
+    const entries = emptyEntries();
+    for (const record of records) {
+      const parsed = parseDockerPath(record.path)!;
+      if (parsed.kind === 'tag') entries.tags.push(record);
+      else if (parsed.kind === 'manifest') entries.manifests.set(parsed.reference, record);
+      else if (parsed.kind === 'blob') entries.blobs.push(record);
+      else if (parsed.kind === 'referrer') {
+        const [subject, digest] = record.path.slice(record.path.lastIndexOf('/_referrers/') + '/_referrers/'.length).split('/') as [string, string];
+        entries.referrers.push({ record, subject, digest });
+      }
     }
-    if (parsed.kind === 'tag') entries.tags.push(record);
-    else if (parsed.kind === 'manifest') entries.manifests.set(parsed.reference, record);
-    else if (parsed.kind === 'blob') entries.blobs.push(record);
-    else if (parsed.kind === 'referrer') {
-      const [subject, digest] = record.path.slice(record.path.lastIndexOf('/_referrers/') + '/_referrers/'.length).split('/') as [string, string];
-      entries.referrers.push({ record, subject, digest });
-    }
+    yield* await imageGarbage(entries, policy);
   }
-  if (image !== undefined) yield* await imageGarbage(entries, policy);
 }
 
 function emptyEntries(): ImageEntries {

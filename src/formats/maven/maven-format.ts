@@ -26,6 +26,7 @@ import {
 import { MAX_GROUP_METADATA_BYTES, mergeMetadata, metadataOf } from './repository-metadata.js';
 import { parsePlugins, renderGroupMetadata } from './metadata.js';
 import { mavenRules } from './maven-rules.js';
+import { mavenRetention } from './retention.js';
 
 const MAX_CHECKSUM_BYTES = 1024;
 
@@ -218,4 +219,5 @@ export const mavenFormat: FormatModule = {
         throw methodNotAllowed(ctx.method, ['GET', 'HEAD', 'PUT', 'DELETE']);
     }
   },
+  retention: mavenRetention,
 };

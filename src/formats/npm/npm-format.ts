@@ -14,6 +14,7 @@ import { deployTarget } from '../../repos/deploy-target.js';
 import { getDistTags, getPackument, getTarball, getVersion, requireView } from './read-handlers.js';
 import { searchPackages } from './search.js';
 import { login, logout, whoami } from './session.js';
+import { npmRetention } from './retention.js';
 
 /**
  * A publish body carries the tarball base64-encoded (a third more than the tarball) inside JSON, which is
@@ -141,4 +142,5 @@ export const npmFormat: FormatModule = {
   subjectOf: packageOfPath,
   handle: (ctx, repo, segments, services) => dispatch(ctx, repo, parseNpmRoute(segments), services),
   sendError: (ctx, err) => sendJson(ctx, err.status, { error: err.message, code: err.code }, err.headers),
+  retention: npmRetention,
 };

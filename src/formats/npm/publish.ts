@@ -168,9 +168,13 @@ async function setDeprecation(target: LocalRepo, name: string, version: string, 
   }
 }
 
-/** Removes one version: its manifest (deletion protection applies), tarball, deprecation and the tags naming it. */
-async function unpublishVersion(target: LocalRepo, name: string, version: string): Promise<void> {
-  await target.delete(npmPaths.version(name, version));
+/**
+ * Removes one version: its manifest (deletion protection applies, unless retention removes it), tarball,
+ * deprecation and the tags naming it (`latest` moves to the highest version left).
+ */
+export async function unpublishVersion(target: LocalRepo, name: string, version: string, byRetention = false): Promise<void> {
+  const manifest = npmPaths.version(name, version);
+  await (byRetention ? target.prune(manifest) : target.delete(manifest));
   for (const path of [npmPaths.tarball(name, tarballFileName(name, version)), npmPaths.deprecation(name, version)]) {
     if (await target.record(path)) await target.prune(path);
   }

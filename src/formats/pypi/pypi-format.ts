@@ -10,6 +10,7 @@ import { ProjectViews } from './project-views.js';
 import { pypiRules } from './pypi-rules.js';
 import { getFile, getJsonApi, getProjectList, getProjectPage } from './read-handlers.js';
 import { uploadFile } from './upload.js';
+import { pypiRetention } from './retention.js';
 
 /** One cache of built project pages per serving process. */
 const viewsFor = perProcess((services) => new ProjectViews(services.workers));
@@ -116,4 +117,5 @@ export const pypiFormat: FormatModule = {
     ctx.res.statusMessage = err.message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200);
     sendText(ctx, err.status, `${err.message}\n`, 'text/plain; charset=utf-8', err.headers);
   },
+  retention: pypiRetention,
 };
