@@ -11,12 +11,15 @@ import { formatModule } from '../formats/index.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { SecurityApi } from './security-api.js';
 import type { SystemApi } from './system-api.js';
+import { PromotionApi } from './promotion-api.js';
 import type { DiskGuard } from '../storage/disk-guard.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 /** Shelf's REST API under /api/, shaped like Artifactory's where the two overlap. */
 export class RestApi {
+  private readonly promotion: PromotionApi;
+
   constructor(
     private readonly repos: RepositoryRegistry,
     private readonly index: MetadataIndex,
@@ -24,12 +27,15 @@ export class RestApi {
     private readonly security: SecurityApi,
     private readonly system: SystemApi,
     private readonly disk: DiskGuard,
-  ) {}
+  ) {
+    this.promotion = new PromotionApi(repos, access);
+  }
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     const [area, ...rest] = segments;
     if (area === 'security') return this.security.handle(ctx, rest);
     if (area === 'system') return this.system.handle(ctx, rest);
+    if (area === 'copy' || area === 'move' || area === 'promote') return this.promotion.handle(ctx, area, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
     if (area === 'storage' && rest.length === 1 && rest[0] === 'summary') return this.storageSummary(ctx);
     if (area === 'storage' && rest.length > 0) return this.storage(ctx, rest);

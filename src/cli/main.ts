@@ -6,6 +6,9 @@ import { formatByteSize } from '../config/byte-size.js';
 import { collectGarbage, type GcReport } from '../lifecycle/gc.js';
 import { withJobContext, type JobContext } from '../lifecycle/job-context.js';
 import { applyRetention } from '../lifecycle/retention.js';
+import type { PromotionSelection } from '../formats/format-module.js';
+import { Promotion } from '../repos/promotion.js';
+import type { Repository } from '../repos/repository.js';
 import { progressBar } from './progress.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { repairBlobs } from '../repos/repair.js';
@@ -110,6 +113,61 @@ program
       if (report.dryRun) console.log('dry run: nothing was deleted');
     }),
   );
+
+program
+  .command('promote')
+  .description('copy (or move) files or a package version into another repository, by linking, never copying bytes')
+  .argument('<source>', 'the repository to promote from')
+  .argument('<target>', 'the local repository (or virtual, for its deploy repository) to promote into')
+  .option('--path <path>', 'a file, or a folder and everything below it')
+  .option('--to-path <path>', 'where the path goes in the target (default: the same path)')
+  .option('--package <name@version>', 'a package version: npm name@1.0.0, PyPI project@1.0, Maven groupId:artifactId@1.0')
+  .option('--dist-tag <tag...>', 'npm: dist-tags to point at the promoted version')
+  .option('--move', 'remove it from the source afterwards')
+  .option('--dry-run', 'print what would be linked, and change nothing')
+  .addOption(configOption())
+  .action((sourceKey: string, targetKey: string, options: PromoteOptions) =>
+    runMaintenance(options.config, async ({ repos, audit }) => {
+      const [source, target] = [sourceKey, targetKey].map((key) => {
+        const repo = repos.get(key);
+        if (!repo) throw new Error(`no repository ${key}`);
+        return repo;
+      }) as [Repository, Repository];
+      const result = await new Promotion((key) => repos.get(key)).run({
+        source,
+        target,
+        selection: promoteSelection(options),
+        ...(options.toPath !== undefined && { targetPath: options.toPath }),
+        move: options.move === true,
+        dryRun: options.dryRun === true,
+        distTags: options.distTag ?? [],
+      });
+      for (const item of result.items) console.log(`${item.from} -> ${item.to}`);
+      console.log(`${result.dryRun ? 'would link' : 'linked'} ${result.items.length} files into ${result.target}${result.move ? ' and remove them from the source' : ''}`);
+      if (!result.dryRun) {
+        audit.record({ event: result.move ? 'move' : 'promote', user: null, via: 'cli', repo: source.key, targetRepo: result.target, files: result.items.length, result: 'ok' });
+      }
+    }),
+  );
+
+interface PromoteOptions {
+  config: string;
+  path?: string;
+  toPath?: string;
+  package?: string;
+  distTag?: string[];
+  move?: boolean;
+  dryRun?: boolean;
+}
+
+function promoteSelection(options: PromoteOptions): PromotionSelection {
+  if ((options.path === undefined) === (options.package === undefined)) throw new Error('give either --path or --package');
+  if (options.path !== undefined) return { path: options.path.replace(/^\//, '') };
+  // A scoped npm name starts with "@": the version follows the last one.
+  const at = options.package!.lastIndexOf('@');
+  if (at <= 0) throw new Error('--package takes name@version');
+  return { package: options.package!.slice(0, at), version: options.package!.slice(at + 1) };
+}
 
 /** A maintenance job beside the running service (or without it), with exit code 1 and the reason when it fails. */
 async function runMaintenance(configFile: string, job: (context: JobContext) => Promise<void>): Promise<void> {

@@ -62,6 +62,17 @@ export interface RetentionRules {
   remove(repo: LocalRepo, version: HostedVersion): Promise<void>;
 }
 
+/** What a promotion (copy, move) names: a path (a file, or a folder and all below it), or a package version. */
+export type PromotionSelection = { path: string } | { package: string; version: string };
+
+/** How a format's content is promoted whole (a version with its records), for formats whose files do not stand alone. */
+export interface PromotionRules {
+  /** Every path that goes with the selection: an npm version's manifest and tarball, a PyPI release's files and records. */
+  paths(source: Repository, selection: PromotionSelection): Promise<string[]>;
+  /** After the paths were linked into the target: dist-tags as asked (npm). */
+  promoted?(target: LocalRepo, selection: PromotionSelection, paths: string[], distTags: string[]): Promise<void>;
+}
+
 /** A package format plugged into the engine: its caching rules and the protocol it speaks. */
 export interface FormatModule {
   name: Format;
@@ -91,6 +102,8 @@ export interface FormatModule {
   garbage?(listing: AsyncIterable<ArtifactRecord>, policy: GarbagePolicy): AsyncIterable<ArtifactRecord>;
   /** Formats with versioned packages: what retention policies act on. */
   retention?: RetentionRules;
+  /** Formats whose versions are more than a folder of files; others promote paths as they are. */
+  promotion?: PromotionRules;
 }
 
 /** The permission of a request to a file at a path (generic files, Maven): the path is the subject. */

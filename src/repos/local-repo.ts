@@ -72,6 +72,23 @@ export class LocalRepo implements Repository {
     return result.stored;
   }
 
+  /** Throws as `link` would for this path and content: the overwrite policy (immutability) of the repository. */
+  async checkLinkable(path: string, blob: StoredBlob): Promise<void> {
+    const existing = await this.ctx.index.getArtifact(this.key, path);
+    const policy = this.rules.overwritePolicy(path);
+    if (existing && (policy === 'create-only' || (policy === 'same-content-only' && existing.blob.sha256 !== blob.sha256))) {
+      throw conflict(`${this.key}/${path} is already deployed with other content and this repository does not allow redeploy`);
+    }
+  }
+
+  /** Throws 413 unless the quota has room for `bytes` more (what they replace already subtracted by the caller). */
+  async checkRoom(bytes: number): Promise<void> {
+    const quota = this.config.quotaBytes;
+    if (quota === undefined) return;
+    const usage = await this.ctx.index.usageOf(this.key);
+    if (usage.bytes + bytes > quota) throw this.overQuota(usage, bytes);
+  }
+
   /**
    * Bytes the quota still allows at `path` (none: no quota); a deploy known to need more than that is refused before
    * any byte is read, and one of unknown size is cut off as soon as it passes it.

@@ -27,6 +27,7 @@ import { MAX_GROUP_METADATA_BYTES, mergeMetadata, metadataOf } from './repositor
 import { parsePlugins, renderGroupMetadata } from './metadata.js';
 import { mavenRules } from './maven-rules.js';
 import { mavenRetention } from './retention.js';
+import { mavenPromotion } from './promotion.js';
 
 const MAX_CHECKSUM_BYTES = 1024;
 
@@ -220,4 +221,5 @@ export const mavenFormat: FormatModule = {
     }
   },
   retention: mavenRetention,
+  promotion: mavenPromotion,
 };

@@ -15,6 +15,7 @@ import { getDistTags, getPackument, getTarball, getVersion, requireView } from '
 import { searchPackages } from './search.js';
 import { login, logout, whoami } from './session.js';
 import { npmRetention } from './retention.js';
+import { npmPromotion } from './promotion.js';
 
 /**
  * A publish body carries the tarball base64-encoded (a third more than the tarball) inside JSON, which is
@@ -143,4 +144,5 @@ export const npmFormat: FormatModule = {
   handle: (ctx, repo, segments, services) => dispatch(ctx, repo, parseNpmRoute(segments), services),
   sendError: (ctx, err) => sendJson(ctx, err.status, { error: err.message, code: err.code }, err.headers),
   retention: npmRetention,
+  promotion: npmPromotion,
 };

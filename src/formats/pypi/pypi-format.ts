@@ -11,6 +11,7 @@ import { pypiRules } from './pypi-rules.js';
 import { getFile, getJsonApi, getProjectList, getProjectPage } from './read-handlers.js';
 import { uploadFile } from './upload.js';
 import { pypiRetention } from './retention.js';
+import { pypiPromotion } from './promotion.js';
 
 /** One cache of built project pages per serving process. */
 const viewsFor = perProcess((services) => new ProjectViews(services.workers));
@@ -118,4 +119,5 @@ export const pypiFormat: FormatModule = {
     sendText(ctx, err.status, `${err.message}\n`, 'text/plain; charset=utf-8', err.headers);
   },
   retention: pypiRetention,
+  promotion: pypiPromotion,
 };

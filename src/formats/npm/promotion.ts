@@ -1,0 +1,35 @@
+import { badRequest } from '../../errors.js';
+import type { PromotionRules } from '../format-module.js';
+import { existing } from '../promotion-paths.js';
+import { npmPaths, tarballFileName } from './names.js';
+import { setDistTag } from './publish.js';
+
+/** `<name>/-/<name>-<version>.tgz`, scoped names' tarballs without their scope. */
+const TARBALL = /^((?:@[^/]+\/)?[^/]+)\/-\/(.+)\.tgz$/;
+
+/**
+ * An npm version is promoted whole (its manifest, tarball and deprecation), selected by `name@version` or
+ * by its tarball path, so that the target's packument gains the version; dist-tags follow as asked.
+ */
+export const npmPromotion: PromotionRules = {
+  async paths(source, selection) {
+    let name: string;
+    let version: string;
+    if ('path' in selection) {
+      const match = TARBALL.exec(selection.path);
+      const unscoped = match?.[1]!.replace(/^@[^/]+\//, '');
+      if (!match || !match[2]!.startsWith(`${unscoped}-`)) throw badRequest('an npm version is promoted by its tarball path or as name@version');
+      [name, version] = [match[1]!, match[2]!.slice(unscoped!.length + 1)];
+    } else {
+      [name, version] = [selection.package, selection.version];
+    }
+    const manifest = npmPaths.version(name, version);
+    if (!(await source.record(manifest))) return [];
+    return existing(source, [manifest, npmPaths.tarball(name, tarballFileName(name, version)), npmPaths.deprecation(name, version)]);
+  },
+  async promoted(target, _selection, paths, distTags) {
+    const manifest = paths.map((path) => /^\.npm\/(.+)\/versions\/(.+)\.json$/.exec(path)).find(Boolean);
+    if (!manifest) return;
+    for (const tag of distTags) await setDistTag(target, manifest[1]!, tag, manifest[2]!);
+  },
+};
