@@ -79,7 +79,7 @@ export async function startShelfProcess(
     stringify({
       ...raw,
       server: { host: '127.0.0.1', port, workers, shutdownGraceSeconds: 5, ...(raw.server as object) },
-      storage: { dataDir: join(dataDir, 'data') },
+      storage: { ...(raw.storage as object), dataDir: join(dataDir, 'data') },
       logging: { level: 'info' },
       security: raw.security ?? OPEN_SECURITY,
     }),

@@ -133,3 +133,38 @@ t.test('open: a whole blob is verified as it streams, and a damaged one ends sho
   t.ok(Buffer.concat(received).length < content.length, 'the last chunk was held back');
   t.notOk(await store.has(blob.sha256), 'quarantined');
 });
+
+t.test('sweep deletes an old unreferenced blob, and keeps one a write or a link renewed, or the index took back', async (t) => {
+  const store = await freshStore();
+  const old = new Date(Date.now() - 3600_000);
+  const age = async (sha256: string) => (await import('node:fs/promises')).utimes(store.pathOf(sha256), old, old);
+  const cutoff = Date.now() - 60_000;
+
+  const garbage = await store.write(chunks('garbage'));
+  await age(garbage.sha256);
+  t.equal(await store.sweep(garbage.sha256, cutoff, async () => false), 7);
+  t.notOk(await store.has(garbage.sha256));
+  t.equal(await store.sweep(garbage.sha256, cutoff, async () => false), undefined, 'gone already: nothing to do');
+
+  // The same bytes deployed again after the blob was chosen for sweeping: the fresh file stays.
+  const rewritten = await store.write(chunks('deployed again'));
+  await age(rewritten.sha256);
+  await store.write(chunks('deployed again'));
+  t.equal(await store.sweep(rewritten.sha256, cutoff, async () => false), undefined);
+  t.equal(await text(await store.open(rewritten.sha256)), 'deployed again');
+
+  // A link (promotion, mount) renews an existing blob before the index refers to it.
+  const linked = await store.write(chunks('linked'));
+  await age(linked.sha256);
+  await store.touch(linked.sha256);
+  t.equal(await store.sweep(linked.sha256, cutoff, async () => false), undefined);
+  t.ok(await store.has(linked.sha256));
+
+  // Referenced again by the time it was moved aside: put back.
+  const referenced = await store.write(chunks('referenced'));
+  await age(referenced.sha256);
+  t.equal(await store.sweep(referenced.sha256, cutoff, async () => true), undefined);
+  t.equal(await text(await store.open(referenced.sha256)), 'referenced');
+  t.same(readdirSync(store.tempDir), [], 'nothing left aside');
+  await t.rejects(store.touch(garbage.sha256), { code: 'BLOB_MISSING' }, 'a link to a swept blob fails instead of indexing nothing');
+});

@@ -25,7 +25,8 @@ const repositories = [
 ];
 // No grace period: every blob this test leaves unreferenced is garbage at once.
 const storage = { gc: { schedule: false, graceSeconds: 0 } };
-const shelf = await startShelf({ repositories, storage });
+const docker = { gc: { deleteUntagged: true } };
+const shelf = await startShelf({ repositories, storage, docker });
 t.teardown(() => shelf.stop());
 await new Identity(shelf.app.index).addUser({ name: 'root', password: 'root-password', admin: true });
 const adminAuth = `Basic ${Buffer.from('root:root-password').toString('base64')}`;
@@ -46,7 +47,7 @@ async function imageDigests(ref: string): Promise<string[]> {
 function shelfGc(...args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-gc-config-'));
   const config = join(dir, 'shelf.yaml');
-  writeFileSync(config, stringify({ storage: { ...storage, dataDir: shelf.dataDir }, repositories, logging: { level: 'warn' } }));
+  writeFileSync(config, stringify({ storage: { ...storage, dataDir: shelf.dataDir }, repositories, docker, logging: { level: 'warn' } }));
   return spawnSync(process.execPath, ['dist/cli/main.js', 'gc', '--config', config, ...args], { encoding: 'utf8' });
 }
 
@@ -131,6 +132,29 @@ t.test('Docker: deleting one of two images that share a layer frees only what th
   const out = mkdtempSync(join(tmpdir(), 'shelf-gc-pull-'));
   await skopeo('copy', '-q', '--src-tls-verify=false', `docker://${host}/docker-local/gc/two:1.0`, `oci:${out}:two`);
   t.ok(existsSync(join(out, 'index.json')), 'skopeo pulls the other image whole');
+});
+
+t.test('Docker, deleteUntagged: a manifest a moved tag left behind goes; an index keeps its children', async (t) => {
+  const image = `docker://${host}/docker-local/gc/moving`;
+  await skopeo('copy', '-q', '--dest-tls-verify=false', `oci:${images}/small:1.0`, `${image}:app`);
+  await skopeo('copy', '-q', '--dest-tls-verify=false', '--all', `oci:${images}/multi:1.0`, `${image}:multi`);
+  await skopeo('copy', '-q', '--dest-tls-verify=false', `oci:${images}/small:1.1`, `${image}:app`);
+  const [oldConfig, , oldManifest] = await imageDigests('small:1.0');
+  const kept = await imageDigests('small:1.1');
+  const index = JSON.parse(await skopeo('inspect', '--raw', `oci:${images}/multi:1.0`)) as { manifests: { digest: string }[] };
+
+  const res = await fetch(`${shelf.url}/api/system/gc`, { method: 'POST', headers: { authorization: adminAuth } });
+  t.equal(res.status, 200);
+  const manifest = (digest: string) => fetch(`${shelf.url}/v2/docker-local/gc/moving/manifests/${digest}`, { method: 'HEAD' });
+  t.equal((await manifest(oldManifest!)).status, 404, 'the untagged manifest is gone');
+  t.equal(blobFileExists(oldManifest!), false);
+  t.equal(blobFileExists(oldConfig!), kept.includes(oldConfig!), 'and its config unless the tagged one shares it');
+  for (const digest of kept) t.ok(blobFileExists(digest), `${digest} of the tagged image kept`);
+  for (const child of index.manifests) t.equal((await manifest(child.digest)).status, 200, `index child ${child.digest} kept`);
+  const out = mkdtempSync(join(tmpdir(), 'shelf-gc-pull-'));
+  await skopeo('copy', '-q', '--all', '--src-tls-verify=false', `${image}:multi`, `oci:${out}:multi`);
+  await skopeo('copy', '-q', '--src-tls-verify=false', `${image}:app`, `oci:${out}:app`);
+  t.pass('skopeo pulls both tags whole');
 });
 
 t.test('the GC API is for administrators only, and one run at a time in the cluster', async (t) => {
