@@ -6,6 +6,10 @@ import { BLOB_PREFIXES, type FsBlobStore } from '../storage/blob-store.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import { listAll } from '../storage/listing.js';
 import { withLease } from './lease.js';
+import { mapBounded } from '../concurrency.js';
+
+/** Blob files swept at once within one folder. */
+const SWEEP_CONCURRENCY = 32;
 
 export interface GcOptions {
   /** Only report what would be removed. */
@@ -71,9 +75,10 @@ export function collectGarbage(deps: GcDependencies, options: GcOptions): Promis
       const found: RepositoryGarbage = { repo: repo.key, paths: 0, bytes: 0 };
       const garbage = repositoryGarbage(deps, repo, format, { storedBefore, deleteUntagged: deleteUntagged && repo.allowDelete });
       for await (const record of garbage) {
+        // Not if a push renewed it since it was read: a manifest pushed meanwhile may name it.
+        if (!options.dryRun && !(await deps.index.deleteArtifact(record.repo, record.path, record.modifiedAt))) continue;
         found.paths += 1;
         removedReferences.set(record.blob.sha256, (removedReferences.get(record.blob.sha256) ?? 0) + 1);
-        if (!options.dryRun) await deps.index.deleteArtifact(record.repo, record.path);
         if ((await deps.index.blobReferences(record.blob.sha256)) === (options.dryRun ? removedReferences.get(record.blob.sha256) : 0)) {
           found.bytes += record.blob.size;
         }
@@ -84,21 +89,17 @@ export function collectGarbage(deps: GcDependencies, options: GcOptions): Promis
 
     for (const [done, prefix] of BLOB_PREFIXES.entries()) {
       const referenced = new Set(await deps.index.blobDigestsWithPrefix(prefix));
-      for (const sha256 of await deps.blobs.listPrefix(prefix)) {
-        if (referenced.has(sha256) && !(options.dryRun && (await onlyRemovedReferences(deps.index, sha256, removedReferences)))) continue;
-        const stat = await deps.blobs.statBlob(sha256);
-        if (!stat) continue;
-        if (stat.mtimeMs >= storedBefore) {
-          report.keptYoung += 1;
-          continue;
-        }
-        const freed = options.dryRun
-          ? stat.size
+      // Blob files are independent of each other: several are swept at once (the work is waiting on the disk).
+      await mapBounded(await deps.blobs.listPrefix(prefix), SWEEP_CONCURRENCY, async (sha256) => {
+        if (referenced.has(sha256) && !(options.dryRun && (await onlyRemovedReferences(deps.index, sha256, removedReferences)))) return;
+        const outcome = options.dryRun
+          ? await dryRunOutcome(deps.blobs, sha256, storedBefore)
           : await deps.blobs.sweep(sha256, storedBefore, async () => (await deps.index.blobReferences(sha256)) > 0);
-        if (freed === undefined) continue;
+        if (outcome === 'young') report.keptYoung += 1;
+        if (typeof outcome !== 'number') return;
         report.blobs.count += 1;
-        report.blobs.bytes += freed;
-      }
+        report.blobs.bytes += outcome;
+      });
       if (!options.dryRun) report.records += await deps.index.forgetUnreferencedBlobs(prefix);
       options.onProgress?.(done + 1, BLOB_PREFIXES.length);
       if (done % 16 === 15) await lease.renew();
@@ -120,6 +121,13 @@ function repositoryGarbage(
     ...policy,
     read: (record) => deps.blobs.read(record.blob.sha256, record.blob.size),
   });
+}
+
+/** What a sweep would do, without doing it. */
+async function dryRunOutcome(blobs: FsBlobStore, sha256: string, storedBefore: number): Promise<number | 'young' | undefined> {
+  const stat = await blobs.statBlob(sha256);
+  if (!stat) return undefined;
+  return stat.mtimeMs >= storedBefore ? 'young' : stat.size;
 }
 
 async function onlyRemovedReferences(index: MetadataIndex, sha256: string, removed: Map<string, number>): Promise<boolean> {

@@ -72,6 +72,11 @@ export class LocalRepo implements Repository {
     return result.stored;
   }
 
+  /** Marks an entry as just referenced again, so that a garbage collection running now keeps it. */
+  async renew(path: string): Promise<void> {
+    await this.ctx.index.renewArtifact(this.key, path);
+  }
+
   /** Throws as `link` would for this path and content: the overwrite policy (immutability) of the repository. */
   async checkLinkable(path: string, blob: StoredBlob): Promise<void> {
     const existing = await this.ctx.index.getArtifact(this.key, path);

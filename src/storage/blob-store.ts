@@ -236,11 +236,12 @@ export class FsBlobStore {
 
   /**
    * Deletes a blob the caller found unreferenced, unless it was written or touched at or after
-   * `notModifiedSince`, or `stillNeeded()` says it has been referenced meanwhile. The file is first moved
-   * aside (atomically), so a writer or a link that races with the sweep either renews it before the move
-   * (and it is put back) or finds it gone. Resolves to the bytes freed, or undefined when it was kept.
+   * `notModifiedSince` ('young'), or `stillNeeded()` says it has been referenced meanwhile ('needed'). The
+   * file is first moved aside (atomically), so a writer or a link that races with the sweep either renews it
+   * before the move (and it is put back) or finds it gone. Resolves to the bytes freed, or why it was kept
+   * (undefined: there was no such file).
    */
-  async sweep(sha256: string, notModifiedSince: number, stillNeeded: () => Promise<boolean>): Promise<number | undefined> {
+  async sweep(sha256: string, notModifiedSince: number, stillNeeded: () => Promise<boolean>): Promise<number | 'young' | 'needed' | undefined> {
     const path = this.pathOf(sha256);
     // Named after this process, so that a crash between the move and the decision leaves a temp file that
     // start-up (or the primary, when a worker dies) removes.
@@ -252,13 +253,14 @@ export class FsBlobStore {
       return undefined;
     }
     const { size, mtimeMs } = await stat(aside);
-    if (mtimeMs >= notModifiedSince || (await stillNeeded())) {
+    const kept = mtimeMs >= notModifiedSince ? 'young' : (await stillNeeded()) ? 'needed' : undefined;
+    if (kept) {
       // Another writer may have stored the same bytes under the name meanwhile: either copy will do.
       await link(aside, path).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
       await unlink(aside);
-      return undefined;
+      return kept;
     }
     await unlink(aside);
     return size;

@@ -92,7 +92,10 @@ export interface MetadataIndex {
    * counting what the artifact replaces as freed), and records the artifact.
    */
   putArtifact(artifact: NewArtifact, policy: OverwritePolicy, quotaBytes?: number): Promise<PutResult>;
-  deleteArtifact(repo: string, path: string): Promise<boolean>;
+  /** With `unchangedSince`: only if the entry was not modified (or renewed) after that time. */
+  deleteArtifact(repo: string, path: string, unchangedSince?: number): Promise<boolean>;
+  /** Marks an entry as just referenced again (Docker: a layer a new manifest names), so GC running now keeps it. */
+  renewArtifact(repo: string, path: string): Promise<void>;
   listArtifacts(repo: string, options?: ListOptions): Promise<ArtifactRecord[]>;
   updateCacheState(repo: string, path: string, state: CacheState): Promise<void>;
   recordDownloads(tallies: DownloadTally[], cache: CacheTally[]): Promise<void>;

@@ -286,12 +286,18 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
       .run(blob.sha256, blob.size, blob.sha1, blob.md5, blob.sha512, now);
   }
 
-  async deleteArtifact(repo: string, path: string): Promise<boolean> {
+  async deleteArtifact(repo: string, path: string, unchangedSince?: number): Promise<boolean> {
     const remove = this.db.transaction(() => {
-      this.sql(`DELETE FROM properties WHERE repo = ? AND path = ?`).run(repo, path);
-      return this.sql(`DELETE FROM artifacts WHERE repo = ? AND path = ?`).run(repo, path).changes > 0;
+      const deleted = this.sql(`DELETE FROM artifacts WHERE repo = ? AND path = ? AND modified_at <= ?`)
+        .run(repo, path, unchangedSince ?? Number.MAX_SAFE_INTEGER).changes > 0;
+      if (deleted) this.sql(`DELETE FROM properties WHERE repo = ? AND path = ?`).run(repo, path);
+      return deleted;
     });
     return remove.immediate();
+  }
+
+  async renewArtifact(repo: string, path: string): Promise<void> {
+    this.sql(`UPDATE artifacts SET modified_at = MAX(modified_at, ?) WHERE repo = ? AND path = ?`).run(Date.now(), repo, path);
   }
 
   async listArtifacts(repo: string, options: ListOptions = {}): Promise<ArtifactRecord[]> {

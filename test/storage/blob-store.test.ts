@@ -150,20 +150,20 @@ t.test('sweep deletes an old unreferenced blob, and keeps one a write or a link 
   const rewritten = await store.write(chunks('deployed again'));
   await age(rewritten.sha256);
   await store.write(chunks('deployed again'));
-  t.equal(await store.sweep(rewritten.sha256, cutoff, async () => false), undefined);
+  t.equal(await store.sweep(rewritten.sha256, cutoff, async () => false), 'young');
   t.equal(await text(await store.open(rewritten.sha256)), 'deployed again');
 
   // A link (promotion, mount) renews an existing blob before the index refers to it.
   const linked = await store.write(chunks('linked'));
   await age(linked.sha256);
   await store.touch(linked.sha256);
-  t.equal(await store.sweep(linked.sha256, cutoff, async () => false), undefined);
+  t.equal(await store.sweep(linked.sha256, cutoff, async () => false), 'young');
   t.ok(await store.has(linked.sha256));
 
   // Referenced again by the time it was moved aside: put back.
   const referenced = await store.write(chunks('referenced'));
   await age(referenced.sha256);
-  t.equal(await store.sweep(referenced.sha256, cutoff, async () => true), undefined);
+  t.equal(await store.sweep(referenced.sha256, cutoff, async () => true), 'needed');
   t.equal(await text(await store.open(referenced.sha256)), 'referenced');
   t.same(readdirSync(store.tempDir), [], 'nothing left aside');
   await t.rejects(store.touch(garbage.sha256), { code: 'BLOB_MISSING' }, 'a link to a swept blob fails instead of indexing nothing');

@@ -161,3 +161,16 @@ t.test('checksum search across repositories', async (t) => {
   t.same((await index.findByChecksum({ sha1: blob(5).sha1.toUpperCase() })).map((r) => `${r.repo}/${r.path}`), ['a/one', 'b/two']);
   t.same(await index.findByChecksum({ md5: blob(6).md5 }), []);
 });
+
+t.test('a conditional delete spares an entry renewed since it was read', async (t) => {
+  const { index } = freshIndex();
+  await index.putArtifact({ repo: 'd', path: 'img/_blobs/x', blob: blob(1), contentType: 'x' }, 'always');
+  const read = (await index.getArtifact('d', 'img/_blobs/x'))!;
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await index.renewArtifact('d', 'img/_blobs/x');
+  t.notOk(await index.deleteArtifact('d', 'img/_blobs/x', read.modifiedAt), 'renewed after it was read: kept');
+  const renewed = (await index.getArtifact('d', 'img/_blobs/x'))!;
+  t.ok(renewed.modifiedAt > read.modifiedAt);
+  t.ok(await index.deleteArtifact('d', 'img/_blobs/x', renewed.modifiedAt));
+  t.equal(await index.getArtifact('d', 'img/_blobs/x'), undefined);
+});

@@ -46,7 +46,8 @@ function emptyEntries(): ImageEntries {
 }
 
 async function imageGarbage(entries: ImageEntries, policy: GarbagePolicy): Promise<ArtifactRecord[]> {
-  const young = (record: ArtifactRecord) => record.createdAt >= policy.storedBefore;
+  // Renewed when a manifest pushed since named it (see requireReferences).
+  const young = (record: ArtifactRecord) => Math.max(record.createdAt, record.modifiedAt) >= policy.storedBefore;
   const referrersOf = new Map<string, string[]>();
   for (const { subject, digest } of entries.referrers) referrersOf.set(subject, [...(referrersOf.get(subject) ?? []), digest]);
 

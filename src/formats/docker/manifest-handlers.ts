@@ -135,13 +135,13 @@ export async function putManifest(request: RegistryRequest, reference: string): 
     .end();
 }
 
-async function requireReferences(repo: Repository, image: string, blobs: string[], manifests: Descriptor[]) {
+async function requireReferences(repo: LocalRepo, image: string, blobs: string[], manifests: Descriptor[]) {
   const missing: string[] = [];
-  for (const digest of new Set(blobs)) {
-    if (!(await repo.record(dockerPaths.blob(image, digest)))) missing.push(digest);
-  }
-  for (const child of manifests) {
-    if (!(await repo.record(dockerPaths.manifest(image, child.digest)))) missing.push(child.digest);
+  const paths = [...[...new Set(blobs)].map((digest) => dockerPaths.blob(image, digest)), ...manifests.map((child) => dockerPaths.manifest(image, child.digest))];
+  for (const path of paths) {
+    // Renewed, so that a garbage collection deciding right now what this image no longer needs keeps it.
+    if (await repo.record(path)) await repo.renew(path);
+    else missing.push(path.slice(path.lastIndexOf('/') + 1));
   }
   if (missing.length > 0) {
     throw new ShelfError('MANIFEST_BLOB_UNKNOWN', 400, `manifest refers to content not pushed to ${repo.key}/${image}: ${missing.join(', ')}`);
