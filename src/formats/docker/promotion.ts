@@ -57,25 +57,35 @@ export async function promote(source: Repository, targetRepo: Repository, reques
     }
     plan.push({ from, tag, toTag });
   }
+  // Everything the tags refer to, and whether the target's quota has room for what it lacks, before any link.
+  const closure = new Map<string, ArtifactRecord>();
+  for (const { from } of plan) await collectClosure(source, image, `sha256:${from.blob.sha256}`, closure);
+  let added = 0;
+  for (const record of closure.values()) added += (await target.record(record.path))?.blob.sha256 === record.blob.sha256 ? 0 : record.blob.size;
+  await target.checkRoom(added);
+  for (const record of closure.values()) await target.link(record.path, record.blob, record.contentType);
   for (const { from, tag, toTag } of plan) {
-    await linkClosure(source, target, image, `sha256:${from.blob.sha256}`);
     await target.link(dockerPaths.tag(image, toTag), from.blob, from.contentType);
     if (!request.copy && !(source.key === target.key && toTag === tag)) await source.delete(from.path);
   }
   return plan.map(({ toTag }) => `${target.key}/${image}:${toTag}`);
 }
 
-/** Links a manifest and everything it refers to, children first, so the target never holds a dangling manifest. */
-async function linkClosure(source: Repository, target: Repository, image: string, digest: string): Promise<void> {
+/**
+ * A manifest and everything it refers to, in the order they are linked: children and blobs before the
+ * manifest naming them, so the target never holds a dangling manifest.
+ */
+async function collectClosure(source: Repository, image: string, digest: string, closure: Map<string, ArtifactRecord>): Promise<void> {
   const record = await source.record(dockerPaths.manifest(image, digest));
   if (!record) throw new ShelfError('MANIFEST_UNKNOWN', 409, `manifest ${digest} of ${source.key}/${image} is not stored`);
+  if (closure.has(record.path)) return;
   const artifact = await source.get(record.path);
   const manifest = parseManifest(await readAll(await artifact!.open(), MAX_MANIFEST_BYTES), record.contentType);
-  for (const child of manifest.manifests) await linkClosure(source, target, image, child.digest);
+  for (const child of manifest.manifests) await collectClosure(source, image, child.digest, closure);
   for (const blobDigest of new Set(manifest.blobs)) {
     const blob = await source.record(dockerPaths.blob(image, blobDigest));
     if (!blob) throw new ShelfError('BLOB_UNKNOWN', 409, `blob ${blobDigest} of ${source.key}/${image} is not stored`);
-    await target.link(blob.path, blob.blob, blob.contentType);
+    closure.set(blob.path, blob);
   }
-  await target.link(record.path, record.blob, record.contentType);
+  closure.set(record.path, record);
 }

@@ -17,6 +17,7 @@ const shelf = await startShelf({
     { key: 'npm-local', format: 'npm', type: 'local', quotaBytes: '2MiB' },
     { key: 'pypi-local', format: 'pypi', type: 'local', quotaBytes: 1000 },
     { key: 'docker-local', format: 'docker', type: 'local', quotaBytes: '2MiB' },
+    { key: 'docker-dev', format: 'docker', type: 'local' },
   ],
 });
 t.teardown(() => shelf.stop());
@@ -59,6 +60,17 @@ t.test('skopeo push past the quota is DENIED, and the summary shows every reposi
   const failure = await big.then(() => '', (err: Error) => err.message);
   t.match(failure, /denied|DENIED/);
   t.match(failure, /docker-local is over its quota/);
+
+  // A promotion is checked against the quota as a whole before anything is linked.
+  await skopeo('copy', '-q', '--dest-tls-verify=false', `oci:${images}/big:1.0`, `docker://${shelf.url.replace('http://', '')}/docker-dev/big/blob:1.0`);
+  const promoted = await fetch(`${shelf.url}/api/docker/docker-dev/v2/promote`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ targetRepo: 'docker-local', dockerRepository: 'big/blob', tag: '1.0', copy: true }),
+  });
+  t.equal(promoted.status, 413);
+  t.match(await promoted.text(), /docker-local is over its quota/);
+  t.same((await shelf.app.index.listArtifacts('docker-local', { prefix: 'big/blob/' })).map((r) => r.path), [], 'nothing of the image was linked');
 
   const summary = await fetch(`${shelf.url}/api/storage/summary`, {
     headers: { authorization: `Basic ${Buffer.from('root:root-password').toString('base64')}` },
