@@ -82,4 +82,16 @@ t.test('storage verify finds blobs that changed or vanished on disk', async (t) 
   t.match(damaged.stdout, /2 blobs checked, 1 corrupt, 1 missing/);
   t.match(damaged.stdout, new RegExp(`corrupt: sha256:${stored[0]}`));
   t.match(damaged.stdout, new RegExp(`missing: sha256:${stored[1]}`));
+
+  // A blob file the index does not know (a crash between the write and its index entry): an orphan, which
+  // verify reports and GC removes once it is older than the grace period.
+  const orphan = await blobs.write(Readable.from([Buffer.from('left behind')]));
+  const reported = shelf('storage', 'verify', '--config', config);
+  t.match(reported.stdout, new RegExp(`orphan: sha256:${orphan.sha256} \\(no index entry refers to it; shelf gc removes it\\)`));
+  t.match(reported.stdout, /1 orphan blob files/);
+  writeFileSync(config, `storage: { dataDir: ${dataDir}, gc: { graceSeconds: 0 } }\n`);
+  const gc = shelf('gc', '--config', config);
+  t.equal(gc.status, 0, gc.stderr);
+  t.match(gc.stdout, /freed 1 blobs/);
+  t.notMatch(shelf('storage', 'verify', '--config', config).stdout, /orphan/);
 });
