@@ -92,9 +92,12 @@ export function collectGarbage(deps: GcDependencies, options: GcOptions): Promis
       // Blob files are independent of each other: several are swept at once (the work is waiting on the disk).
       await mapBounded(await deps.blobs.listPrefix(prefix), SWEEP_CONCURRENCY, async (sha256) => {
         if (referenced.has(sha256) && !(options.dryRun && (await onlyRemovedReferences(deps.index, sha256, removedReferences)))) return;
-        const outcome = options.dryRun
-          ? await dryRunOutcome(deps.blobs, sha256, storedBefore)
-          : await deps.blobs.sweep(sha256, storedBefore, async () => (await deps.index.blobReferences(sha256)) > 0);
+        // A young file is left where it is (moved aside, even for a moment, a writer's link or a reader would miss it).
+        const unswept = await ageOutcome(deps.blobs, sha256, storedBefore);
+        const outcome =
+          options.dryRun || typeof unswept !== 'number'
+            ? unswept
+            : await deps.blobs.sweep(sha256, storedBefore, async () => (await deps.index.blobReferences(sha256)) > 0);
         if (outcome === 'young') report.keptYoung += 1;
         if (typeof outcome !== 'number') return;
         report.blobs.count += 1;
@@ -123,8 +126,8 @@ function repositoryGarbage(
   });
 }
 
-/** What a sweep would do, without doing it. */
-async function dryRunOutcome(blobs: FsBlobStore, sha256: string, storedBefore: number): Promise<number | 'young' | undefined> {
+/** The size of a blob file old enough to be swept, or 'young' (undefined: no such file). */
+async function ageOutcome(blobs: FsBlobStore, sha256: string, storedBefore: number): Promise<number | 'young' | undefined> {
   const stat = await blobs.statBlob(sha256);
   if (!stat) return undefined;
   return stat.mtimeMs >= storedBefore ? 'young' : stat.size;

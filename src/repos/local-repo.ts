@@ -55,11 +55,17 @@ export class LocalRepo implements Repository {
       .catch(async (err: unknown) => {
         throw err instanceof TooLargeError && limitedByQuota ? this.overQuota(await this.ctx.index.usageOf(this.key)) : err;
       });
-    return this.link(path, blob, options.contentType);
+    // Just written, so renewed already: a sweep keeps it.
+    return this.store(path, blob, options.contentType);
   }
 
   async link(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
     await this.ctx.blobs.touch(blob.sha256);
+    return this.store(path, blob, contentType);
+  }
+
+  /** Records the blob at the path, as the overwrite policy and the quota allow. */
+  private async store(path: string, blob: StoredBlob, contentType: string): Promise<ArtifactRecord> {
     const result = await this.ctx.index.putArtifact(
       { repo: this.key, path, blob, contentType },
       this.rules.overwritePolicy(path),

@@ -3,6 +3,7 @@ import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums } from './checksums.js';
@@ -71,6 +72,10 @@ export class TooLargeError extends ShelfError {
 
 /** The folders blobs are spread over: the first two hex digits of their digest, in order. */
 export const BLOB_PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** How often, and how far apart, `touch` looks for a blob a sweep may be holding aside. */
+const TOUCH_ATTEMPTS = 5;
+const TOUCH_RETRY_MS = 50;
 
 const ignoreMissing = (err: NodeJS.ErrnoException) => {
   if (err.code !== 'ENOENT') throw err;
@@ -227,11 +232,17 @@ export class FsBlobStore {
    * being written again (a link, a mount): a garbage collection sweeping now then keeps it (see sweep).
    */
   async touch(sha256: string): Promise<void> {
-    const now = new Date();
-    await utimes(this.pathOf(sha256), now, now).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new MissingBlobError(sha256);
-      throw err;
-    });
+    // A sweep holds a blob aside for a moment while it decides; one it keeps is back within milliseconds.
+    for (let attempt = 0; ; attempt++) {
+      const now = new Date();
+      try {
+        return await utimes(this.pathOf(sha256), now, now);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (attempt === TOUCH_ATTEMPTS - 1) throw new MissingBlobError(sha256);
+        await setTimeout(TOUCH_RETRY_MS);
+      }
+    }
   }
 
   /**
@@ -285,6 +296,9 @@ export class FsBlobStore {
   async adopt(path: string, blob: StoredBlob): Promise<void> {
     const handle = await open(path, 'r+');
     try {
+      // Written over a long time perhaps, but stored now: a sweep must see it as new.
+      const now = new Date();
+      await handle.utimes(now, now);
       await handle.sync();
     } finally {
       await handle.close();
