@@ -259,6 +259,15 @@ export class RemoteRepo implements Repository {
     };
   }
 
+  /**
+   * Whether a flight that ended between this request's index lookup and its own flight stored the file
+   * (fresh, with its blob): then nobody needs to ask the upstream again.
+   */
+  private async storedMeanwhile(path: string): Promise<boolean> {
+    const stored = await this.ctx.index.getArtifact(this.key, path);
+    return stored !== undefined && isFresh(stored, Date.now()) && (await this.ctx.blobs.has(stored.blob.sha256));
+  }
+
   /** The leader's fetch: publishes exactly one end event whatever happens. */
   private async lead(
     flightKey: string,
@@ -269,6 +278,10 @@ export class RemoteRepo implements Repository {
   ): Promise<void> {
     const publish = this.ctx.flights.publish.bind(this.ctx.flights, flightKey);
     try {
+      if (!record && (await this.storedMeanwhile(path))) {
+        publish({ type: 'settled' });
+        return;
+      }
       const target = options.upstream ?? this.rules.upstreamTarget?.(path) ?? { path: this.upstream.encodePath(path) };
       const digestHeader = this.rules.digestHeader?.(path);
       if (record && digestHeader && (await this.unchangedByHead(path, target, digestHeader, record))) {
