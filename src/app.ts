@@ -52,6 +52,7 @@ export function storagePaths(config: ShelfConfig) {
     uploads: join(dataDir, 'blobs', 'uploads'),
     index: join(dataDir, 'index.sqlite'),
     signingKey: config.security.signingKeyFile ?? join(dataDir, 'security', 'jwt.key'),
+    bundleSigningKey: config.bundles.signingKeyFile ?? join(dataDir, 'security', 'bundle-signing.key'),
     auditLog: config.security.auditLog ?? join(dataDir, 'logs', 'audit.log'),
   };
 }

@@ -18,6 +18,7 @@ import { WorkerPool } from '../workers/pool.js';
 import { createLogger } from '../observability/logger.js';
 import { serve } from '../server/serve.js';
 import { addIdentityCommands } from './identity-commands.js';
+import { addBundleCommands } from './bundle-commands.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
 
@@ -189,6 +190,7 @@ function printGcReport(report: GcReport): void {
 }
 
 addIdentityCommands(program, configOption, loadOrExit);
+addBundleCommands(program, configOption, loadOrExit);
 
 function loadOrExit(file: string) {
   try {

@@ -295,6 +295,15 @@ export const configSchema = z.strictObject({
       auditLog: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** Air-gapped seeding: signed bundles (`shelf export`, `shelf import`). */
+  bundles: z
+    .strictObject({
+      /** The Ed25519 key `shelf export` signs with (`shelf keys create`). Default: <dataDir>/security/bundle-signing.key. */
+      signingKeyFile: z.string().min(1).optional(),
+      /** Public keys (PEM files, from `shelf keys export-public` on the exporting side) whose bundles `shelf import` accepts. */
+      trustedKeys: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   repositories: z.array(repositorySchema).default([]),
 });
 

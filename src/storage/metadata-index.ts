@@ -79,6 +79,12 @@ export interface RepositoryUsage {
   cacheMisses: number;
 }
 
+/** An artifact as a bundle carries it: with the times it had where it was exported. */
+export interface BundledArtifact extends NewArtifact {
+  createdAt: number;
+  modifiedAt: number;
+}
+
 export type ChecksumQuery = { sha256: string } | { sha1: string } | { md5: string };
 
 /**
@@ -133,6 +139,13 @@ export interface MetadataIndex {
   releaseLease(name: string, holder: string): Promise<void>;
   /** Total bytes of distinct blobs referenced by any repository. */
   storageBytes(): Promise<number>;
+  /** Ids of the bundles imported here. */
+  importedBundles(): Promise<string[]>;
+  /**
+   * Records a bundle's artifacts (their blobs already in the store) and the bundle itself, in one
+   * transaction: all of them become visible at once, or none.
+   */
+  applyBundle(bundle: { id: string; predecessor: string | null; createdAt: number }, artifacts: BundledArtifact[]): Promise<void>;
   /** Proves the index can be written (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { StoredBlob } from './blob-store.js';
 import type {
   ArtifactRecord,
+  BundledArtifact,
   CacheState,
   CacheTally,
   ChecksumQuery,
@@ -95,6 +96,8 @@ const MIGRATIONS: string[] = [
        + (SELECT size FROM blobs WHERE sha256 = NEW.sha256) WHERE repo = NEW.repo;
    END;
    CREATE INDEX artifacts_last_use ON artifacts (repo, COALESCE(downloaded_at, created_at));`,
+  // Air-gap: the bundles imported here, so that a bundle is applied once and incremental ones in order.
+  `CREATE TABLE imported_bundles (id TEXT PRIMARY KEY, predecessor TEXT, created_at INTEGER NOT NULL, imported_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 interface UserRow {
@@ -460,6 +463,43 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     const row = this.sql(`SELECT COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE sha256 IN (SELECT sha256 FROM artifacts)`)
       .get() as { bytes: number };
     return row.bytes;
+  }
+
+  async importedBundles(): Promise<string[]> {
+    return (this.sql(`SELECT id FROM imported_bundles ORDER BY imported_at`).all() as { id: string }[]).map((row) => row.id);
+  }
+
+  async applyBundle(bundle: { id: string; predecessor: string | null; createdAt: number }, artifacts: BundledArtifact[]): Promise<void> {
+    const upsert = this.sql(
+      `INSERT INTO artifacts (repo, path, sha256, content_type, created_at, modified_at,
+         upstream_etag, upstream_last_modified, fetched_at, expires_at)
+       VALUES (@repo, @path, @sha256, @contentType, @createdAt, @modifiedAt, @etag, @lastModified, @fetchedAt, @expiresAt)
+       ON CONFLICT (repo, path) DO UPDATE SET
+         sha256 = excluded.sha256, content_type = excluded.content_type, modified_at = excluded.modified_at,
+         upstream_etag = excluded.upstream_etag, upstream_last_modified = excluded.upstream_last_modified,
+         fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
+    );
+    this.db.transaction(() => {
+      const now = Date.now();
+      for (const artifact of artifacts) {
+        this.insertBlob(artifact.blob, now);
+        upsert.run({
+          repo: artifact.repo,
+          path: artifact.path,
+          sha256: artifact.blob.sha256,
+          contentType: artifact.contentType,
+          createdAt: artifact.createdAt,
+          modifiedAt: artifact.modifiedAt,
+          etag: artifact.cache?.upstreamEtag ?? null,
+          lastModified: artifact.cache?.upstreamLastModified ?? null,
+          fetchedAt: artifact.cache?.fetchedAt ?? null,
+          expiresAt: artifact.cache?.expiresAt ?? null,
+        });
+        this.sql(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(artifact.repo, artifact.path);
+      }
+      this.sql(`INSERT INTO imported_bundles (id, predecessor, created_at, imported_at) VALUES (?, ?, ?, ?)`)
+        .run(bundle.id, bundle.predecessor, bundle.createdAt, now);
+    }).immediate();
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,91 @@
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { ShelfConfig } from '../config/schema.js';
+import { ShelfError } from '../errors.js';
+import type { FsBlobStore, StoredBlob } from '../storage/blob-store.js';
+import type { MetadataIndex } from '../storage/metadata-index.js';
+import { bundleBlobPath, bundleManifestSchema, MANIFEST_FILE, SIGNATURE_FILE, type BundleManifest } from './manifest.js';
+import { keyId, verifiedBy } from './signing.js';
+
+export class BundleRefused extends ShelfError {
+  constructor(message: string) {
+    super('BUNDLE_REFUSED', 400, message);
+  }
+}
+
+export interface ImportResult {
+  manifest: BundleManifest;
+  /** false: this bundle was imported before, and nothing changed. */
+  imported: boolean;
+  /** Blobs that were not in the store before. */
+  newBlobs: number;
+}
+
+/**
+ * Imports a bundle directory. Nothing becomes visible until everything is checked: the manifest's signature
+ * against the trusted keys, its repositories against this config, its predecessor against the bundles
+ * imported here, and every blob's sha256 and size while it is copied into the store (unreferenced, so
+ * invisible). Then all records are applied in one index transaction. A refused import removes the blobs it
+ * added; an interrupted one leaves only unreferenced blobs, which GC removes; importing again completes.
+ */
+export async function importBundle(
+  { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  dir: string,
+  trusted: KeyObject[],
+  onProgress: (done: number, total: number) => void = () => undefined,
+): Promise<ImportResult> {
+  const bytes = await readFile(join(dir, MANIFEST_FILE)).catch(() => {
+    throw new BundleRefused(`${dir} is not a bundle: it has no ${MANIFEST_FILE}`);
+  });
+  const signature = await readFile(join(dir, SIGNATURE_FILE), 'utf8').catch(() => {
+    throw new BundleRefused(`the bundle is not signed: ${SIGNATURE_FILE} is missing`);
+  });
+  if (trusted.length === 0) throw new BundleRefused('no trusted bundle keys are configured (bundles.trustedKeys)');
+  if (!verifiedBy(bytes, signature.trim(), trusted)) {
+    throw new BundleRefused(`the bundle's signature does not verify with any trusted key (${trusted.map(keyId).join(', ')}): it was altered, or signed by a key this Shelf does not trust`);
+  }
+  const parsed = bundleManifestSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+  if (!parsed.success) throw new BundleRefused(`the bundle's manifest is not valid: ${parsed.error.issues[0]?.message}`);
+  const manifest = parsed.data;
+  for (const repo of manifest.repositories) {
+    const here = config.repositories.find((r) => r.key === repo.key);
+    if (!here || here.format !== repo.format || here.type !== repo.type) {
+      throw new BundleRefused(`the bundle holds the ${repo.type} ${repo.format} repository ${repo.key}, which this config does not define alike`);
+    }
+  }
+  const imported = await index.importedBundles();
+  if (imported.includes(manifest.id)) return { manifest, imported: false, newBlobs: 0 };
+  if (manifest.predecessor !== null && !imported.includes(manifest.predecessor)) {
+    throw new BundleRefused(`the bundle follows bundle ${manifest.predecessor}, which has not been imported here; import that one first`);
+  }
+
+  const stored = new Map<string, StoredBlob>();
+  const added: string[] = [];
+  try {
+    for (const [done, { sha256, size }] of manifest.blobs.entries()) {
+      const existed = await blobs.has(sha256);
+      const damaged = (err: Error) => new BundleRefused(`blob sha256:${sha256} of the bundle is damaged or missing: ${err.message}`);
+      const file = await open(join(dir, bundleBlobPath(sha256))).catch((err: Error) => {
+        throw damaged(err);
+      });
+      const blob = await blobs.write(file.createReadStream(), { expect: { sha256, size } }).catch((err: Error) => {
+        throw damaged(err);
+      });
+      if (!existed) added.push(sha256);
+      stored.set(sha256, blob);
+      onProgress(done + 1, manifest.blobs.length);
+    }
+    const records = manifest.records.map((record) => {
+      const blob = stored.get(record.sha256);
+      if (!blob) throw new BundleRefused(`record ${record.repo}/${record.path} refers to sha256:${record.sha256}, which the bundle does not list`);
+      return { ...record, blob };
+    });
+    await index.applyBundle({ id: manifest.id, predecessor: manifest.predecessor, createdAt: manifest.createdAt }, records);
+  } catch (err) {
+    // Nothing was indexed: what this import added to the store is taken out again.
+    for (const sha256 of added) await blobs.sweep(sha256, Number.MAX_SAFE_INTEGER, async () => (await index.blobReferences(sha256)) > 0);
+    throw err;
+  }
+  return { manifest, imported: true, newBlobs: added.length };
+}

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command, Option } from 'commander';
+import { storagePaths } from '../app.js';
+import { exportBundle } from '../bundles/export.js';
+import { importBundle } from '../bundles/import.js';
+import { MANIFEST_FILE } from '../bundles/manifest.js';
+import { createSigningKey, keyId, loadPublicKey, loadSigningKey, publicKeyOf, publicKeyPem } from '../bundles/signing.js';
+import type { ShelfConfig } from '../config/schema.js';
+import { withJobContext } from '../lifecycle/job-context.js';
+import { createLogger } from '../observability/logger.js';
+import { progressBar } from './progress.js';
+
+type LoadConfig = (file: string) => ShelfConfig;
+
+/** `shelf keys`, `shelf export` and `shelf import`: signed bundles for air-gapped sites. */
+export function addBundleCommands(program: Command, configOption: () => Option, loadConfig: LoadConfig): void {
+  const fail = (err: unknown) => {
+    console.error(`failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  };
+  const keys = program.command('keys').description('the key bundles are signed with');
+  keys
+    .command('create')
+    .description('make the Ed25519 signing key (never replaced) and print its public half')
+    .addOption(configOption())
+    .action(async (options: { config: string }) => {
+      const file = storagePaths(loadConfig(options.config)).bundleSigningKey;
+      await createSigningKey(file)
+        .then((publicKey) => {
+          console.error(`made ${file} (key ${keyId(publicKey)}); give the public key below to the importing side's bundles.trustedKeys`);
+          process.stdout.write(publicKeyPem(publicKey));
+        })
+        .catch(fail);
+    });
+  keys
+    .command('export-public')
+    .description('print the public key importers must trust (PEM)')
+    .addOption(configOption())
+    .action(async (options: { config: string }) => {
+      await loadSigningKey(storagePaths(loadConfig(options.config)).bundleSigningKey)
+        .then((key) => process.stdout.write(publicKeyPem(publicKeyOf(key))))
+        .catch(fail);
+    });
+
+  program
+    .command('export')
+    .description("write a signed bundle of repositories' content (never users, tokens or keys)")
+    .requiredOption('--repositories <keys>', 'local or remote repositories, comma-separated')
+    .requiredOption('--out <dir>', 'a new (or empty) directory')
+    .option('--paths <pattern>', 'only paths matching this Ant-style pattern')
+    .option('--after <bundle>', 'incremental: only what changed since that earlier bundle (a directory), which it follows')
+    .addOption(configOption())
+    .action(async (options: { config: string; repositories: string; out: string; paths?: string; after?: string }) => {
+      const config = loadConfig(options.config);
+      await withJobContext(config, createLogger('warn'), async ({ index, blobs }) => {
+        const signingKey = await loadSigningKey(storagePaths(config).bundleSigningKey);
+        const previous = options.after && (JSON.parse(await readFile(join(options.after, MANIFEST_FILE), 'utf8')) as { id: string; createdAt: number });
+        const manifest = await exportBundle(
+          { index, blobs, config },
+          {
+            repositories: options.repositories.split(',').map((key) => key.trim()).filter(Boolean),
+            out: options.out,
+            signingKey,
+            ...(options.paths !== undefined && { paths: options.paths }),
+            ...(previous && { since: { time: previous.createdAt, predecessor: previous.id } }),
+          },
+        );
+        const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
+        console.log(`bundle ${manifest.id}: ${manifest.records.length} records, ${manifest.blobs.length} blobs, ${bytes} bytes${manifest.predecessor ? `, after ${manifest.predecessor}` : ''}`);
+      }).catch(fail);
+    });
+
+  program
+    .command('import')
+    .description('verify a bundle (signature, every blob) and apply it all at once')
+    .argument('<bundle>', 'the bundle directory')
+    .addOption(configOption())
+    .action(async (dir: string, options: { config: string }) => {
+      const config = loadConfig(options.config);
+      await withJobContext(config, createLogger('warn'), async ({ index, blobs }) => {
+        const trusted = await Promise.all(config.bundles.trustedKeys.map((file) => loadPublicKey(file)));
+        const bar = progressBar('import');
+        const result = await importBundle({ index, blobs, config }, dir, trusted, (done, total) => bar.update(done, total, 'blobs verified')).finally(() => bar.finish());
+        const { id, records, blobs: listed } = result.manifest;
+        console.log(
+          result.imported
+            ? `imported bundle ${id}: ${records.length} records, ${listed.length} blobs (${result.newBlobs} new)`
+            : `bundle ${id} was imported before; nothing changed`,
+        );
+      }).catch(fail);
+    });
+}

@@ -1,0 +1,139 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { ClientProject } from '../../helpers/npm-harness.js';
+import { startShelf } from '../../helpers/shelf.js';
+
+// A signed bundle from appliance A to appliance B (no upstream reachable): only what was exported, verified
+// before anything is visible, all at once, once; and the real npm client installs on B.
+const root = mkdtempSync(join(tmpdir(), 'shelf-bundles-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+const repositories = [
+  { key: 'files', format: 'generic', type: 'local' },
+  { key: 'npm-local', format: 'npm', type: 'local' },
+  { key: 'npm-cache', format: 'npm', type: 'remote', url: 'http://127.0.0.1:9/' },
+];
+const a = await startShelf({ repositories });
+const b = await startShelf({ repositories });
+t.teardown(() => a.stop());
+t.teardown(() => b.stop());
+
+/** The CLI against one side's data directory, as its operator runs it. */
+function cli(side: typeof a, extra: Record<string, unknown>, ...args: string[]) {
+  const config = join(root, `${side === a ? 'a' : 'b'}-${Math.random()}.yaml`);
+  writeFileSync(config, stringify({ storage: { dataDir: side.dataDir }, repositories, logging: { level: 'warn' }, ...extra }));
+  return spawnSync(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { encoding: 'utf8' });
+}
+const keys = cli(a, {}, 'keys', 'create');
+const publicKey = join(root, 'a.pub');
+writeFileSync(publicKey, keys.stdout);
+const trustA = { bundles: { trustedKeys: [publicKey] } };
+const blobFiles = (side: typeof a) => readdirSync(join(side.dataDir, 'blobs', 'sha256')).flatMap((d) => readdirSync(join(side.dataDir, 'blobs', 'sha256', d))).sort();
+const indexRows = async (side: typeof a) => (await Promise.all(repositories.map((r) => side.app.index.listArtifacts(r.key)))).flat().map((r) => `${r.repo}/${r.path}`).sort();
+
+async function publish(version: string) {
+  const project = new ClientProject(`${a.url}/npm-local/`, { name: 'carried', version, license: 'MIT' });
+  t.teardown(() => project.remove());
+  writeFileSync(join(project.dir, 'index.js'), `module.exports = '${version}';\n`);
+  const published = await project.npm('publish');
+  if (published.code !== 0) throw new Error(published.stderr);
+}
+
+t.test('keys: made once, the public half printed; the private key stays 0600', async (t) => {
+  t.equal(keys.status, 0, keys.stderr);
+  t.match(keys.stdout, /-----BEGIN PUBLIC KEY-----/);
+  t.equal(cli(a, {}, 'keys', 'export-public').stdout, keys.stdout);
+  const again = cli(a, {}, 'keys', 'create');
+  t.equal(again.status, 1);
+  t.match(again.stderr, /never replaced/);
+});
+
+t.test('export on A, import on B: npm installs there with no upstream; only content travels', async (t) => {
+  await publish('1.0.0');
+  t.equal((await fetch(`${a.url}/files/tools/tool.bin`, { method: 'PUT', body: 'tool v1' })).status, 201);
+  t.equal((await fetch(`${a.url}/files/private/other.bin`, { method: 'PUT', body: 'not exported' })).status, 201);
+  const out = join(root, 'full');
+  const exported = cli(a, {}, 'export', '--repositories', 'files,npm-local', '--out', out);
+  t.equal(exported.status, 0, exported.stderr);
+  t.match(exported.stdout, /bundle [0-9a-f-]{36}: \d+ records, \d+ blobs/);
+  const manifest = readFileSync(join(out, 'manifest.json'), 'utf8');
+  t.notMatch(manifest, /password|token|jwt/i, 'no credentials in the bundle');
+
+  const imported = cli(b, trustA, 'import', out);
+  t.equal(imported.status, 0, imported.stderr);
+  t.match(imported.stdout, /imported bundle .*: \d+ records, \d+ blobs \(\d+ new\)/);
+  t.equal(await (await fetch(`${b.url}/files/tools/tool.bin`)).text(), 'tool v1');
+  const consumer = new ClientProject(`${b.url}/npm-local/`, { name: 'offline', version: '1.0.0', private: true, dependencies: { carried: '1.0.0' } });
+  t.teardown(() => consumer.remove());
+  const installed = await consumer.npm('install');
+  t.equal(installed.code, 0, installed.stderr);
+  t.equal(consumer.file('node_modules/carried/index.js'), "module.exports = '1.0.0';\n");
+
+  const again = cli(b, trustA, 'import', out);
+  t.equal(again.status, 0, again.stderr);
+  t.match(again.stdout, /was imported before; nothing changed/);
+});
+
+t.test('an incremental bundle carries exactly the difference, and needs its predecessor', async (t) => {
+  await publish('1.1.0');
+  const next = join(root, 'next');
+  const exported = cli(a, {}, 'export', '--repositories', 'files,npm-local', '--out', next, '--after', join(root, 'full'));
+  t.equal(exported.status, 0, exported.stderr);
+  const manifest = JSON.parse(readFileSync(join(next, 'manifest.json'), 'utf8')) as { records: { path: string }[]; predecessor: string };
+  t.same(manifest.records.map((r) => r.path).sort(), ['.npm/carried/dist-tags/latest', '.npm/carried/versions/1.1.0.json', 'carried/-/carried-1.1.0.tgz']);
+
+  // A third bundle on a side that has not seen the second is refused.
+  const fresh = await startShelf({ repositories });
+  t.teardown(() => fresh.stop());
+  const gap = cli(fresh, trustA, 'import', next);
+  t.equal(gap.status, 1);
+  t.match(gap.stderr, /follows bundle .* which has not been imported here; import that one first/);
+
+  t.equal(cli(b, trustA, 'import', next).status, 0);
+  const view = await new ClientProject(`${b.url}/npm-local/`).npm('view', 'carried', 'versions', '--json');
+  t.same(JSON.parse(view.stdout), ['1.0.0', '1.1.0']);
+});
+
+t.test('tampered, unsigned or untrusted bundles are refused, and B is unchanged', async (t) => {
+  t.equal((await fetch(`${a.url}/files/tools/tool.bin`, { method: 'PUT', body: 'tool v2' })).status, 201);
+  const clean = join(root, 'clean');
+  t.equal(cli(a, {}, 'export', '--repositories', 'files', '--paths', 'tools/**', '--out', clean).status, 0);
+  const before = { blobs: blobFiles(b), rows: await indexRows(b) };
+  const variant = (name: string, change: (dir: string) => void) => {
+    const dir = join(root, name);
+    cpSync(clean, dir, { recursive: true });
+    change(dir);
+    return dir;
+  };
+  const blobOf = (dir: string) => {
+    const sub = readdirSync(join(dir, 'blobs', 'sha256'))[0]!;
+    return join(dir, 'blobs', 'sha256', sub, readdirSync(join(dir, 'blobs', 'sha256', sub))[0]!);
+  };
+  const cases: [string, string, RegExp][] = [
+    [variant('flipped', (dir) => writeFileSync(blobOf(dir), 'tool v3')), 'a blob with changed bytes', /blob sha256:[0-9a-f]{64} of the bundle is damaged or missing/],
+    [variant('truncated', (dir) => writeFileSync(blobOf(dir), 'tool')), 'a truncated blob', /damaged or missing/],
+    [variant('missing', (dir) => rmSync(blobOf(dir))), 'a missing blob', /damaged or missing/],
+    [variant('resigned', (dir) => writeFileSync(join(dir, 'manifest.json'), readFileSync(join(dir, 'manifest.json'), 'utf8').replace('"files"', '"files" '))), 'an altered manifest', /signature does not verify/],
+    [variant('unsigned', (dir) => rmSync(join(dir, 'manifest.json.sig'))), 'no signature', /not signed/],
+  ];
+  for (const [dir, what, message] of cases) {
+    const result = cli(b, trustA, 'import', dir);
+    t.equal(result.status, 1, what);
+    t.match(result.stderr, message, what);
+  }
+  const untrusted = cli(b, {}, 'import', clean);
+  t.match(untrusted.stderr, /no trusted bundle keys are configured/);
+  const otherKey = join(root, 'other.pub');
+  writeFileSync(otherKey, cli(b, {}, 'keys', 'create').stdout);
+  const wrongKey = cli(b, { bundles: { trustedKeys: [otherKey] } }, 'import', clean);
+  t.match(wrongKey.stderr, /does not verify with any trusted key/);
+  t.same({ blobs: blobFiles(b), rows: await indexRows(b) }, before, "B's index and blob store are unchanged");
+  t.equal(await (await fetch(`${b.url}/files/tools/tool.bin`)).text(), 'tool v1');
+  t.equal(cli(b, trustA, 'import', clean).status, 0, 'the intact bundle imports');
+  t.equal(await (await fetch(`${b.url}/files/tools/tool.bin`)).text(), 'tool v2');
+  const narrowed = JSON.parse(readFileSync(join(clean, 'manifest.json'), 'utf8')) as { records: { path: string }[] };
+  t.same(narrowed.records.map((r) => r.path), ['tools/tool.bin'], 'paths outside the pattern never travel');
+});
