@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import { Command, Option } from 'commander';
 import { ShelfApp } from '../app.js';
 import { formatByteSize } from '../config/byte-size.js';
@@ -93,6 +94,8 @@ program
   .addOption(configOption())
   .action((options: { config: string; dryRun?: boolean }) =>
     runMaintenance(options.config, async (context) => {
+      // Background work: the serving processes get the CPU first.
+      setPriority(constants.priority.PRIORITY_BELOW_NORMAL);
       const bar = progressBar(options.dryRun ? 'gc (dry run)' : 'gc');
       const report = await collectGarbage(context, { dryRun: options.dryRun === true, onProgress: (done, total) => bar.update(done, total) }).finally(() =>
         bar.finish(),
