@@ -185,3 +185,21 @@ export function packageManagers(): { pnpm: string; yarn: string } {
   );
   return { pnpm: join(dir, 'node_modules/.bin/pnpm'), yarn: join(dir, 'node_modules/.bin/yarn') };
 }
+
+/**
+ * Publishes `name@version` (an index.js exporting the version) to `registry` with the real npm client;
+ * `args` go to `npm publish` (`--tag`). Throws with npm's output when it fails.
+ */
+export async function publishPackage(
+  t: { teardown(fn: () => unknown): void },
+  registry: string,
+  name: string,
+  version: string,
+  ...args: string[]
+): Promise<void> {
+  const project = new ClientProject(registry, { name, version, license: 'MIT' });
+  t.teardown(() => project.remove());
+  writeFileSync(join(project.dir, 'index.js'), `module.exports = '${version}';\n`);
+  const published = await project.npm('publish', ...args);
+  if (published.code !== 0) throw new Error(published.stderr);
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { ClientProject } from '../../helpers/npm-harness.js';
+import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 
 // A signed bundle from appliance A to appliance B (no upstream reachable): only what was exported, verified
@@ -34,13 +34,7 @@ const trustA = { bundles: { trustedKeys: [publicKey] } };
 const blobFiles = (side: typeof a) => readdirSync(join(side.dataDir, 'blobs', 'sha256')).flatMap((d) => readdirSync(join(side.dataDir, 'blobs', 'sha256', d))).sort();
 const indexRows = async (side: typeof a) => (await Promise.all(repositories.map((r) => side.app.index.listArtifacts(r.key)))).flat().map((r) => `${r.repo}/${r.path}`).sort();
 
-async function publish(version: string) {
-  const project = new ClientProject(`${a.url}/npm-local/`, { name: 'carried', version, license: 'MIT' });
-  t.teardown(() => project.remove());
-  writeFileSync(join(project.dir, 'index.js'), `module.exports = '${version}';\n`);
-  const published = await project.npm('publish');
-  if (published.code !== 0) throw new Error(published.stderr);
-}
+const publish = (version: string) => publishPackage(t, `${a.url}/npm-local/`, 'carried', version);
 
 t.test('keys: made once, the public half printed; the private key stays 0600', async (t) => {
   t.equal(keys.status, 0, keys.stderr);
@@ -93,7 +87,9 @@ t.test('an incremental bundle carries exactly the difference, and needs its pred
   t.match(gap.stderr, /follows bundle .* which has not been imported here; import that one first/);
 
   t.equal(cli(b, trustA, 'import', next).status, 0);
-  const view = await new ClientProject(`${b.url}/npm-local/`).npm('view', 'carried', 'versions', '--json');
+  const viewer = new ClientProject(`${b.url}/npm-local/`);
+  t.teardown(() => viewer.remove());
+  const view = await viewer.npm('view', 'carried', 'versions', '--json');
   t.same(JSON.parse(view.stdout), ['1.0.0', '1.1.0']);
 });
 

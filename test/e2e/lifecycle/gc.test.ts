@@ -6,7 +6,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { layoutDigest, ociImages, skopeo } from '../../helpers/docker-harness.js';
 import { mavenProject, startMavenUpstream } from '../../helpers/maven-harness.js';
-import { ClientProject } from '../../helpers/npm-harness.js';
+import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { pypiFixtures, pythonEnv } from '../../helpers/pypi-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 import { BLOB_PREFIXES } from '../../../src/storage/blob-store.js';
@@ -59,13 +59,7 @@ t.test('after deploys, overwrites and deletes in every format, GC leaves exactly
   t.equal((await fetch(`${shelf.url}/files/b.bin`, { method: 'DELETE' })).status, 204);
 
   // npm: two versions published, one unpublished
-  for (const version of ['1.0.0', '1.0.1']) {
-    const project = new ClientProject(`${shelf.url}/npm-local/`, { name: 'gc-pkg', version, license: 'MIT' });
-    writeFileSync(join(project.dir, 'index.js'), `module.exports = '${version}';\n`);
-    t.teardown(() => project.remove());
-    const published = await project.npm('publish');
-    t.equal(published.code, 0, published.stderr);
-  }
+  for (const version of ['1.0.0', '1.0.1']) await publishPackage(t, `${shelf.url}/npm-local/`, 'gc-pkg', version);
   const client = new ClientProject(`${shelf.url}/npm-local/`);
   t.teardown(() => client.remove());
   const unpublished = await client.npm('unpublish', 'gc-pkg@1.0.0', '--force');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { mavenProject, startMavenUpstream } from '../../helpers/maven-harness.js';
-import { ClientProject } from '../../helpers/npm-harness.js';
+import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { pypiFixtures, pythonEnv } from '../../helpers/pypi-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 import { Identity } from '../../../src/security/identity.js';
@@ -43,13 +43,7 @@ const blobCount = () => readdirSync(join(shelf.dataDir, 'blobs', 'sha256')).redu
 const post = (path: string, body?: unknown, headers: Record<string, string> = asShelf) =>
   fetch(`${shelf.url}/api/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, ...(body !== undefined && { body: JSON.stringify(body) }) });
 
-async function publish(version: string) {
-  const project = new ClientProject(`${shelf.url}/npm-dev/`, { name: 'promo-pkg', version, license: 'MIT' });
-  t.teardown(() => project.remove());
-  writeFileSync(join(project.dir, 'index.js'), `module.exports = '${version}';\n`);
-  const published = await project.npm('publish');
-  if (published.code !== 0) throw new Error(published.stderr);
-}
+const publish = (version: string) => publishPackage(t, `${shelf.url}/npm-dev/`, 'promo-pkg', version);
 
 t.test('npm: a version promoted by name@version (with a dist-tag) or by its tarball path installs from the target', async (t) => {
   await publish('1.0.0');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { mavenProject, startMavenUpstream } from '../../helpers/maven-harness.js';
-import { ClientProject } from '../../helpers/npm-harness.js';
+import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { pypiFixtures, pythonEnv } from '../../helpers/pypi-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 
@@ -43,13 +43,7 @@ function shelfRetention(...args: string[]) {
   return spawnSync(process.execPath, ['dist/cli/main.js', 'retention', '--config', config, ...args], { encoding: 'utf8' });
 }
 
-async function publish(name: string, version: string, ...args: string[]) {
-  const project = new ClientProject(`${shelf.url}/npm-local/`, { name, version, license: 'MIT' });
-  t.teardown(() => project.remove());
-  writeFileSync(join(project.dir, 'index.js'), `module.exports = '${version}';\n`);
-  const published = await project.npm('publish', ...args);
-  if (published.code !== 0) throw new Error(published.stderr);
-}
+const publish = (name: string, version: string, ...args: string[]) => publishPackage(t, `${shelf.url}/npm-local/`, name, version, ...args);
 
 t.test('dry run and run agree; npm, pip and mvn see only the versions kept', async (t) => {
   for (const version of ['1.0.0', '1.1.0', '2.0.0']) await publish('kept-two', version);
