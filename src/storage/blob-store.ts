@@ -124,16 +124,7 @@ export class FsBlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    return (await this.sizeOf(sha256)) !== undefined;
-  }
-
-  async sizeOf(sha256: string): Promise<number | undefined> {
-    try {
-      return (await stat(this.pathOf(sha256))).size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    return (await this.statBlob(sha256)) !== undefined;
   }
 
   /**

@@ -32,10 +32,7 @@ export async function* dockerGarbage(listing: AsyncIterable<ArtifactRecord>, pol
       if (parsed.kind === 'tag') entries.tags.push(record);
       else if (parsed.kind === 'manifest') entries.manifests.set(parsed.reference, record);
       else if (parsed.kind === 'blob') entries.blobs.push(record);
-      else if (parsed.kind === 'referrer') {
-        const [subject, digest] = record.path.slice(record.path.lastIndexOf('/_referrers/') + '/_referrers/'.length).split('/') as [string, string];
-        entries.referrers.push({ record, subject, digest });
-      }
+      else if (parsed.kind === 'referrer') entries.referrers.push({ record, subject: parsed.subject!, digest: parsed.reference });
     }
     yield* await imageGarbage(entries, policy);
   }

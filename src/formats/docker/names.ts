@@ -59,6 +59,8 @@ export interface ParsedDockerPath {
   kind: DockerPathKind;
   /** The tag or digest (for a referrer: the referring manifest's digest). */
   reference: string;
+  /** For a referrer: the digest of the manifest it refers to. */
+  subject?: string;
 }
 
 /** The inverse of `dockerPaths`, for paths of the repository layout. */
@@ -77,8 +79,10 @@ export function parseDockerPath(path: string): ParsedDockerPath | undefined {
       return { image, kind: 'tagList', reference: '' };
     case '_upstreamreferrers':
       return { image, kind: 'upstreamReferrers', reference: rest };
-    default:
-      return { image, kind: 'referrer', reference: rest.split('/').at(-1) ?? '' };
+    default: {
+      const [subject = '', reference = ''] = rest.split('/');
+      return { image, kind: 'referrer', reference, subject };
+    }
   }
 }
 

@@ -46,6 +46,18 @@ export const encodePackageName = (name: string) => encodeURIComponent(name).repl
 /** The tarball file name of a version, as the public registry names it (unscoped: `name-1.0.0.tgz`). */
 export const tarballFileName = (name: string, version: string) => `${name.replace(/^@[^/]+\//, '')}-${version}.tgz`;
 
+/** The inverse of tarballFileName: the version a package's tarball file holds, if it is named like one. */
+export function versionOfTarball(name: string, file: string): string | undefined {
+  const unscoped = name.replace(/^@[^/]+\//, '');
+  return file.startsWith(`${unscoped}-`) && file.endsWith('.tgz') ? file.slice(unscoped.length + 1, -'.tgz'.length) : undefined;
+}
+
+/** The inverse of npmPaths.version: `.npm/<name>/versions/<version>.json`. */
+export function parseVersionPath(path: string): { name: string; version: string } | undefined {
+  const match = /^\.npm\/((?:@[^/]+\/)?[^/]+)\/versions\/(.+)\.json$/.exec(path);
+  return match ? { name: match[1]!, version: match[2]! } : undefined;
+}
+
 /**
  * Splits the decoded path segments after the repository key into a package name and what follows it.
  * A scoped name arrives as one segment (`@scope%2fname`, how npm sends it) or as two (`@scope/name`).

@@ -1,11 +1,11 @@
 import { badRequest } from '../../errors.js';
 import type { PromotionRules } from '../format-module.js';
 import { existing } from '../promotion-paths.js';
-import { npmPaths, tarballFileName } from './names.js';
+import { npmPaths, parseVersionPath, tarballFileName, versionOfTarball } from './names.js';
 import { setDistTag } from './publish.js';
 
-/** `<name>/-/<name>-<version>.tgz`, scoped names' tarballs without their scope. */
-const TARBALL = /^((?:@[^/]+\/)?[^/]+)\/-\/(.+)\.tgz$/;
+/** `<name>/-/<file>`: a package's tarball path. */
+const TARBALL = /^((?:@[^/]+\/)?[^/]+)\/-\/([^/]+)$/;
 
 /**
  * An npm version is promoted whole (its manifest, tarball and deprecation), selected by `name@version` or
@@ -17,9 +17,9 @@ export const npmPromotion: PromotionRules = {
     let version: string;
     if ('path' in selection) {
       const match = TARBALL.exec(selection.path);
-      const unscoped = match?.[1]!.replace(/^@[^/]+\//, '');
-      if (!match || !match[2]!.startsWith(`${unscoped}-`)) throw badRequest('an npm version is promoted by its tarball path or as name@version');
-      [name, version] = [match[1]!, match[2]!.slice(unscoped!.length + 1)];
+      const tarballVersion = match && versionOfTarball(match[1]!, match[2]!);
+      if (!tarballVersion) throw badRequest('an npm version is promoted by its tarball path or as name@version');
+      [name, version] = [match![1]!, tarballVersion];
     } else {
       [name, version] = [selection.package, selection.version];
     }
@@ -28,8 +28,8 @@ export const npmPromotion: PromotionRules = {
     return existing(source, [manifest, npmPaths.tarball(name, tarballFileName(name, version)), npmPaths.deprecation(name, version)]);
   },
   async promoted(target, _selection, paths, distTags) {
-    const manifest = paths.map((path) => /^\.npm\/(.+)\/versions\/(.+)\.json$/.exec(path)).find(Boolean);
+    const manifest = paths.map(parseVersionPath).find(Boolean);
     if (!manifest) return;
-    for (const tag of distTags) await setDistTag(target, manifest[1]!, tag, manifest[2]!);
+    for (const tag of distTags) await setDistTag(target, manifest.name, tag, manifest.version);
   },
 };

@@ -5,7 +5,7 @@ import { readAll } from '../../http/request-body.js';
 import type { LocalRepo } from '../../repos/local-repo.js';
 import { DigestMismatchError, SizeMismatchError } from '../../storage/blob-store.js';
 import { expectationFromDist, integrityOf } from './integrity.js';
-import { checkNewPackageName, checkPathToken, npmPaths, tarballFileName } from './names.js';
+import { checkNewPackageName, checkPathToken, npmPaths, tarballFileName, versionOfTarball } from './names.js';
 import { highestVersion } from './packument.js';
 
 type Json = Record<string, unknown>;
@@ -220,8 +220,7 @@ export async function removeDistTag(target: LocalRepo, name: string, tag: string
 
 /** A tarball DELETE (the last step of npm's version unpublish): only once its version is gone. */
 export async function deleteTarball(target: LocalRepo, name: string, file: string): Promise<void> {
-  const unscoped = name.replace(/^@[^/]+\//, '');
-  const version = file.startsWith(`${unscoped}-`) ? file.slice(unscoped.length + 1, -'.tgz'.length) : undefined;
+  const version = versionOfTarball(name, file);
   if (version && (await target.record(npmPaths.version(name, version)))) {
     throw conflict(`${file} belongs to the published version ${version}; unpublish the version instead`);
   }

@@ -38,6 +38,7 @@ t.test('the repository layout parses back, and one image\'s tags cannot collide 
   t.same(parseDockerPath(dockerPaths.manifest('a', digest)), { image: 'a', kind: 'manifest', reference: digest });
   t.same(parseDockerPath(dockerPaths.blob('a/b/c', digest)), { image: 'a/b/c', kind: 'blob', reference: digest });
   t.same(parseDockerPath(dockerPaths.upstreamTagList('a')), { image: 'a', kind: 'tagList', reference: '' });
-  t.same(parseDockerPath(dockerPaths.referrer('a', digest, digest)), { image: 'a', kind: 'referrer', reference: digest });
+  const subject = `sha256:${'e'.repeat(64)}`;
+  t.same(parseDockerPath(dockerPaths.referrer('a', subject, digest)), { image: 'a', kind: 'referrer', reference: digest, subject });
   t.equal(parseDockerPath('plain/file'), undefined);
 });
