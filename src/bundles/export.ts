@@ -8,14 +8,16 @@ import type { ShelfConfig } from '../config/schema.js';
 import { PathPattern } from '../repos/path-pattern.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
 import { listAll } from '../storage/listing.js';
-import type { MetadataIndex } from '../storage/metadata-index.js';
+import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
+import type { SeedList } from '../seed/seed-list.js';
 import { BUNDLE_FORMAT, bundleBlobPath, MANIFEST_FILE, SIGNATURE_FILE, type BundleManifest, type BundleRecord } from './manifest.js';
 import { keyId, publicKeyOf, signBytes } from './signing.js';
 
+/** What a bundle holds: whole repositories (their paths matching a pattern), or what seed runs listed. */
+export type ExportSelection = { repositories: string[]; paths?: string } | { seed: SeedList[] };
+
 export interface ExportOptions {
-  repositories: string[];
-  /** Only paths matching this Ant-style pattern. */
-  paths?: string;
+  selection: ExportSelection;
   /** Incremental: only what was stored or cached after this time (ms), following bundle `predecessor`. */
   since?: { time: number; predecessor: string };
   /** A directory that does not exist yet, or is empty. */
@@ -32,39 +34,33 @@ export async function exportBundle(
   { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
   options: ExportOptions,
 ): Promise<BundleManifest> {
-  const repositories = options.repositories.map((key) => {
-    const repo = config.repositories.find((r) => r.key === key);
-    if (!repo || repo.type === 'virtual') throw new Error(`${key} is not a local or remote repository of this config`);
-    return { key: repo.key, format: repo.format, type: repo.type };
-  });
   await mkdir(options.out, { recursive: true });
   if ((await readdir(options.out)).length > 0) throw new Error(`${options.out} is not empty`);
-  const pattern = options.paths === undefined ? undefined : new PathPattern(options.paths);
+  const storageRepos = new Map<string, BundleManifest['repositories'][number]>();
   const records: BundleRecord[] = [];
   const sizes = new Map<string, number>();
-  for (const { key } of repositories) {
-    for await (const record of listAll(index, key)) {
-      if (pattern && !pattern.matches(record.path)) continue;
-      const changedAt = Math.max(record.modifiedAt, record.cache?.fetchedAt ?? 0);
-      if (options.since && changedAt <= options.since.time) continue;
-      records.push({
-        repo: record.repo,
-        path: record.path,
-        sha256: record.blob.sha256,
-        contentType: record.contentType,
-        createdAt: record.createdAt,
-        modifiedAt: record.modifiedAt,
-        ...(record.cache && {
-          cache: {
-            fetchedAt: record.cache.fetchedAt,
-            expiresAt: record.cache.expiresAt,
-            ...(record.cache.upstreamEtag !== undefined && { upstreamEtag: record.cache.upstreamEtag }),
-            ...(record.cache.upstreamLastModified !== undefined && { upstreamLastModified: record.cache.upstreamLastModified }),
-          },
-        }),
-      });
-      sizes.set(record.blob.sha256, record.blob.size);
-    }
+  for await (const record of selectedRecords(index, config, options.selection)) {
+    const changedAt = Math.max(record.modifiedAt, record.cache?.fetchedAt ?? 0);
+    if (options.since && changedAt <= options.since.time) continue;
+    const repo = config.repositories.find((r) => r.key === record.repo)!;
+    storageRepos.set(repo.key, { key: repo.key, format: repo.format, type: repo.type });
+    records.push({
+      repo: record.repo,
+      path: record.path,
+      sha256: record.blob.sha256,
+      contentType: record.contentType,
+      createdAt: record.createdAt,
+      modifiedAt: record.modifiedAt,
+      ...(record.cache && {
+        cache: {
+          fetchedAt: record.cache.fetchedAt,
+          expiresAt: record.cache.expiresAt,
+          ...(record.cache.upstreamEtag !== undefined && { upstreamEtag: record.cache.upstreamEtag }),
+          ...(record.cache.upstreamLastModified !== undefined && { upstreamLastModified: record.cache.upstreamLastModified }),
+        },
+      }),
+    });
+    sizes.set(record.blob.sha256, record.blob.size);
   }
   for (const sha256 of sizes.keys()) {
     const target = join(options.out, bundleBlobPath(sha256));
@@ -77,7 +73,7 @@ export async function exportBundle(
     createdAt: Date.now(),
     predecessor: options.since?.predecessor ?? null,
     keyId: keyId(publicKeyOf(options.signingKey)),
-    repositories,
+    repositories: [...storageRepos.values()],
     records,
     blobs: [...sizes].map(([sha256, size]) => ({ sha256, size })),
   };
@@ -85,4 +81,54 @@ export async function exportBundle(
   await writeFile(join(options.out, MANIFEST_FILE), bytes);
   await writeFile(join(options.out, SIGNATURE_FILE), `${signBytes(bytes, options.signingKey)}\n`);
   return manifest;
+}
+
+/** The repositories that store what a key names: itself, or a virtual repository's members, all the way down. */
+function storageKeys(config: ShelfConfig, key: string, seen = new Set<string>()): string[] {
+  const repo = config.repositories.find((r) => r.key === key);
+  if (!repo) throw new Error(`${key} is not a repository of this config`);
+  if (repo.type !== 'virtual') return [repo.key];
+  if (seen.has(key)) return [];
+  seen.add(key);
+  return repo.members.flatMap((member) => storageKeys(config, member, seen));
+}
+
+/** The index records a selection names, each once, repository by repository. */
+async function* selectedRecords(index: MetadataIndex, config: ShelfConfig, selection: ExportSelection): AsyncIterable<ArtifactRecord> {
+  if ('repositories' in selection) {
+    const pattern = selection.paths === undefined ? undefined : new PathPattern(selection.paths);
+    for (const key of selection.repositories) {
+      const repo = config.repositories.find((r) => r.key === key);
+      if (!repo || repo.type === 'virtual') throw new Error(`${key} is not a local or remote repository of this config`);
+      for await (const record of listAll(index, key)) if (!pattern || pattern.matches(record.path)) yield record;
+    }
+    return;
+  }
+  // A seed list names paths as the repository it seeded through saw them; they are stored in its members.
+  const wanted = new Map<string, Set<string>>();
+  for (const list of selection.seed) {
+    for (const [key, paths] of Object.entries(list.repositories)) {
+      for (const storage of storageKeys(config, key)) {
+        const set = wanted.get(storage) ?? new Set<string>();
+        for (const path of paths) set.add(path);
+        wanted.set(storage, set);
+      }
+    }
+  }
+  for (const [repo, paths] of wanted) {
+    const seen = new Set<string>();
+    for (const path of [...paths].sort()) {
+      const found = path.endsWith('/') ? listAll(index, repo, path) : oneRecord(index, repo, path);
+      for await (const record of found) {
+        if (seen.has(record.path)) continue;
+        seen.add(record.path);
+        yield record;
+      }
+    }
+  }
+}
+
+async function* oneRecord(index: MetadataIndex, repo: string, path: string): AsyncIterable<ArtifactRecord> {
+  const record = await index.getArtifact(repo, path);
+  if (record) yield record;
 }

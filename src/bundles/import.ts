@@ -79,7 +79,10 @@ export async function importBundle(
     const records = manifest.records.map((record) => {
       const blob = stored.get(record.sha256);
       if (!blob) throw new BundleRefused(`record ${record.repo}/${record.path} refers to sha256:${record.sha256}, which the bundle does not list`);
-      return { ...record, blob };
+      // Cached metadata is revalidated before it is served here: with the upstream unreachable it then lists
+      // only what is present (offlineMetadata), with the upstream reachable it is brought up to date.
+      const cache = record.cache && { ...record.cache, expiresAt: record.cache.expiresAt === null ? null : 0 };
+      return { ...record, blob, ...(cache && { cache }) };
     });
     await index.applyBundle({ id: manifest.id, predecessor: manifest.predecessor, createdAt: manifest.createdAt }, records);
   } catch (err) {

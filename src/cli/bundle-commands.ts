@@ -9,6 +9,7 @@ import { createSigningKey, keyId, loadPublicKey, loadSigningKey, publicKeyOf, pu
 import type { ShelfConfig } from '../config/schema.js';
 import { withJobContext } from '../lifecycle/job-context.js';
 import { createLogger } from '../observability/logger.js';
+import { readSeedList } from '../seed/seed-list.js';
 import { progressBar } from './progress.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
@@ -46,23 +47,29 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
   program
     .command('export')
     .description("write a signed bundle of repositories' content (never users, tokens or keys)")
-    .requiredOption('--repositories <keys>', 'local or remote repositories, comma-separated')
+    .option('--repositories <keys>', 'local or remote repositories, comma-separated')
+    .option('--seed <lists>', 'what seed runs listed (shelf seed --list files, comma-separated), instead of whole repositories')
     .requiredOption('--out <dir>', 'a new (or empty) directory')
     .option('--paths <pattern>', 'only paths matching this Ant-style pattern')
     .option('--after <bundle>', 'incremental: only what changed since that earlier bundle (a directory), which it follows')
     .addOption(configOption())
-    .action(async (options: { config: string; repositories: string; out: string; paths?: string; after?: string }) => {
+    .action(async (options: { config: string; repositories?: string; seed?: string; out: string; paths?: string; after?: string }) => {
       const config = loadConfig(options.config);
+      const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
       await withJobContext(config, createLogger('warn'), async ({ index, blobs }) => {
+        if ((options.repositories === undefined) === (options.seed === undefined)) throw new Error('name either --repositories or --seed');
+        if (options.seed !== undefined && options.paths !== undefined) throw new Error('--paths narrows --repositories; a seed list names its paths itself');
+        const selection = options.repositories !== undefined
+          ? { repositories: list(options.repositories), ...(options.paths !== undefined && { paths: options.paths }) }
+          : { seed: await Promise.all(list(options.seed!).map(readSeedList)) };
         const signingKey = await loadSigningKey(storagePaths(config).bundleSigningKey);
         const previous = options.after && (JSON.parse(await readFile(join(options.after, MANIFEST_FILE), 'utf8')) as { id: string; createdAt: number });
         const manifest = await exportBundle(
           { index, blobs, config },
           {
-            repositories: options.repositories.split(',').map((key) => key.trim()).filter(Boolean),
+            selection,
             out: options.out,
             signingKey,
-            ...(options.paths !== undefined && { paths: options.paths }),
             ...(previous && { since: { time: previous.createdAt, predecessor: previous.id } }),
           },
         );

@@ -20,6 +20,7 @@ import { createLogger } from '../observability/logger.js';
 import { serve } from '../server/serve.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBundleCommands } from './bundle-commands.js';
+import { addSeedCommand } from './seed-command.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
 
@@ -193,6 +194,7 @@ function printGcReport(report: GcReport): void {
 }
 
 addIdentityCommands(program, configOption, loadOrExit);
+addSeedCommand(program, configOption, loadOrExit);
 addBundleCommands(program, configOption, loadOrExit);
 
 function loadOrExit(file: string) {

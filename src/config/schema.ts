@@ -122,6 +122,12 @@ const remoteRepo = z.strictObject({
   negativeCacheTtlSeconds: z.number().int().nonnegative().default(60),
   /** Serve only what is already cached; never contact the upstream. */
   offline: z.boolean().default(false),
+  /**
+   * What cached metadata (packuments, project pages) lists while it is served without the upstream (offline,
+   * unreachable): `present-only`, the versions and files this repository holds, so clients resolve to what
+   * they can download; `as-cached`, everything the upstream listed when it was cached.
+   */
+  offlineMetadata: z.enum(['present-only', 'as-cached']).default('present-only'),
   /** After a connection failure or 5xx, the upstream is not asked again for this long (cache is served). */
   assumedOfflineSeconds: z.number().int().nonnegative().default(30),
   includes: z.array(z.string().min(1)).default(['**']),

@@ -47,6 +47,20 @@ export async function cachedDocument(
 }
 
 /**
+ * The files below `prefix` a remote repository holds, when it serves a cached document without its upstream
+ * (offline or unreachable: STALE) and its `offlineMetadata` is `present-only`: all the document may list, so
+ * clients resolve to versions they can download. Undefined: the document lists everything as cached.
+ */
+export async function presentFiles(repo: Repository, document: MemberSource<unknown>, prefix: string): Promise<Set<string> | undefined> {
+  if (document.cacheStatus !== 'STALE' || repo.config.type !== 'remote' || repo.config.offlineMetadata !== 'present-only') return undefined;
+  return new Set((await repo.list({ prefix })).map((record) => record.path.slice(prefix.length)));
+}
+
+/** The identity of a document served with only the present files listed. */
+export const presentIdentity = (identity: string, present: Set<string> | undefined) =>
+  present ? `${identity}:${createHash('sha256').update([...present].join('\u0000')).digest('hex')}` : identity;
+
+/**
  * The records a local repository keeps below `prefix` (one package's), with an identity over their paths,
  * contents and modification times; undefined when there are none.
  */

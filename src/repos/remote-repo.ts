@@ -138,7 +138,7 @@ export class RemoteRepo implements Repository {
     if (unavailable) {
       if (record) return storedArtifact(this.ctx.blobs, record, 'STALE');
       if (this.config.offline) return undefined;
-      throw unavailable;
+      throw this.notAvailableOffline(path, unavailable);
     }
     // A file not cached is not downloaded while the disk is low (an expired one is served as it is).
     if (!record) await this.ctx.blobs.ensureSpace();
@@ -147,7 +147,7 @@ export class RemoteRepo implements Repository {
     if (probe) this.probing = true;
     const fetched = this.fetchShared(path, record, options);
     if (probe) void fetched.catch(() => undefined).finally(() => (this.probing = false));
-    if (!record) return fetched;
+    if (!record) return fetched.catch((err: unknown) => Promise.reject(this.notAvailableOffline(path, err)));
     // Stale-while-revalidate: a slow or hanging upstream delays a request for expired content by at most
     // revalidateWaitMs; the cached copy is served meanwhile, and the revalidation finishes for the next one.
     let timer: NodeJS.Timeout | undefined;
@@ -187,6 +187,16 @@ export class RemoteRepo implements Repository {
    * Why the upstream must not be asked now, if it must not. While it is assumed offline one request at a
    * time probes it (an upstream that is back is noticed at once); the others are told why, and until when.
    */
+  /**
+   * A miss whose upstream cannot be reached (no connection, or assumed offline after one failed) is content
+   * not available offline: a 404 that says why, as Nexus and Artifactory answer, rather than a gateway error
+   * clients retry for minutes. An upstream that answered with an error stays a 502.
+   */
+  private notAvailableOffline(path: string, err: unknown): unknown {
+    if (!(err instanceof ShelfError) || (err.code !== 'UPSTREAM_UNREACHABLE' && err.code !== 'UPSTREAM_UNAVAILABLE')) return err;
+    return new ShelfError('NOT_AVAILABLE_OFFLINE', 404, `${path} is not available offline: it is not cached in ${this.key}, and its upstream cannot be reached (${err.message})`);
+  }
+
   private whyUnavailable(outage: UpstreamOutage | undefined): ShelfError | undefined {
     if (this.config.offline) return new ShelfError('OFFLINE', 404, `repository ${this.key} is offline`);
     const retryAfter = this.upstream.budget.retryAfterSeconds();

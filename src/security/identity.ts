@@ -9,7 +9,7 @@ export type Credentials =
   | { kind: 'token'; username?: string; token: string };
 
 const TOKEN_PREFIX = 'shelf_';
-const TOKEN_USERNAME = '__token__';
+export const TOKEN_USERNAME = '__token__';
 export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** How often a token's `lastUsedAt` is written, at most: not on every request. */
 const TOUCH_INTERVAL_MS = 60_000;

@@ -4,7 +4,7 @@ import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { BASE_URL_PLACEHOLDER, buildOffLoop, DocumentViews } from '../document-views.js';
-import { cachedDocument, hostedRecords, readRecord, type MemberSource } from '../member-sources.js';
+import { cachedDocument, hostedRecords, presentFiles, presentIdentity, readRecord, type MemberSource } from '../member-sources.js';
 import { npmPaths } from './names.js';
 import { buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
 
@@ -64,13 +64,13 @@ async function sourceOf(repo: Repository, name: string): Promise<SourceHandle | 
 /** A cached upstream document, fetched or revalidated as the remote repository's freshness rules say. */
 async function documentSource(repo: Repository, name: string): Promise<SourceHandle | undefined> {
   const document = await cachedDocument(repo, npmPaths.packument(name), MAX_PACKUMENT_BYTES);
-  return (
-    document && {
-      identity: document.identity,
-      load: async () => ({ repo: repo.key, kind: 'document', document: (await document.load()).bytes }),
-      ...(document.cacheStatus && { cacheStatus: document.cacheStatus }),
-    }
-  );
+  if (!document) return undefined;
+  const present = await presentFiles(repo, document, npmPaths.tarballPrefix(name));
+  return {
+    identity: presentIdentity(document.identity, present),
+    load: async () => ({ repo: repo.key, kind: 'document', document: (await document.load()).bytes, ...(present && { presentTarballs: [...present] }) }),
+    ...(document.cacheStatus && { cacheStatus: document.cacheStatus }),
+  };
 }
 
 /** What a local repository records of a package: its versions' manifests, dist-tags and deprecations. */

@@ -17,8 +17,8 @@ export interface HostedVersion {
 }
 
 export type PackumentSource =
-  /** A full packument as an upstream registry serves it. */
-  | { repo: string; kind: 'document'; document: Uint8Array }
+  /** A full packument as an upstream registry serves it (served without the upstream: only versions whose tarballs are present). */
+  | { repo: string; kind: 'document'; document: Uint8Array; presentTarballs?: string[] }
   /** Versions published to a local repository. */
   | { repo: string; kind: 'hosted'; versions: HostedVersion[]; distTags: Record<string, string>; modifiedAt: number };
 
@@ -184,9 +184,12 @@ function parseSource(name: string, source: PackumentSource): ParsedSource {
     return { repo: source.repo, versions: new Map(), distTags: {}, time: {}, packageFields: {} };
   }
   const versions = new Map<string, Json>();
+  const present = source.presentTarballs && new Set(source.presentTarballs);
   if (isObject(doc.versions)) {
     for (const [version, manifest] of Object.entries(doc.versions)) {
-      if (isObject(manifest) && semver.valid(version, { loose: true }) !== null) versions.set(version, manifest);
+      if (!isObject(manifest) || semver.valid(version, { loose: true }) === null) continue;
+      if (present && !present.has(tarballFile(manifest) ?? '')) continue;
+      versions.set(version, manifest);
     }
   }
   return {

@@ -34,7 +34,8 @@ export interface HostedFile {
 }
 
 export type ProjectSource =
-  | { repo: string; kind: 'page'; body: string; contentType: string; pageUrl: string }
+  /** An upstream's page; served without the upstream, only the files that are present are listed. */
+  | { repo: string; kind: 'page'; body: string; contentType: string; pageUrl: string; presentFiles?: string[] }
   | { repo: string; kind: 'hosted'; files: HostedFile[] };
 
 export interface ProjectTask {
@@ -107,7 +108,9 @@ export function buildProjectView(task: ProjectTask): ProjectView | undefined {
 
 function* sourceFiles(source: ProjectSource): Generator<{ file: ProjectFile; ref: FileRef; hosted?: HostedFile }> {
   if (source.kind === 'page') {
+    const present = source.presentFiles && new Set(source.presentFiles);
     for (const file of parseProjectPage(source.body, source.contentType, source.pageUrl)) {
+      if (present && !present.has(file.filename)) continue;
       if (!/^[A-Za-z0-9][A-Za-z0-9._+!-]*$/.test(file.filename)) continue;
       yield {
         file,

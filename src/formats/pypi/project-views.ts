@@ -4,7 +4,7 @@ import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { Repository } from '../../repos/repository.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { buildOffLoop, DocumentViews } from '../document-views.js';
-import { cachedDocument, hostedRecords, readRecord, type MemberSource } from '../member-sources.js';
+import { cachedDocument, hostedRecords, presentFiles, presentIdentity, readRecord, type MemberSource } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
 import { pypiPaths } from './names.js';
 import {
@@ -99,11 +99,13 @@ async function projectSource(repo: Repository, project: string): Promise<MemberS
   }
   const page = await cachedDocument(repo, pypiPaths.page(project), MAX_INDEX_BYTES);
   if (!page || !(repo instanceof RemoteRepo)) return undefined;
+  const present = await presentFiles(repo, page, pypiPaths.file(project, ''));
   return {
-    identity: page.identity,
+    identity: presentIdentity(page.identity, present),
     load: async () => {
       const { bytes, contentType } = await page.load();
-      return { repo: repo.key, kind: 'page', body: bytes.toString('utf8'), contentType, pageUrl: repo.upstream.urlFor(`${project}/`).href };
+      const pageUrl = repo.upstream.urlFor(`${project}/`).href;
+      return { repo: repo.key, kind: 'page', body: bytes.toString('utf8'), contentType, pageUrl, ...(present && { presentFiles: [...present] }) };
     },
     ...(page.cacheStatus && { cacheStatus: page.cacheStatus }),
   };

@@ -113,8 +113,8 @@ t.test('upstream down: cached content is served stale, the rest fails clearly', 
   t.match(stale.headers.get('warning'), /110/);
   t.equal(stale.body.toString(), 'cached before the outage');
   const uncached = await get('/cache/down/never-cached.bin');
-  t.equal(uncached.status, 502);
-  t.match(JSON.parse(uncached.body.toString()), { errors: [{ code: 'UPSTREAM_UNREACHABLE' }] });
+  t.equal(uncached.status, 404);
+  t.match(JSON.parse(uncached.body.toString()), { errors: [{ code: 'NOT_AVAILABLE_OFFLINE' }] });
 
   await upstream.start();
   put('down/never-cached.bin', 'back');
