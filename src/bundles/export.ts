@@ -1,8 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { KeyObject } from 'node:crypto';
 import type { ShelfConfig } from '../config/schema.js';
 import { PathPattern } from '../repos/path-pattern.js';
@@ -10,6 +6,7 @@ import type { FsBlobStore } from '../storage/blob-store.js';
 import { listAll } from '../storage/listing.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import type { SeedList } from '../seed/seed-list.js';
+import { bundleSink } from './bundle-files.js';
 import { BUNDLE_FORMAT, bundleBlobPath, MANIFEST_FILE, SIGNATURE_FILE, type BundleManifest, type BundleRecord } from './manifest.js';
 import { keyId, publicKeyOf, signBytes } from './signing.js';
 
@@ -20,13 +17,15 @@ export interface ExportOptions {
   selection: ExportSelection;
   /** Incremental: only what was stored or cached after this time (ms), following bundle `predecessor`. */
   since?: { time: number; predecessor: string };
-  /** A directory that does not exist yet, or is empty. */
+  /** A directory that does not exist yet or is empty, or an archive `<name>.tar` that does not exist yet. */
   out: string;
+  /** For an archive: parts of at most this many bytes (`<name>.tar.000`, `.001`, …). */
+  partBytes?: number;
   signingKey: KeyObject;
 }
 
 /**
- * Writes a bundle directory: the selected repositories' index records, every blob they refer to (read
+ * Writes a bundle (a directory or an archive): the selected repositories' index records, every blob they refer to (read
  * through the store, so each is verified on the way out), and the signed manifest listing every blob with
  * its sha256 and size. Users, passwords, tokens, keys and the audit log are never part of it.
  */
@@ -34,8 +33,6 @@ export async function exportBundle(
   { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
   options: ExportOptions,
 ): Promise<BundleManifest> {
-  await mkdir(options.out, { recursive: true });
-  if ((await readdir(options.out)).length > 0) throw new Error(`${options.out} is not empty`);
   const storageRepos = new Map<string, BundleManifest['repositories'][number]>();
   const records: BundleRecord[] = [];
   const sizes = new Map<string, number>();
@@ -62,11 +59,6 @@ export async function exportBundle(
     });
     sizes.set(record.blob.sha256, record.blob.size);
   }
-  for (const sha256 of sizes.keys()) {
-    const target = join(options.out, bundleBlobPath(sha256));
-    await mkdir(dirname(target), { recursive: true });
-    await pipeline(await blobs.open(sha256), createWriteStream(target, { flags: 'wx' }));
-  }
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     id: randomUUID(),
@@ -78,8 +70,13 @@ export async function exportBundle(
     blobs: [...sizes].map(([sha256, size]) => ({ sha256, size })),
   };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 1));
-  await writeFile(join(options.out, MANIFEST_FILE), bytes);
-  await writeFile(join(options.out, SIGNATURE_FILE), `${signBytes(bytes, options.signingKey)}\n`);
+  const signature = Buffer.from(`${signBytes(bytes, options.signingKey)}\n`);
+  // The manifest first: an archive is checked before a single blob is read.
+  const sink = await bundleSink(options.out, options.partBytes);
+  await sink.add(MANIFEST_FILE, bytes.length, bytes);
+  await sink.add(SIGNATURE_FILE, signature.length, signature);
+  for (const [sha256, size] of sizes) await sink.add(bundleBlobPath(sha256), size, await blobs.open(sha256));
+  await sink.close();
   return manifest;
 }
 

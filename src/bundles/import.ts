@@ -1,18 +1,13 @@
-import { open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { ShelfConfig } from '../config/schema.js';
-import { ShelfError } from '../errors.js';
 import type { FsBlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
-import { bundleBlobPath, bundleManifestSchema, MANIFEST_FILE, SIGNATURE_FILE, type BundleManifest } from './manifest.js';
+import { bundleSource } from './bundle-files.js';
+import { BundleRefused } from './bundle-refused.js';
+import { bundleManifestSchema, type BundleManifest } from './manifest.js';
 import { keyId, verifiedBy } from './signing.js';
 
-export class BundleRefused extends ShelfError {
-  constructor(message: string) {
-    super('BUNDLE_REFUSED', 400, message);
-  }
-}
+export { BundleRefused };
 
 export interface ImportResult {
   manifest: BundleManifest;
@@ -23,7 +18,7 @@ export interface ImportResult {
 }
 
 /**
- * Imports a bundle directory. Nothing becomes visible until everything is checked: the manifest's signature
+ * Imports a bundle (a directory, an archive, or an archive's parts). Nothing becomes visible until everything is checked: the manifest's signature
  * against the trusted keys, its repositories against this config, its predecessor against the bundles
  * imported here, and every blob's sha256 and size while it is copied into the store (unreferenced, so
  * invisible). Then all records are applied in one index transaction. A refused import removes the blobs it
@@ -31,16 +26,12 @@ export interface ImportResult {
  */
 export async function importBundle(
   { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
-  dir: string,
+  path: string,
   trusted: KeyObject[],
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<ImportResult> {
-  const bytes = await readFile(join(dir, MANIFEST_FILE)).catch(() => {
-    throw new BundleRefused(`${dir} is not a bundle: it has no ${MANIFEST_FILE}`);
-  });
-  const signature = await readFile(join(dir, SIGNATURE_FILE), 'utf8').catch(() => {
-    throw new BundleRefused(`the bundle is not signed: ${SIGNATURE_FILE} is missing`);
-  });
+  const source = await bundleSource(path);
+  const { bytes, signature } = await source.manifest();
   if (trusted.length === 0) throw new BundleRefused('no trusted bundle keys are configured (bundles.trustedKeys)');
   if (!verifiedBy(bytes, signature.trim(), trusted)) {
     throw new BundleRefused(`the bundle's signature does not verify with any trusted key (${trusted.map(keyId).join(', ')}): it was altered, or signed by a key this Shelf does not trust`);
@@ -63,18 +54,15 @@ export async function importBundle(
   const stored = new Map<string, StoredBlob>();
   const added: string[] = [];
   try {
-    for (const [done, { sha256, size }] of manifest.blobs.entries()) {
+    const listed = new Map(manifest.blobs.map((blob) => [blob.sha256, blob.size]));
+    for await (const { sha256, body } of source.blobs(listed)) {
       const existed = await blobs.has(sha256);
-      const damaged = (err: Error) => new BundleRefused(`blob sha256:${sha256} of the bundle is damaged or missing: ${err.message}`);
-      const file = await open(join(dir, bundleBlobPath(sha256))).catch((err: Error) => {
-        throw damaged(err);
-      });
-      const blob = await blobs.write(file.createReadStream(), { expect: { sha256, size } }).catch((err: Error) => {
-        throw damaged(err);
+      const blob = await blobs.write(body, { expect: { sha256, size: listed.get(sha256)! } }).catch((err: Error) => {
+        throw err instanceof BundleRefused ? err : new BundleRefused(`blob sha256:${sha256} of the bundle is damaged or missing: ${err.message}`);
       });
       if (!existed) added.push(sha256);
       stored.set(sha256, blob);
-      onProgress(done + 1, manifest.blobs.length);
+      onProgress(stored.size, listed.size);
     }
     const records = manifest.records.map((record) => {
       const blob = stored.get(record.sha256);

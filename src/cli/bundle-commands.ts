@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { storagePaths } from '../app.js';
 import { exportBundle } from '../bundles/export.js';
 import { importBundle } from '../bundles/import.js';
-import { MANIFEST_FILE } from '../bundles/manifest.js';
+import { bundleSource } from '../bundles/bundle-files.js';
+import { parseByteSize } from '../config/byte-size.js';
 import { createSigningKey, keyId, loadPublicKey, loadSigningKey, publicKeyOf, publicKeyPem } from '../bundles/signing.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { withJobContext } from '../lifecycle/job-context.js';
@@ -49,11 +48,12 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
     .description("write a signed bundle of repositories' content (never users, tokens or keys)")
     .option('--repositories <keys>', 'local or remote repositories, comma-separated')
     .option('--seed <lists>', 'what seed runs listed (shelf seed --list files, comma-separated), instead of whole repositories')
-    .requiredOption('--out <dir>', 'a new (or empty) directory')
+    .requiredOption('--out <path>', 'a new (or empty) directory, or an archive <name>.tar')
+    .option('--split-size <size>', 'an archive in parts of this size (4GiB): <name>.tar.000, .001, …')
     .option('--paths <pattern>', 'only paths matching this Ant-style pattern')
-    .option('--after <bundle>', 'incremental: only what changed since that earlier bundle (a directory), which it follows')
+    .option('--after <bundle>', 'incremental: only what changed since that earlier bundle (as exported), which it follows')
     .addOption(configOption())
-    .action(async (options: { config: string; repositories?: string; seed?: string; out: string; paths?: string; after?: string }) => {
+    .action(async (options: { config: string; repositories?: string; seed?: string; out: string; splitSize?: string; paths?: string; after?: string }) => {
       const config = loadConfig(options.config);
       const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
       await withJobContext(config, createLogger('warn'), async ({ index, blobs }) => {
@@ -63,13 +63,16 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
           ? { repositories: list(options.repositories), ...(options.paths !== undefined && { paths: options.paths }) }
           : { seed: await Promise.all(list(options.seed!).map(readSeedList)) };
         const signingKey = await loadSigningKey(storagePaths(config).bundleSigningKey);
-        const previous = options.after && (JSON.parse(await readFile(join(options.after, MANIFEST_FILE), 'utf8')) as { id: string; createdAt: number });
+        const partBytes = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
+        if (options.splitSize !== undefined && partBytes === undefined) throw new Error(`--split-size ${options.splitSize} is not a size (like 4GiB or 700MB)`);
+        const previous = options.after && (JSON.parse((await (await bundleSource(options.after)).manifest()).bytes.toString('utf8')) as { id: string; createdAt: number });
         const manifest = await exportBundle(
           { index, blobs, config },
           {
             selection,
             out: options.out,
             signingKey,
+            ...(partBytes !== undefined && { partBytes }),
             ...(previous && { since: { time: previous.createdAt, predecessor: previous.id } }),
           },
         );
@@ -81,7 +84,7 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
   program
     .command('import')
     .description('verify a bundle (signature, every blob) and apply it all at once')
-    .argument('<bundle>', 'the bundle directory')
+    .argument('<bundle>', 'the bundle: a directory, an archive, or the first part of a split one')
     .addOption(configOption())
     .action(async (dir: string, options: { config: string }) => {
       const config = loadConfig(options.config);

@@ -52,9 +52,13 @@ export async function cachedDocument(
  * clients resolve to versions they can download. Undefined: the document lists everything as cached.
  */
 export async function presentFiles(repo: Repository, document: MemberSource<unknown>, prefix: string): Promise<Set<string> | undefined> {
-  if (document.cacheStatus !== 'STALE' || repo.config.type !== 'remote' || repo.config.offlineMetadata !== 'present-only') return undefined;
+  if (!listsPresentOnly(repo, document.cacheStatus)) return undefined;
   return new Set((await repo.list({ prefix })).map((record) => record.path.slice(prefix.length)));
 }
+
+/** Whether a remote's cached metadata, found `cacheStatus`, may list only what the repository holds (see presentFiles). */
+export const listsPresentOnly = (repo: Repository, cacheStatus: CacheStatus | undefined) =>
+  cacheStatus === 'STALE' && repo.config.type === 'remote' && repo.config.offlineMetadata === 'present-only';
 
 /** The identity of a document served with only the present files listed. */
 export const presentIdentity = (identity: string, present: Set<string> | undefined) =>

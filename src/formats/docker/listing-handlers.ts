@@ -7,6 +7,7 @@ import { VirtualRepo } from '../../repos/virtual-repo.js';
 import type { Principal } from '../../security/permissions.js';
 import type { FormatServices } from '../format-module.js';
 import type { RegistryRequest } from './image-target.js';
+import { listsPresentOnly } from '../member-sources.js';
 import { dockerPaths, imageOfTagPath } from './names.js';
 
 const MAX_TAG_LIST_BYTES = 16 * 1024 * 1024;
@@ -34,7 +35,8 @@ export async function imageTags(repo: Repository, image: string): Promise<string
 async function upstreamTags(repo: Repository, image: string): Promise<string[]> {
   try {
     const artifact = await repo.get(dockerPaths.upstreamTagList(image));
-    if (!artifact) return [];
+    // Without its upstream, a remote lists the tags it holds: those a client can pull.
+    if (!artifact || listsPresentOnly(repo, artifact.cacheStatus)) return [];
     const doc = JSON.parse((await readAll(await artifact.open(), MAX_TAG_LIST_BYTES)).toString('utf8')) as { tags?: unknown };
     return Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string') : [];
   } catch {

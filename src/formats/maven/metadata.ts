@@ -154,3 +154,22 @@ export function mergeArtifactMetadata(documents: string[]): string | undefined {
   }
   return merged && renderArtifactMetadata(merged);
 }
+
+/** An artifact-level document listing only the versions `keep` accepts (latest and release recomputed); any other document as it is. */
+export function keepVersions(text: string, keep: (version: string) => boolean): string {
+  let doc: { metadata?: { groupId?: string; artifactId?: string; versioning?: { versions?: { version?: string[] }; lastUpdated?: string } } };
+  try {
+    doc = parser.parse(text);
+  } catch {
+    return text;
+  }
+  const m = doc.metadata;
+  const versions = m?.versioning?.versions?.version;
+  if (!m?.artifactId || !versions) return text;
+  return renderArtifactMetadata({
+    groupId: String(m.groupId ?? ''),
+    artifactId: String(m.artifactId),
+    versions: versions.map(String).filter(keep),
+    lastUpdated: String(m.versioning?.lastUpdated ?? ''),
+  });
+}

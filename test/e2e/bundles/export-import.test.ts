@@ -133,3 +133,49 @@ t.test('tampered, unsigned or untrusted bundles are refused, and B is unchanged'
   const narrowed = JSON.parse(readFileSync(join(clean, 'manifest.json'), 'utf8')) as { records: { path: string }[] };
   t.same(narrowed.records.map((r) => r.path), ['tools/tool.bin'], 'paths outside the pattern never travel');
 });
+
+t.test('an archive in parts of a fixed size imports whole; a truncated or missing part is refused, B unchanged', async (t) => {
+  const big = Buffer.alloc(3 * 1024 * 1024 + 100);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+  t.equal((await fetch(`${a.url}/files/media/big.bin`, { method: 'PUT', body: big })).status, 201);
+  const archive = join(root, 'media', 'bundle.tar');
+  const exported = cli(a, {}, 'export', '--repositories', 'files', '--paths', 'media/**', '--out', archive, '--split-size', '1MiB');
+  t.equal(exported.status, 0, exported.stderr);
+  const parts = readdirSync(join(root, 'media')).sort();
+  t.same(parts, ['bundle.tar.000', 'bundle.tar.001', 'bundle.tar.002', 'bundle.tar.003']);
+  t.equal(readFileSync(join(root, 'media', 'bundle.tar.000')).length, 1024 * 1024, 'each part is the size asked');
+  // The parts joined are one ordinary tar archive.
+  const joined = join(root, 'joined.tar');
+  writeFileSync(joined, Buffer.concat(parts.map((part) => readFileSync(join(root, 'media', part)))));
+  t.match(spawnSync('tar', ['tf', joined], { encoding: 'utf8' }).stdout, /^manifest\.json\nmanifest\.json\.sig\nblobs\/sha256\//);
+
+  const before = { blobs: blobFiles(b), rows: await indexRows(b) };
+  const broken = (name: string, change: (dir: string) => void) => {
+    const dir = join(root, name);
+    cpSync(join(root, 'media'), dir, { recursive: true });
+    change(dir);
+    return join(dir, 'bundle.tar.000');
+  };
+  const truncated = broken('truncated-part', (dir) => writeFileSync(join(dir, 'bundle.tar.002'), readFileSync(join(dir, 'bundle.tar.002')).subarray(0, 1000)));
+  const missing = broken('missing-part', (dir) => rmSync(join(dir, 'bundle.tar.003')));
+  const flipped = broken('flipped-part', (dir) => {
+    const bytes = readFileSync(join(dir, 'bundle.tar.002'));
+    bytes[5000] ^= 0xff;
+    writeFileSync(join(dir, 'bundle.tar.002'), bytes);
+  });
+  for (const [bundle, what, message] of [
+    [truncated, 'a truncated part', /truncated|damaged or missing/],
+    [missing, 'a missing part', /truncated|a part is missing|damaged or missing/],
+    [flipped, 'a flipped byte', /damaged or missing/],
+  ] as const) {
+    const result = cli(b, trustA, 'import', bundle);
+    t.equal(result.status, 1, what);
+    t.match(result.stderr, message, what);
+  }
+  t.same({ blobs: blobFiles(b), rows: await indexRows(b) }, before, "B's index and blob store are unchanged");
+
+  const imported = cli(b, trustA, 'import', join(root, 'media', 'bundle.tar.000'));
+  t.equal(imported.status, 0, imported.stderr);
+  t.same(Buffer.from(await (await fetch(`${b.url}/files/media/big.bin`)).arrayBuffer()), big);
+  t.equal(cli(b, trustA, 'import', joined).stdout.trim().endsWith('was imported before; nothing changed'), true, 'the joined archive is the same bundle');
+});

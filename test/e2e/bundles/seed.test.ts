@@ -83,8 +83,10 @@ t.test('shelf seed pulls what each input names through A, and lists it', async (
   t.equal(pypiSeed.status, 0, pypiSeed.stderr);
   t.match(pypiSeed.stdout, /seeded 2 of 2 items/);
   const sample = mavenProject(t, `${a.url}/maven-remote/`);
-  const mavenSeed = await seed('maven.json', '--repository', 'maven-remote', '--pom', join(sample.dir, 'pom.xml'), '--goals', 'package');
+  const plugin = input('coordinates.txt', 'org.apache.maven.plugins:maven-dependency-plugin:3.5.0@maven-plugin\n');
+  const mavenSeed = await seed('maven.json', '--repository', 'maven-remote', '--pom', join(sample.dir, 'pom.xml'), '--goals', 'package', '--coordinates', plugin);
   t.equal(mavenSeed.status, 0, mavenSeed.stderr);
+  t.match(mavenSeed.stdout, /seeded 2 of 2 items/);
   const dockerSeed = await seed('docker.json', '--repository', 'docker-remote', '--images', input('images.txt', `# what the builds pull\nlibrary/busybox:1.0\n${registry.address}/multi/arch:1.0\n`));
   t.equal(dockerSeed.status, 0, dockerSeed.stderr);
   const filesSeed = await seed('files.json', '--repository', 'files-remote', '--paths', input('paths.txt', 'packages/shelf_fix_norm-0.1.0.tar.gz\n'));
@@ -122,8 +124,16 @@ t.test('export --seed on A, import on B: every client installs with no network',
   const keys = await cli(a, {}, 'keys', 'create');
   t.equal(keys.status, 0, keys.stderr);
   const trust = { bundles: { trustedKeys: [input('a.pub', keys.stdout)] } };
+  // Metadata that lists more than was seeded: the upstream's tag list and maven-metadata.xml, cached on A.
+  await skopeo('list-tags', '--tls-verify=false', `docker://${a.url.replace('http://', '')}/docker-remote/library/busybox`);
+  t.equal((await fetch(`${a.url}/maven-remote/org/apache/maven/plugins/maven-dependency-plugin/maven-metadata.xml`)).status, 200);
+  const extra = input('extra.json', JSON.stringify({
+    format: 'shelf-seed/1',
+    repositories: { 'docker-remote': ['library/busybox/_taglist.json'], 'maven-remote': ['org/apache/maven/plugins/maven-dependency-plugin/maven-metadata.xml'] },
+    failed: [],
+  }));
   const out = join(root, 'bundle');
-  const exported = await cli(a, {}, 'export', '--seed', lists.join(','), '--out', out);
+  const exported = await cli(a, {}, 'export', '--seed', [...lists, extra].join(','), '--out', out);
   t.equal(exported.status, 0, exported.stderr);
   const imported = await cli(b, trust, 'import', out);
   t.equal(imported.status, 0, imported.stderr);
@@ -173,6 +183,12 @@ t.test('on B, metadata lists only what is there, and what is not there is named 
   const unknown = await fetch(`${b.url}/npm/shelf-fix-tool`);
   t.equal(unknown.status, 404);
   t.match(await unknown.text(), /\.npm\/shelf-fix-tool\/package\.json is not available offline: it is not cached in npm-remote/);
+
+  const tags = JSON.parse(await skopeo('list-tags', '--tls-verify=false', `docker://${b.url.replace('http://', '')}/docker-remote/library/busybox`)) as { Tags: string[] };
+  t.same(tags.Tags, ['1.0'], 'the tag list names the tags B holds, not the three the upstream had');
+  const metadata = await (await fetch(`${b.url}/maven-remote/org/apache/maven/plugins/maven-dependency-plugin/maven-metadata.xml`)).text();
+  t.match(metadata, '<version>3.5.0</version>');
+  t.notMatch(metadata, '<version>2.8</version>', 'maven-metadata.xml lists the version B holds');
 
   const env = pythonEnv(t);
   const pip = await env.pip(`${b.url}/pypi-remote/simple/`, 'install', 'shelf-fix-b==1.0.0');
