@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
 import { SecurityApi } from './api/security-api.js';
 import { SystemApi } from './api/system-api.js';
+import { importInThread } from './bundles/import-job.js';
 import { collectGarbage } from './lifecycle/gc.js';
 import { CacheEviction } from './lifecycle/eviction.js';
 import { applyRetention } from './lifecycle/retention.js';
@@ -129,6 +130,7 @@ export class ShelfApp {
     const jobs = {
       gc: (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun }),
       retention: (dryRun: boolean) => applyRetention({ repos: this.repos, index, audit, log }, { dryRun }),
+      importBundle: (path: string) => importInThread(config, path),
     };
     this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk);
     this.services = {

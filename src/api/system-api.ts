@@ -3,12 +3,17 @@ import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { GcReport } from '../lifecycle/gc.js';
 import type { RetentionReport } from '../lifecycle/retention.js';
+import type { ImportSummary } from '../bundles/import-job.js';
+import { readJsonBody } from '../http/request-body.js';
+import { badRequest } from '../errors.js';
 import type { AccessControl } from '../security/access-control.js';
 
 /** The maintenance jobs an administrator may start by hand (they also run on their schedules). */
 export interface MaintenanceJobs {
   gc(dryRun: boolean): Promise<GcReport>;
   retention(dryRun: boolean): Promise<RetentionReport>;
+  /** A bundle at a path on this host (a directory, an archive or its first part). */
+  importBundle(path: string): Promise<ImportSummary>;
 }
 
 /** `/api/system/gc` and `/api/system/retention` (`?dryRun=true`): administrators only, audited. */
@@ -27,5 +32,22 @@ export class SystemApi {
     const report = await this.jobs[job](dryRun);
     this.access.audit.record({ event: job, ...actor, dryRun, result: 'ok' });
     sendJson(ctx, 200, report);
+  }
+
+  /** `POST /api/import` `{"path": "/media/usb/bundle.tar"}`: a bundle on this host's disks, verified and applied; administrators only. */
+  async handleImport(ctx: RequestContext): Promise<void> {
+    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    const actor = this.access.actor(ctx, await this.access.administrator(ctx));
+    const body = (await readJsonBody(ctx)) as { path?: unknown } | undefined;
+    if (typeof body?.path !== 'string' || !body.path.startsWith('/')) throw badRequest('name the bundle as {"path": "/absolute/path"} on this host');
+    const path = body.path;
+    try {
+      const summary = await this.jobs.importBundle(path);
+      this.access.audit.record({ event: 'import', ...actor, path, bundle: summary.id, result: 'ok' });
+      sendJson(ctx, 200, summary);
+    } catch (err) {
+      this.access.audit.record({ event: 'import', ...actor, path, result: 'failed', reason: (err as Error).message });
+      throw err;
+    }
   }
 }

@@ -1,10 +1,10 @@
 import type { Command, Option } from 'commander';
 import { storagePaths } from '../app.js';
 import { exportBundle } from '../bundles/export.js';
-import { importBundle } from '../bundles/import.js';
+import { runImport } from '../bundles/import-job.js';
 import { bundleSource } from '../bundles/bundle-files.js';
 import { parseByteSize } from '../config/byte-size.js';
-import { createSigningKey, keyId, loadPublicKey, loadSigningKey, publicKeyOf, publicKeyPem } from '../bundles/signing.js';
+import { createSigningKey, keyId, loadSigningKey, publicKeyOf, publicKeyPem } from '../bundles/signing.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { withJobContext } from '../lifecycle/job-context.js';
 import { createLogger } from '../observability/logger.js';
@@ -86,17 +86,15 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
     .description('verify a bundle (signature, every blob) and apply it all at once')
     .argument('<bundle>', 'the bundle: a directory, an archive, or the first part of a split one')
     .addOption(configOption())
-    .action(async (dir: string, options: { config: string }) => {
+    .action(async (path: string, options: { config: string }) => {
       const config = loadConfig(options.config);
-      await withJobContext(config, createLogger('warn'), async ({ index, blobs }) => {
-        const trusted = await Promise.all(config.bundles.trustedKeys.map((file) => loadPublicKey(file)));
+      await withJobContext(config, createLogger('warn'), async (context) => {
         const bar = progressBar('import');
-        const result = await importBundle({ index, blobs, config }, dir, trusted, (done, total) => bar.update(done, total, 'blobs verified')).finally(() => bar.finish());
-        const { id, records, blobs: listed } = result.manifest;
+        const summary = await runImport(context, path, (done, total) => bar.update(done, total, 'blobs verified')).finally(() => bar.finish());
         console.log(
-          result.imported
-            ? `imported bundle ${id}: ${records.length} records, ${listed.length} blobs (${result.newBlobs} new)`
-            : `bundle ${id} was imported before; nothing changed`,
+          summary.imported
+            ? `imported bundle ${summary.id}: ${summary.records} records, ${summary.blobs} blobs (${summary.newBlobs} new)`
+            : `bundle ${summary.id} was imported before; nothing changed`,
         );
       }).catch(fail);
     });

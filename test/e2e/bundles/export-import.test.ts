@@ -6,6 +6,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
+import { Identity } from '../../../src/security/identity.js';
 
 // A signed bundle from appliance A to appliance B (no upstream reachable): only what was exported, verified
 // before anything is visible, all at once, once; and the real npm client installs on B.
@@ -178,4 +179,28 @@ t.test('an archive in parts of a fixed size imports whole; a truncated or missin
   t.equal(imported.status, 0, imported.stderr);
   t.same(Buffer.from(await (await fetch(`${b.url}/files/media/big.bin`)).arrayBuffer()), big);
   t.equal(cli(b, trustA, 'import', joined).stdout.trim().endsWith('was imported before; nothing changed'), true, 'the joined archive is the same bundle');
+});
+
+t.test('POST /api/import: administrators import a bundle on the host, in a thread of its own', async (t) => {
+  const c = await startShelf({ repositories, bundles: { trustedKeys: [publicKey] } });
+  t.teardown(() => c.stop());
+  await new Identity(c.app.index).addUser({ name: 'root', password: 'root-password', admin: true });
+  const post = (body: unknown, user?: string) =>
+    fetch(`${c.url}/api/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(user && { authorization: `Basic ${Buffer.from(user).toString('base64')}` }) },
+      body: JSON.stringify(body),
+    });
+  const archive = join(root, 'media', 'bundle.tar.000');
+  t.equal((await post({ path: archive })).status, 401, 'anonymous callers may not');
+  t.equal((await post({ path: archive }, 'shelf:shelf')).status, 403, 'users may not');
+  const refused = await post({ path: join(root, 'truncated-part', 'bundle.tar.000') }, 'root:root-password');
+  t.equal(refused.status, 400);
+  t.match(await refused.text(), /truncated|damaged or missing/);
+  const imported = await post({ path: archive }, 'root:root-password');
+  t.equal(imported.status, 200);
+  t.match(await imported.json(), { imported: true, records: 1, blobs: 1, newBlobs: 1 });
+  t.equal((await fetch(`${c.url}/files/media/big.bin`)).status, 200);
+  t.match(await (await post({ path: archive }, 'root:root-password')).json(), { imported: false });
+  t.match(readFileSync(join(c.dataDir, 'logs', 'audit.log'), 'utf8'), /"event":"import","user":"root".*"result":"ok"/);
 });
