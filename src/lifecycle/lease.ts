@@ -18,13 +18,16 @@ export class JobLease {
     readonly name: string,
   ) {}
 
-  /** Takes the lease, or fails with 409 while another holder has it. */
+  /**
+   * Takes the lease, or fails with 409 while another holder has it. A holder on this host whose process is
+   * gone (killed, crashed) is taken over at once: a job killed half-way never blocks the next run.
+   */
   static async take(index: MetadataIndex, name: string): Promise<JobLease> {
     const lease = new JobLease(index, name);
-    if (!(await index.acquireLease(name, lease.holder, LEASE_TTL_MS))) {
-      throw new ShelfError('JOB_RUNNING', 409, `${name} is already running`);
-    }
-    return lease;
+    if (await index.acquireLease(name, lease.holder, LEASE_TTL_MS)) return lease;
+    const holder = await index.leaseHolder(name);
+    if (holder && holderIsGone(holder) && (await index.takeOverLease(name, holder, lease.holder, LEASE_TTL_MS))) return lease;
+    throw new ShelfError('JOB_RUNNING', 409, `${name} is already running`);
   }
 
   /** Extends the lease; a long job renews it as it goes. Fails if another holder took it over meanwhile. */
@@ -36,6 +39,18 @@ export class JobLease {
 
   async release(): Promise<void> {
     await this.index.releaseLease(this.name, this.holder);
+  }
+}
+
+/** Whether a holder (`host:pid:id`) is a process of this host that no longer runs. */
+function holderIsGone(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== hostname() || !pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

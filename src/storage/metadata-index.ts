@@ -137,6 +137,10 @@ export interface MetadataIndex {
    */
   acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+  /** Who holds a lease now (expired or not), if anyone. */
+  leaseHolder(name: string): Promise<string | undefined>;
+  /** Takes a lease over from `from` (a holder known to be dead), unless someone else took it meanwhile. */
+  takeOverLease(name: string, from: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Total bytes of distinct blobs referenced by any repository. */
   storageBytes(): Promise<number>;
   /** Ids of the bundles imported here. */

@@ -459,6 +459,14 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     this.sql(`DELETE FROM job_leases WHERE name = ? AND holder = ?`).run(name, holder);
   }
 
+  async leaseHolder(name: string): Promise<string | undefined> {
+    return (this.sql(`SELECT holder FROM job_leases WHERE name = ?`).get(name) as { holder: string } | undefined)?.holder;
+  }
+
+  async takeOverLease(name: string, from: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.sql(`UPDATE job_leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?`).run(holder, Date.now() + ttlMs, name, from).changes > 0;
+  }
+
   async storageBytes(): Promise<number> {
     const row = this.sql(`SELECT COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE sha256 IN (SELECT sha256 FROM artifacts)`)
       .get() as { bytes: number };

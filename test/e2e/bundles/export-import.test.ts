@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -203,4 +203,31 @@ t.test('POST /api/import: administrators import a bundle on the host, in a threa
   t.equal((await fetch(`${c.url}/files/media/big.bin`)).status, 200);
   t.match(await (await post({ path: archive }, 'root:root-password')).json(), { imported: false });
   t.match(readFileSync(join(c.dataDir, 'logs', 'audit.log'), 'utf8'), /"event":"import","user":"root".*"result":"ok"/);
+});
+
+t.test('kill -9 half-way through an import leaves nothing visible; importing again completes', async (t) => {
+  for (let i = 0; i < 120; i++) {
+    const body = Buffer.alloc(512 * 1024, i);
+    t.equal((await fetch(`${a.url}/files/many/f${i}.bin`, { method: 'PUT', body })).status, 201);
+  }
+  const bundle = join(root, 'many.tar');
+  t.equal(cli(a, {}, 'export', '--repositories', 'files', '--paths', 'many/**', '--out', bundle).status, 0);
+  const d = await startShelf({ repositories });
+  t.teardown(() => d.stop());
+  const config = join(root, 'd.yaml');
+  writeFileSync(config, stringify({ storage: { dataDir: d.dataDir }, repositories, logging: { level: 'warn' }, ...trustA }));
+  const blobCount = () => (existsSync(join(d.dataDir, 'blobs', 'sha256')) ? blobFiles(d).length : 0);
+  const before = blobCount();
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'import', bundle, '--config', config], { stdio: 'ignore' });
+  while (blobCount() < before + 20 && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  t.ok(blobCount() > before && blobCount() < before + 120, `killed half-way (${blobCount() - before} of 120 blobs copied)`);
+  t.same(await d.app.index.listArtifacts('files'), [], 'no record is visible');
+  t.equal((await fetch(`${d.url}/files/many/f0.bin`)).status, 404);
+
+  const again = spawnSync(process.execPath, ['dist/cli/main.js', 'import', bundle, '--config', config], { encoding: 'utf8' });
+  t.equal(again.status, 0, again.stderr);
+  t.equal((await d.app.index.listArtifacts('files')).length, 120);
+  t.same(Buffer.from(await (await fetch(`${d.url}/files/many/f7.bin`)).arrayBuffer()), Buffer.alloc(512 * 1024, 7));
 });
