@@ -125,12 +125,13 @@ export class ShelfApp {
     });
     const identity = new Identity(index, this.passwordChecks.verify);
     const audit = new AuditLog(storagePaths(config).auditLog);
-    const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit);
+    const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit, config.server.mode === 'edge');
     const administration = new SecurityAdministration(index, identity, audit, config);
     const jobs = {
       gc: (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun }),
       retention: (dryRun: boolean) => applyRetention({ repos: this.repos, index, audit, log }, { dryRun }),
       importBundle: (path: string) => importInThread(config, path),
+      importedBundles: () => index.importedBundles(),
     };
     this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk);
     this.services = {

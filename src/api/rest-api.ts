@@ -36,6 +36,7 @@ export class RestApi {
     if (area === 'security') return this.security.handle(ctx, rest);
     if (area === 'system') return this.system.handle(ctx, rest);
     if (area === 'import' && rest.length === 0) return this.system.handleImport(ctx);
+    if (area === 'bundles' && rest.length === 0) return this.system.handleBundles(ctx);
     if (area === 'copy' || area === 'move' || area === 'promote') return this.promotion.handle(ctx, area, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
     if (area === 'storage' && rest.length === 1 && rest[0] === 'summary') return this.storageSummary(ctx);

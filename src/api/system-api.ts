@@ -4,6 +4,7 @@ import { sendJson } from '../http/respond.js';
 import type { GcReport } from '../lifecycle/gc.js';
 import type { RetentionReport } from '../lifecycle/retention.js';
 import type { ImportSummary } from '../bundles/import-job.js';
+import type { ImportedBundle } from '../storage/metadata-index.js';
 import { readJsonBody } from '../http/request-body.js';
 import { badRequest } from '../errors.js';
 import type { AccessControl } from '../security/access-control.js';
@@ -14,6 +15,7 @@ export interface MaintenanceJobs {
   retention(dryRun: boolean): Promise<RetentionReport>;
   /** A bundle at a path on this host (a directory, an archive or its first part). */
   importBundle(path: string): Promise<ImportSummary>;
+  importedBundles(): Promise<ImportedBundle[]>;
 }
 
 /** `/api/system/gc` and `/api/system/retention` (`?dryRun=true`): administrators only, audited. */
@@ -32,6 +34,13 @@ export class SystemApi {
     const report = await this.jobs[job](dryRun);
     this.access.audit.record({ event: job, ...actor, dryRun, result: 'ok' });
     sendJson(ctx, 200, report);
+  }
+
+  /** `GET /api/bundles`: the bundles imported here, oldest first, with who signed them and where they came from (administrators). */
+  async handleBundles(ctx: RequestContext): Promise<void> {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+    await this.access.administrator(ctx);
+    sendJson(ctx, 200, await this.jobs.importedBundles());
   }
 
   /** `POST /api/import` `{"path": "/media/usb/bundle.tar"}`: a bundle on this host's disks, verified and applied; administrators only. */

@@ -109,7 +109,7 @@ export async function bundleSource(path: string): Promise<BundleSource> {
   const base = path.replace(/\.000$/, '');
   const parts = info?.isFile() && !path.endsWith('.000') ? [path] : await numberedParts(base);
   if (parts.length === 0) throw new BundleRefused(`${path} is not a bundle: no such directory, archive or first part (${base}.000)`);
-  return archiveSource(parts);
+  return archiveSource(concatenated(parts), parts.length === 1 ? parts[0]! : `${parts[0]} (${parts.length} parts)`);
 }
 
 async function numberedParts(base: string): Promise<string[]> {
@@ -147,8 +147,9 @@ async function* concatenated(files: string[]): AsyncIterable<Buffer> {
   for (const file of files) yield* createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
 }
 
-function archiveSource(parts: string[]): BundleSource {
-  const entries = tarEntries(concatenated(parts))[Symbol.asyncIterator]();
+/** An archive read as a stream (the parts of a file, or an HTTP body), named `label` in messages. */
+export function archiveSource(stream: AsyncIterable<Buffer>, label: string): BundleSource {
+  const entries = tarEntries(stream)[Symbol.asyncIterator]();
   const refusedRead = (err: unknown) => new BundleRefused(`the archive cannot be read: ${(err as Error).message}`);
   const nextEntry = async (): Promise<TarEntry | undefined> => {
     const next = await entries.next().catch((err: unknown) => {
@@ -164,7 +165,7 @@ function archiveSource(parts: string[]): BundleSource {
   };
   return {
     async manifest() {
-      const bytes = await whole(await nextEntry(), MANIFEST_FILE, `${parts[0]} is not a bundle archive: it does not start with ${MANIFEST_FILE}`);
+      const bytes = await whole(await nextEntry(), MANIFEST_FILE, `${label} is not a bundle archive: it does not start with ${MANIFEST_FILE}`);
       const signature = await whole(await nextEntry(), SIGNATURE_FILE, `the bundle is not signed: ${SIGNATURE_FILE} does not follow the manifest`);
       return { bytes, signature: signature.toString('utf8') };
     },
@@ -187,7 +188,7 @@ function archiveSource(parts: string[]): BundleSource {
         };
       }
       const missing = [...listed.keys()].find((sha256) => !seen.has(sha256));
-      if (missing) throw new BundleRefused(`the archive ends before blob sha256:${missing}: it is truncated, or a part is missing (${parts.length} parts read)`);
+      if (missing) throw new BundleRefused(`the archive ends before blob sha256:${missing}: it is truncated, or a part is missing (${label})`);
     },
   };
 }

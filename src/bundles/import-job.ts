@@ -4,6 +4,7 @@ import { ShelfError } from '../errors.js';
 import { withLease } from '../lifecycle/lease.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
+import { bundleSource } from './bundle-files.js';
 import { importBundle } from './import.js';
 import { loadPublicKey } from './signing.js';
 
@@ -33,7 +34,7 @@ export async function runImport(
   const trusted = await Promise.all(context.config.bundles.trustedKeys.map((file) => loadPublicKey(file)));
   return withLease(context.index, 'bundle-import', async (lease) => {
     let renewed = Date.now();
-    const result = await importBundle(context, path, trusted, (done, total) => {
+    const result = await importBundle(context, await bundleSource(path), `file:${path}`, trusted, (done, total) => {
       onProgress(done, total);
       if (Date.now() - renewed > LEASE_RENEWAL_MS) {
         renewed = Date.now();

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ShelfConfig } from '../config/schema.js';
 import type { FsBlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
-import { bundleSource } from './bundle-files.js';
+import type { BundleSource } from './bundle-files.js';
 import { BundleRefused } from './bundle-refused.js';
 import { bundleManifestSchema, type BundleManifest } from './manifest.js';
 import { keyId, verifiedBy } from './signing.js';
@@ -26,11 +26,12 @@ export interface ImportResult {
  */
 export async function importBundle(
   { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
-  path: string,
+  source: BundleSource,
+  /** Where it came from, as the list of imported bundles shows it: `file:<path>`, `replication:<name>`. */
+  origin: string,
   trusted: KeyObject[],
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<ImportResult> {
-  const source = await bundleSource(path);
   const { bytes, signature } = await source.manifest();
   if (trusted.length === 0) throw new BundleRefused('no trusted bundle keys are configured (bundles.trustedKeys)');
   if (!verifiedBy(bytes, signature.trim(), trusted)) {
@@ -45,7 +46,7 @@ export async function importBundle(
       throw new BundleRefused(`the bundle holds the ${repo.type} ${repo.format} repository ${repo.key}, which this config does not define alike`);
     }
   }
-  const imported = await index.importedBundles();
+  const imported = (await index.importedBundles()).map((bundle) => bundle.id);
   if (imported.includes(manifest.id)) return { manifest, imported: false, newBlobs: 0 };
   if (manifest.predecessor !== null && !imported.includes(manifest.predecessor)) {
     throw new BundleRefused(`the bundle follows bundle ${manifest.predecessor}, which has not been imported here; import that one first`);
@@ -72,7 +73,8 @@ export async function importBundle(
       const cache = record.cache && { ...record.cache, expiresAt: record.cache.expiresAt === null ? null : 0 };
       return { ...record, blob, ...(cache && { cache }) };
     });
-    await index.applyBundle({ id: manifest.id, predecessor: manifest.predecessor, createdAt: manifest.createdAt }, records);
+    const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
+    await index.applyBundle({ id: manifest.id, predecessor: manifest.predecessor, createdAt: manifest.createdAt, keyId: manifest.keyId, source: origin, bytes }, records);
   } catch (err) {
     // Nothing was indexed: what this import added to the store is taken out again.
     for (const sha256 of added) await blobs.sweep(sha256, Number.MAX_SAFE_INTEGER, async () => (await index.blobReferences(sha256)) > 0);

@@ -180,6 +180,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       /** Worker processes; 0 means one per CPU. 1 runs everything in a single process. */
       workers: z.number().int().nonnegative().default(0),
+      /**
+       * `edge`: a read-only Shelf that serves what bundles (shelf import, POST /api/import) and replication
+       * bring, and refuses every deploy, delete and annotation with a message that says so.
+       */
+      mode: z.enum(['standard', 'edge']).default('standard'),
       /** The URL clients reach Shelf at, when it differs from the Host header (behind a proxy). */
       baseUrl: z.url().optional(),
       /** Honour X-Forwarded-Proto / X-Forwarded-Host from a reverse proxy. */

@@ -57,6 +57,8 @@ export class AccessControl {
     readonly identity: Identity,
     readonly tokens: JwtSigner,
     readonly audit: AuditLog,
+    /** An edge node: nobody changes content through the protocols or the API (only imports and replication do). */
+    private readonly readOnly = false,
   ) {}
 
   /** The caller of a request: anonymous without credentials; invalid credentials are a 401, whatever anonymous may do. */
@@ -95,6 +97,9 @@ export class AccessControl {
    * virtual repository is checked against the repository it lands in, its `defaultDeployRepo`.
    */
   async require(ctx: RequestContext, action: Action, repo: Repository, subject?: string, challenge?: string): Promise<Principal> {
+    if (this.readOnly && action !== 'read') {
+      throw new ShelfError('READ_ONLY', 403, `this Shelf is an edge node (server.mode: edge): it serves what bundles and replication bring, and nobody may ${action} in ${repo.key}`);
+    }
     const checked = this.checkedRepo(action, repo);
     if (action !== 'read') ctx.access.change = { action, repo: checked.key, ...(subject !== undefined && { subject }) };
     const principal = await this.principal(ctx);

@@ -64,6 +64,45 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** A bundle as it is applied: what it is, who signed it, where it came from. */
+export interface BundleApplied {
+  id: string;
+  predecessor: string | null;
+  createdAt: number;
+  keyId: string;
+  /** `file:<path>`, `upload`, or `replication:<name>`. */
+  source: string;
+  bytes: number;
+}
+
+export interface ImportedBundle extends Omit<BundleApplied, 'keyId' | 'source'> {
+  importedAt: number;
+  keyId: string | null;
+  source: string | null;
+  records: number;
+}
+
+/** One run of a replication: the bundle it applied (none when nothing had changed), or why it failed. */
+export interface ReplicationRun {
+  at: number;
+  bundle?: { id: string; createdAt: number };
+  error?: string;
+  records: number;
+  bytes: number;
+}
+
+export interface ReplicationState {
+  name: string;
+  /** The newest bundle applied: the next run asks for what changed after it. */
+  lastBundle: { id: string; createdAt: number } | null;
+  lastRunAt: number | null;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  runs: number;
+  records: number;
+  bytes: number;
+}
+
 export interface UpstreamOutage {
   until: number;
   reason: string;
@@ -143,13 +182,16 @@ export interface MetadataIndex {
   takeOverLease(name: string, from: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Total bytes of distinct blobs referenced by any repository. */
   storageBytes(): Promise<number>;
-  /** Ids of the bundles imported here. */
-  importedBundles(): Promise<string[]>;
+  /** The bundles imported here, oldest first. */
+  importedBundles(): Promise<ImportedBundle[]>;
   /**
    * Records a bundle's artifacts (their blobs already in the store) and the bundle itself, in one
    * transaction: all of them become visible at once, or none.
    */
-  applyBundle(bundle: { id: string; predecessor: string | null; createdAt: number }, artifacts: BundledArtifact[]): Promise<void>;
+  applyBundle(bundle: BundleApplied, artifacts: BundledArtifact[]): Promise<void>;
+  /** Each replication's progress: its last bundle and run. */
+  replicationStates(): Promise<ReplicationState[]>;
+  recordReplicationRun(name: string, run: ReplicationRun): Promise<void>;
   /** Proves the index can be written (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

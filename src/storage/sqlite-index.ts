@@ -2,7 +2,11 @@ import Database from 'better-sqlite3';
 import type { StoredBlob } from './blob-store.js';
 import type {
   ArtifactRecord,
+  BundleApplied,
   BundledArtifact,
+  ImportedBundle,
+  ReplicationRun,
+  ReplicationState,
   CacheState,
   CacheTally,
   ChecksumQuery,
@@ -98,6 +102,14 @@ const MIGRATIONS: string[] = [
    CREATE INDEX artifacts_last_use ON artifacts (repo, COALESCE(downloaded_at, created_at));`,
   // Air-gap: the bundles imported here, so that a bundle is applied once and incremental ones in order.
   `CREATE TABLE imported_bundles (id TEXT PRIMARY KEY, predecessor TEXT, created_at INTEGER NOT NULL, imported_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // Where imported content came from (what an edge shows), and each replication's progress.
+  `ALTER TABLE imported_bundles ADD COLUMN key_id TEXT;
+   ALTER TABLE imported_bundles ADD COLUMN source TEXT;
+   ALTER TABLE imported_bundles ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE imported_bundles ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE replication_state (name TEXT PRIMARY KEY, last_bundle TEXT, last_bundle_created_at INTEGER,
+     last_run_at INTEGER, last_success_at INTEGER, last_error TEXT,
+     runs INTEGER NOT NULL DEFAULT 0, records INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;`,
 ];
 
 interface UserRow {
@@ -473,11 +485,59 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return row.bytes;
   }
 
-  async importedBundles(): Promise<string[]> {
-    return (this.sql(`SELECT id FROM imported_bundles ORDER BY imported_at`).all() as { id: string }[]).map((row) => row.id);
+  async importedBundles(): Promise<ImportedBundle[]> {
+    const rows = this.sql(`SELECT * FROM imported_bundles ORDER BY imported_at`).all() as {
+      id: string; predecessor: string | null; created_at: number; imported_at: number; key_id: string | null; source: string | null; records: number; bytes: number;
+    }[];
+    return rows.map((row) => ({
+      id: row.id,
+      predecessor: row.predecessor,
+      createdAt: row.created_at,
+      importedAt: row.imported_at,
+      keyId: row.key_id,
+      source: row.source,
+      records: row.records,
+      bytes: row.bytes,
+    }));
   }
 
-  async applyBundle(bundle: { id: string; predecessor: string | null; createdAt: number }, artifacts: BundledArtifact[]): Promise<void> {
+  async replicationStates(): Promise<ReplicationState[]> {
+    const rows = this.sql(`SELECT * FROM replication_state ORDER BY name`).all() as {
+      name: string; last_bundle: string | null; last_bundle_created_at: number | null; last_run_at: number | null; last_success_at: number | null;
+      last_error: string | null; runs: number; records: number; bytes: number;
+    }[];
+    return rows.map((row) => ({
+      name: row.name,
+      lastBundle: row.last_bundle === null ? null : { id: row.last_bundle, createdAt: row.last_bundle_created_at! },
+      lastRunAt: row.last_run_at,
+      lastSuccessAt: row.last_success_at,
+      lastError: row.last_error,
+      runs: row.runs,
+      records: row.records,
+      bytes: row.bytes,
+    }));
+  }
+
+  async recordReplicationRun(name: string, run: ReplicationRun): Promise<void> {
+    this.sql(
+      `INSERT INTO replication_state (name, last_bundle, last_bundle_created_at, last_run_at, last_success_at, last_error, runs, records, bytes)
+       VALUES (@name, @bundle, @bundleCreatedAt, @at, CASE WHEN @error IS NULL THEN @at END, @error, 1, @records, @bytes)
+       ON CONFLICT (name) DO UPDATE SET
+         last_bundle = COALESCE(@bundle, last_bundle), last_bundle_created_at = COALESCE(@bundleCreatedAt, last_bundle_created_at),
+         last_run_at = @at, last_success_at = CASE WHEN @error IS NULL THEN @at ELSE last_success_at END, last_error = @error,
+         runs = runs + 1, records = records + @records, bytes = bytes + @bytes`,
+    ).run({
+      name,
+      bundle: run.bundle?.id ?? null,
+      bundleCreatedAt: run.bundle?.createdAt ?? null,
+      at: run.at,
+      error: run.error ?? null,
+      records: run.records,
+      bytes: run.bytes,
+    });
+  }
+
+  async applyBundle(bundle: BundleApplied, artifacts: BundledArtifact[]): Promise<void> {
     const upsert = this.sql(
       `INSERT INTO artifacts (repo, path, sha256, content_type, created_at, modified_at,
          upstream_etag, upstream_last_modified, fetched_at, expires_at)
@@ -505,8 +565,10 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
         });
         this.sql(`DELETE FROM negative_cache WHERE repo = ? AND path = ?`).run(artifact.repo, artifact.path);
       }
-      this.sql(`INSERT INTO imported_bundles (id, predecessor, created_at, imported_at) VALUES (?, ?, ?, ?)`)
-        .run(bundle.id, bundle.predecessor, bundle.createdAt, now);
+      this.sql(
+        `INSERT INTO imported_bundles (id, predecessor, created_at, imported_at, key_id, source, records, bytes)
+         VALUES (@id, @predecessor, @createdAt, @now, @keyId, @source, @records, @bytes)`,
+      ).run({ ...bundle, now, records: artifacts.length });
     }).immediate();
   }
 

@@ -231,3 +231,29 @@ t.test('kill -9 half-way through an import leaves nothing visible; importing aga
   t.equal((await d.app.index.listArtifacts('files')).length, 120);
   t.same(Buffer.from(await (await fetch(`${d.url}/files/many/f7.bin`)).arrayBuffer()), Buffer.alloc(512 * 1024, 7));
 });
+
+t.test('an edge node serves what bundles bring, refuses every change, and shows where its content came from', async (t) => {
+  const edge = await startShelf({ repositories, server: { mode: 'edge' }, bundles: { trustedKeys: [publicKey] } });
+  t.teardown(() => edge.stop());
+  await new Identity(edge.app.index).addUser({ name: 'root', password: 'root-password', admin: true });
+  const admin = { authorization: `Basic ${Buffer.from('root:root-password').toString('base64')}` };
+  const archive = join(root, 'media', 'bundle.tar.000');
+  const imported = await fetch(`${edge.url}/api/import`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ path: archive }) });
+  t.equal(imported.status, 200);
+  t.equal((await fetch(`${edge.url}/files/media/big.bin`)).status, 200, 'imported content is served');
+
+  for (const [method, path] of [['PUT', '/files/media/new.bin'], ['DELETE', '/files/media/big.bin']] as const) {
+    const refused = await fetch(`${edge.url}${path}`, { method, headers: admin, ...(method === 'PUT' && { body: 'x' }) });
+    t.equal(refused.status, 403, `${method} is refused, even to an administrator`);
+    t.match(await refused.text(), /edge node \(server\.mode: edge\)/);
+  }
+  const publisher = new ClientProject(`${edge.url}/npm-local/`, { name: 'refused', version: '1.0.0', license: 'MIT' });
+  t.teardown(() => publisher.remove());
+  const published = await publisher.npm('publish');
+  t.not(published.code, 0);
+  t.match(published.stderr, /edge node/, 'npm prints why');
+
+  const bundles = (await (await fetch(`${edge.url}/api/bundles`, { headers: admin })).json()) as { source: string; keyId: string; records: number }[];
+  t.match(bundles, [{ source: `file:${archive}`, keyId: /^[0-9a-f]{16}$/, records: 1 }]);
+  t.equal((await fetch(`${edge.url}/api/bundles`)).status, 401);
+});
