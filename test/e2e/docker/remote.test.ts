@@ -30,7 +30,8 @@ const frontUrl = `http://127.0.0.1:${(front.address() as { port: number }).port}
 
 const shelf = await startShelf({
   repositories: [
-    { key: 'hub', format: 'docker', type: 'remote', url: upstream.url, tagTtlSeconds: 1, assumedOfflineSeconds: 0 },
+    // as-cached: with the upstream stopped the tag list still names `latest`, never pulled (pull-check.sh expects all three).
+    { key: 'hub', format: 'docker', type: 'remote', url: upstream.url, tagTtlSeconds: 1, assumedOfflineSeconds: 0, offlineMetadata: 'as-cached' },
     { key: 'limited', format: 'docker', type: 'remote', url: frontUrl },
     { key: 'docker-local', format: 'docker', type: 'local' },
     { key: 'docker', format: 'docker', type: 'virtual', members: ['docker-local', 'hub'], defaultDeployRepo: 'docker-local' },
