@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
 import { SecurityApi } from './api/security-api.js';
 import { SystemApi } from './api/system-api.js';
-import { importInThread } from './bundles/import-job.js';
+import { ReplicationApi } from './api/replication-api.js';
+import type { ReplicationOutcome } from './replication/replication.js';
+import { importUploaded, type ImportSummary } from './bundles/import-job.js';
+import { runInJobThread } from './lifecycle/job-thread.js';
 import { collectGarbage } from './lifecycle/gc.js';
 import { CacheEviction } from './lifecycle/eviction.js';
 import { applyRetention } from './lifecycle/retention.js';
@@ -55,6 +58,8 @@ export function storagePaths(config: ShelfConfig) {
     signingKey: config.security.signingKeyFile ?? join(dataDir, 'security', 'jwt.key'),
     bundleSigningKey: config.bundles.signingKeyFile ?? join(dataDir, 'security', 'bundle-signing.key'),
     auditLog: config.security.auditLog ?? join(dataDir, 'logs', 'audit.log'),
+    /** Bundles received over HTTP, while they are imported. */
+    imports: join(dataDir, 'imports'),
   };
 }
 
@@ -103,6 +108,7 @@ export class ShelfApp {
       uploads: () => this.services.uploads.stats(),
       disk: () => disk.space(),
       repositories: () => index.repositoryUsage(),
+      replication: () => index.replicationStates(),
     });
     const metrics = this.metrics;
     this.passwordChecks = new PasswordChecks((outcome) => metrics.passwordChecks.inc({ outcome }));
@@ -130,10 +136,15 @@ export class ShelfApp {
     const jobs = {
       gc: (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun }),
       retention: (dryRun: boolean) => applyRetention({ repos: this.repos, index, audit, log }, { dryRun }),
-      importBundle: (path: string) => importInThread(config, path),
+      importBundle: (path: string, origin?: string) => runInJobThread<ImportSummary>(config, { kind: 'import', path, ...(origin && { origin }) }),
       importedBundles: () => index.importedBundles(),
+      importUpload: async (archive: AsyncIterable<Buffer>) => {
+        await blobs.ensureSpace();
+        return importUploaded(config, archive);
+      },
     };
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk);
+    const replication = new ReplicationApi(config, index, blobs, access, (name) => runInJobThread<ReplicationOutcome>(config, { kind: 'replicate', name }));
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk, replication);
     this.services = {
       config,
       downloads: this.downloads,

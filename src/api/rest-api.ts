@@ -11,6 +11,7 @@ import { formatModule } from '../formats/index.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { SecurityApi } from './security-api.js';
 import type { SystemApi } from './system-api.js';
+import type { ReplicationApi } from './replication-api.js';
 import { PromotionApi } from './promotion-api.js';
 import type { DiskGuard } from '../storage/disk-guard.js';
 
@@ -27,6 +28,7 @@ export class RestApi {
     private readonly security: SecurityApi,
     private readonly system: SystemApi,
     private readonly disk: DiskGuard,
+    private readonly replication: ReplicationApi,
   ) {
     this.promotion = new PromotionApi(repos, access);
   }
@@ -37,6 +39,8 @@ export class RestApi {
     if (area === 'system') return this.system.handle(ctx, rest);
     if (area === 'import' && rest.length === 0) return this.system.handleImport(ctx);
     if (area === 'bundles' && rest.length === 0) return this.system.handleBundles(ctx);
+    if (area === 'export' && rest.length === 0) return this.replication.export(ctx);
+    if (area === 'replication') return this.replication.handle(ctx, rest);
     if (area === 'copy' || area === 'move' || area === 'promote') return this.promotion.handle(ctx, area, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
     if (area === 'storage' && rest.length === 1 && rest[0] === 'summary') return this.storageSummary(ctx);

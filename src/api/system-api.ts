@@ -5,7 +5,7 @@ import type { GcReport } from '../lifecycle/gc.js';
 import type { RetentionReport } from '../lifecycle/retention.js';
 import type { ImportSummary } from '../bundles/import-job.js';
 import type { ImportedBundle } from '../storage/metadata-index.js';
-import { readJsonBody } from '../http/request-body.js';
+import { readJsonBody, requestBody } from '../http/request-body.js';
 import { badRequest } from '../errors.js';
 import type { AccessControl } from '../security/access-control.js';
 
@@ -15,6 +15,8 @@ export interface MaintenanceJobs {
   retention(dryRun: boolean): Promise<RetentionReport>;
   /** A bundle at a path on this host (a directory, an archive or its first part). */
   importBundle(path: string): Promise<ImportSummary>;
+  /** A bundle archive sent as a request body (push replication). */
+  importUpload(archive: AsyncIterable<Buffer>): Promise<ImportSummary>;
   importedBundles(): Promise<ImportedBundle[]>;
 }
 
@@ -43,15 +45,24 @@ export class SystemApi {
     sendJson(ctx, 200, await this.jobs.importedBundles());
   }
 
-  /** `POST /api/import` `{"path": "/media/usb/bundle.tar"}`: a bundle on this host's disks, verified and applied; administrators only. */
+  /**
+   * `POST /api/import`: `{"path": "/media/usb/bundle.tar"}`, a bundle on this host's disks, or a bundle
+   * archive as the body (`Content-Type: application/x-tar`, what push replication sends); verified and
+   * applied in a thread of its own. Administrators only.
+   */
   async handleImport(ctx: RequestContext): Promise<void> {
     if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
     const actor = this.access.actor(ctx, await this.access.administrator(ctx));
-    const body = (await readJsonBody(ctx)) as { path?: unknown } | undefined;
-    if (typeof body?.path !== 'string' || !body.path.startsWith('/')) throw badRequest('name the bundle as {"path": "/absolute/path"} on this host');
-    const path = body.path;
+    let path = 'upload';
+    const run = async () => {
+      if (ctx.req.headers['content-type']?.startsWith('application/x-tar')) return this.jobs.importUpload(requestBody(ctx, Number.MAX_SAFE_INTEGER));
+      const body = (await readJsonBody(ctx)) as { path?: unknown } | undefined;
+      if (typeof body?.path !== 'string' || !body.path.startsWith('/')) throw badRequest('send a bundle archive (application/x-tar), or name one on this host as {"path": "/absolute/path"}');
+      path = body.path;
+      return this.jobs.importBundle(path);
+    };
     try {
-      const summary = await this.jobs.importBundle(path);
+      const summary = await run();
       this.access.audit.record({ event: 'import', ...actor, path, bundle: summary.id, result: 'ok' });
       sendJson(ctx, 200, summary);
     } catch (err) {

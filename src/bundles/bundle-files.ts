@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BundleRefused } from './bundle-refused.js';
 import { bundleBlobPath, MANIFEST_FILE, SIGNATURE_FILE } from './manifest.js';
@@ -21,7 +22,7 @@ export const isArchivePath = (path: string) => path.endsWith('.tar');
 
 /** A sink for `out`: an archive when it ends in `.tar` (in parts of `partBytes` when given), else a new or empty directory. */
 export async function bundleSink(out: string, partBytes?: number): Promise<BundleSink> {
-  if (isArchivePath(out)) return ArchiveSink.create(out, partBytes);
+  if (isArchivePath(out)) return new ArchiveSink(await PartFiles.create(out, partBytes));
   if (partBytes !== undefined) throw new Error('parts are for archives: name the bundle <name>.tar');
   await mkdir(out, { recursive: true });
   if ((await readdir(out)).length > 0) throw new Error(`${out} is not empty`);
@@ -35,8 +36,14 @@ export async function bundleSink(out: string, partBytes?: number): Promise<Bundl
   };
 }
 
+/** Where an archive's bytes go: files on disk, or an HTTP response. */
+interface ByteTarget {
+  write(chunk: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Bytes into one file, or into numbered parts of at most `partBytes` each. */
-class ArchiveSink implements BundleSink {
+class PartFiles implements ByteTarget {
   private file: FileHandle | undefined;
   private written = 0;
   private part = 0;
@@ -46,12 +53,12 @@ class ArchiveSink implements BundleSink {
     private readonly partBytes: number | undefined,
   ) {}
 
-  static async create(path: string, partBytes: number | undefined): Promise<ArchiveSink> {
+  static async create(path: string, partBytes: number | undefined): Promise<PartFiles> {
     if (partBytes !== undefined && (partBytes < 1024 * 1024 || partBytes % 512 !== 0)) throw new Error('a part holds at least 1 MiB, in whole 512-byte blocks');
     await mkdir(dirname(path), { recursive: true });
-    const sink = new ArchiveSink(path, partBytes);
-    await sink.nextFile();
-    return sink;
+    const files = new PartFiles(path, partBytes);
+    await files.nextFile();
+    return files;
   }
 
   private async nextFile(): Promise<void> {
@@ -63,7 +70,7 @@ class ArchiveSink implements BundleSink {
     this.written = 0;
   }
 
-  private async write(chunk: Buffer): Promise<void> {
+  async write(chunk: Buffer): Promise<void> {
     let rest = chunk;
     while (rest.length > 0) {
       if (this.partBytes !== undefined && this.written === this.partBytes) await this.nextFile();
@@ -74,21 +81,51 @@ class ArchiveSink implements BundleSink {
     }
   }
 
+  async close(): Promise<void> {
+    await this.file?.sync();
+    await this.file?.close();
+  }
+}
+
+/** An archive streamed into `stream` (an HTTP response), waiting whenever the reader is slower. */
+export function streamSink(stream: Writable): BundleSink {
+  return new ArchiveSink({
+    write: (chunk) =>
+      new Promise((resolve, reject) => {
+        if (stream.destroyed) return reject(new Error('the receiver went away'));
+        if (stream.write(chunk)) return resolve();
+        const done = (err?: Error) => {
+          stream.off('drain', done);
+          stream.off('close', closed);
+          if (err) reject(err);
+          else resolve();
+        };
+        const closed = () => done(new Error('the receiver went away'));
+        stream.once('drain', done);
+        stream.once('close', closed);
+      }),
+    close: () => new Promise((resolve) => stream.end(resolve)),
+  });
+}
+
+/** Entries as tar: header, bytes, padding; the end-of-archive blocks on close. */
+class ArchiveSink implements BundleSink {
+  constructor(private readonly target: ByteTarget) {}
+
   async add(name: string, size: number, body: AsyncIterable<Buffer> | Buffer): Promise<void> {
-    await this.write(tarHeader(name, size));
+    await this.target.write(tarHeader(name, size));
     let count = 0;
     for await (const chunk of Buffer.isBuffer(body) ? [body] : body) {
       count += chunk.length;
-      await this.write(chunk);
+      await this.target.write(chunk);
     }
     if (count !== size) throw new Error(`${name} gave ${count} bytes, not ${size}`);
-    await this.write(padding(size));
+    await this.target.write(padding(size));
   }
 
   async close(): Promise<void> {
-    await this.write(END_OF_ARCHIVE);
-    await this.file?.sync();
-    await this.file?.close();
+    await this.target.write(END_OF_ARCHIVE);
+    await this.target.close();
   }
 }
 

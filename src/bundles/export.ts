@@ -6,7 +6,7 @@ import type { FsBlobStore } from '../storage/blob-store.js';
 import { listAll } from '../storage/listing.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import type { SeedList } from '../seed/seed-list.js';
-import { bundleSink } from './bundle-files.js';
+import type { BundleSink } from './bundle-files.js';
 import { BUNDLE_FORMAT, bundleBlobPath, MANIFEST_FILE, SIGNATURE_FILE, type BundleManifest, type BundleRecord } from './manifest.js';
 import { keyId, publicKeyOf, signBytes } from './signing.js';
 
@@ -17,10 +17,10 @@ export interface ExportOptions {
   selection: ExportSelection;
   /** Incremental: only what was stored or cached after this time (ms), following bundle `predecessor`. */
   since?: { time: number; predecessor: string };
-  /** A directory that does not exist yet or is empty, or an archive `<name>.tar` that does not exist yet. */
-  out: string;
-  /** For an archive: parts of at most this many bytes (`<name>.tar.000`, `.001`, …). */
-  partBytes?: number;
+  /** Where the bundle goes (see bundleSink), made once the bundle is known not to be empty. */
+  sink: () => Promise<BundleSink>;
+  /** An incremental bundle with nothing in it is not written (export answers undefined). */
+  skipEmpty?: boolean;
   signingKey: KeyObject;
 }
 
@@ -32,7 +32,7 @@ export interface ExportOptions {
 export async function exportBundle(
   { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
   options: ExportOptions,
-): Promise<BundleManifest> {
+): Promise<BundleManifest | undefined> {
   const storageRepos = new Map<string, BundleManifest['repositories'][number]>();
   const records: BundleRecord[] = [];
   const sizes = new Map<string, number>();
@@ -59,6 +59,7 @@ export async function exportBundle(
     });
     sizes.set(record.blob.sha256, record.blob.size);
   }
+  if (options.skipEmpty && records.length === 0) return undefined;
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     id: randomUUID(),
@@ -72,7 +73,7 @@ export async function exportBundle(
   const bytes = Buffer.from(JSON.stringify(manifest, null, 1));
   const signature = Buffer.from(`${signBytes(bytes, options.signingKey)}\n`);
   // The manifest first: an archive is checked before a single blob is read.
-  const sink = await bundleSink(options.out, options.partBytes);
+  const sink = await options.sink();
   await sink.add(MANIFEST_FILE, bytes.length, bytes);
   await sink.add(SIGNATURE_FILE, signature.length, signature);
   for (const [sha256, size] of sizes) await sink.add(bundleBlobPath(sha256), size, await blobs.open(sha256));

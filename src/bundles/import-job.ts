@@ -1,10 +1,15 @@
-import { Worker } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { storagePaths } from '../app.js';
+import { runInJobThread } from '../lifecycle/job-thread.js';
 import type { ShelfConfig } from '../config/schema.js';
-import { ShelfError } from '../errors.js';
 import { withLease } from '../lifecycle/lease.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
-import { bundleSource } from './bundle-files.js';
+import { bundleSource, type BundleSource } from './bundle-files.js';
 import { importBundle } from './import.js';
 import { loadPublicKey } from './signing.js';
 
@@ -22,42 +27,53 @@ export interface ImportSummary {
 /** How often a long import renews its lease (which lasts five minutes). */
 const LEASE_RENEWAL_MS = 60_000;
 
-/**
- * Imports a bundle with the configured trusted keys, one import at a time across the cluster (a lease in
- * the index), so two imports of one bundle never race to apply it.
- */
+/** An import from a path on this host (a directory, an archive or its first part). */
 export async function runImport(
   context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
   path: string,
   onProgress: (done: number, total: number) => void = () => undefined,
+  origin = `file:${path}`,
 ): Promise<ImportSummary> {
+  return importFrom(context, await bundleSource(path), origin, onProgress);
+}
+
+/**
+ * Imports a bundle with the configured trusted keys, one import at a time across the cluster (a lease in
+ * the index), so two imports of one bundle never race to apply it.
+ */
+export async function importFrom(
+  context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  source: BundleSource,
+  origin: string,
+  onProgress: (done: number, total: number) => void = () => undefined,
+): Promise<ImportSummary & { createdAt: number; bytes: number }> {
   const trusted = await Promise.all(context.config.bundles.trustedKeys.map((file) => loadPublicKey(file)));
   return withLease(context.index, 'bundle-import', async (lease) => {
     let renewed = Date.now();
-    const result = await importBundle(context, await bundleSource(path), `file:${path}`, trusted, (done, total) => {
+    const result = await importBundle(context, source, origin, trusted, (done, total) => {
       onProgress(done, total);
       if (Date.now() - renewed > LEASE_RENEWAL_MS) {
         renewed = Date.now();
         void lease.renew().catch(() => undefined);
       }
     });
-    const { id, predecessor, records, blobs } = result.manifest;
-    return { id, imported: result.imported, predecessor, records: records.length, blobs: blobs.length, newBlobs: result.newBlobs };
+    const { id, predecessor, records, blobs, createdAt } = result.manifest;
+    const bytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+    return { id, imported: result.imported, predecessor, records: records.length, blobs: blobs.length, newBlobs: result.newBlobs, createdAt, bytes };
   });
 }
 
 /**
- * An import started through the API, run in a thread of its own with its own storage handles: reading and
- * hashing gigabytes never runs on the event loop that serves requests.
+ * A bundle archive sent over HTTP (push replication): kept whole on disk first, then imported in a thread
+ * of its own like a file; nothing is visible until it is verified, and the file goes either way.
  */
-export function importInThread(config: ShelfConfig, path: string): Promise<ImportSummary> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./import-thread.js', import.meta.url), { workerData: { config, path } });
-    worker.once('message', (message: { summary?: ImportSummary; error?: { code: string; status: number; message: string } }) => {
-      if (message.summary) resolve(message.summary);
-      else reject(new ShelfError(message.error!.code, message.error!.status, message.error!.message));
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the import thread ended (exit ${code}) without an answer`)));
-  });
+export async function importUploaded(config: ShelfConfig, archive: AsyncIterable<Buffer>): Promise<ImportSummary> {
+  const file = join(storagePaths(config).imports, `${randomUUID()}.tar`);
+  await mkdir(dirname(file), { recursive: true });
+  try {
+    await pipeline(archive, createWriteStream(file, { flags: 'wx' }));
+    return await runInJobThread<ImportSummary>(config, { kind: 'import', path: file, origin: 'upload' });
+  } finally {
+    await rm(file, { force: true });
+  }
 }

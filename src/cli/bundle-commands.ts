@@ -2,7 +2,7 @@ import type { Command, Option } from 'commander';
 import { storagePaths } from '../app.js';
 import { exportBundle } from '../bundles/export.js';
 import { runImport } from '../bundles/import-job.js';
-import { bundleSource } from '../bundles/bundle-files.js';
+import { bundleSink, bundleSource } from '../bundles/bundle-files.js';
 import { parseByteSize } from '../config/byte-size.js';
 import { createSigningKey, keyId, loadSigningKey, publicKeyOf, publicKeyPem } from '../bundles/signing.js';
 import type { ShelfConfig } from '../config/schema.js';
@@ -70,12 +70,12 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
           { index, blobs, config },
           {
             selection,
-            out: options.out,
+            sink: () => bundleSink(options.out, partBytes),
             signingKey,
-            ...(partBytes !== undefined && { partBytes }),
             ...(previous && { since: { time: previous.createdAt, predecessor: previous.id } }),
           },
         );
+        if (!manifest) return;
         const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
         console.log(`bundle ${manifest.id}: ${manifest.records.length} records, ${manifest.blobs.length} blobs, ${bytes} bytes${manifest.predecessor ? `, after ${manifest.predecessor}` : ''}`);
       }).catch(fail);

@@ -315,6 +315,27 @@ export const configSchema = z.strictObject({
       trustedKeys: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
+  /**
+   * Replication with other Shelf appliances over HTTP, as signed incremental bundles: `pull` asks `url` for
+   * what changed in `repositories` since the last bundle it applied (the source's key must be in
+   * bundles.trustedKeys); `push` sends what changed here to `url`'s /api/import (this Shelf's key must be
+   * trusted there). Each runs every `intervalSeconds`, resumes from its last applied bundle, and shows its
+   * state in /api/replication.
+   */
+  replication: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+        direction: z.enum(['pull', 'push']).default('pull'),
+        url: z.url(),
+        /** The other side's credentials: a user's password or an API token (read there for pull; an administrator's for push). */
+        auth: upstreamAuth.optional(),
+        /** The same keys on both sides. */
+        repositories: z.array(repoKey).min(1),
+        intervalSeconds: z.number().int().positive().default(300),
+      }),
+    )
+    .default([]),
   repositories: z.array(repositorySchema).default([]),
 });
 

@@ -6,6 +6,7 @@ import { CacheEviction, evictionConfigured } from './eviction.js';
 import { collectGarbage } from './gc.js';
 import { withJobContext, type JobContext } from './job-context.js';
 import { applyRetention } from './retention.js';
+import { runInJobThread } from './job-thread.js';
 
 export interface Scheduler {
   stop(): void;
@@ -24,6 +25,19 @@ export function scheduleLifecycleJobs(config: ShelfConfig, log: Logger): Schedul
   };
   onSchedule(config.storage.retention.schedule, 'retention', (context) => applyRetention(context, { dryRun: false }));
   onSchedule(config.storage.gc.schedule, 'garbage collection', (context) => collectGarbage(context, { dryRun: false }));
+  for (const { name, intervalSeconds } of config.replication) {
+    const replicate = () =>
+      runInJobThread(config, { kind: 'replicate', name }).then(
+        (outcome) => log.info({ job: 'replication', outcome }, `replication ${name} ran`),
+        (err: unknown) => {
+          if (err instanceof ShelfError && err.code === 'JOB_RUNNING') log.info({ job: 'replication', name }, `replication ${name} skipped: ${err.message}`);
+          else log.warn({ err, job: 'replication', name }, `replication ${name} failed: ${(err as Error).message}`);
+        },
+      );
+    // The first run soon after start, then one per interval.
+    timers.push(setTimeout(() => void replicate(), Math.min(intervalSeconds, 5) * 1000).unref());
+    timers.push(setInterval(() => void replicate(), intervalSeconds * 1000).unref());
+  }
   if (evictionConfigured(config)) {
     const evict = () => runJob(config, log, 'cache eviction', (context) => new CacheEviction(context).run());
     timers.push(setInterval(() => void evict(), config.storage.cacheEviction.intervalSeconds * 1000).unref());
@@ -31,7 +45,7 @@ export function scheduleLifecycleJobs(config: ShelfConfig, log: Logger): Schedul
   return {
     stop: () => {
       crons.forEach((cron) => cron.stop());
-      timers.forEach((timer) => clearInterval(timer));
+      timers.forEach((timer) => clearTimeout(timer));
     },
   };
 }

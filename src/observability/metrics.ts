@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DiskSpace } from '../storage/disk-guard.js';
-import type { RepositoryUsage } from '../storage/metadata-index.js';
+import type { ReplicationState, RepositoryUsage } from '../storage/metadata-index.js';
 
 /** Where the gauges read their values on each scrape. */
 export interface MetricSources {
@@ -10,6 +10,7 @@ export interface MetricSources {
   uploads(): Promise<{ sessions: number; bytes: number }>;
   disk(): Promise<DiskSpace>;
   repositories(): Promise<RepositoryUsage[]>;
+  replication(): Promise<ReplicationState[]>;
 }
 
 /** Shelf's Prometheus metrics. In a cluster each worker has its own; the primary sums them on scrape. */
@@ -76,7 +77,7 @@ export class ShelfMetrics {
   readonly storageBytes: Gauge;
   readonly upstreamBudget: Gauge<'repo'>;
 
-  constructor({ storageBytes, upstreamBudgets, uploads, disk, repositories }: MetricSources) {
+  constructor({ storageBytes, upstreamBudgets, uploads, disk, repositories, replication }: MetricSources) {
     // Upload sessions live in the shared data directory: every worker reports the same figures.
     new Gauge({
       name: 'shelf_upload_sessions',
@@ -144,6 +145,36 @@ export class ShelfMetrics {
       aggregator: 'max',
       async collect() {
         for (const { repo, bytes } of await repositories()) this.set({ repo }, bytes);
+      },
+    });
+    new Gauge({
+      name: 'shelf_replication_last_success_timestamp_seconds',
+      help: 'When each replication last completed a run (0: never)',
+      labelNames: ['replication'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        for (const state of await replication()) this.set({ replication: state.name }, (state.lastSuccessAt ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'shelf_replication_failing',
+      help: '1 while the last run of a replication failed',
+      labelNames: ['replication'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        for (const state of await replication()) this.set({ replication: state.name }, state.lastError === null ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'shelf_replication_records',
+      help: 'Records each replication has carried, all runs together',
+      labelNames: ['replication'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+      async collect() {
+        for (const state of await replication()) this.set({ replication: state.name }, state.records);
       },
     });
     collectDefaultMetrics({ register: this.registry });

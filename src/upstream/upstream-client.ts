@@ -163,7 +163,7 @@ export class UpstreamClient {
   }
 }
 
-function authorizationHeader(auth: RemoteRepoConfig['auth']): string | undefined {
+export function authorizationHeader(auth: RemoteRepoConfig['auth']): string | undefined {
   if (!auth) return undefined;
   if ('token' in auth) return `Bearer ${resolveSecret(auth.token)}`;
   return `Basic ${Buffer.from(`${auth.username}:${resolveSecret(auth.password)}`).toString('base64')}`;

@@ -1,0 +1,96 @@
+import type { KeyObject } from 'node:crypto';
+import { storagePaths } from '../app.js';
+import { streamSink } from '../bundles/bundle-files.js';
+import { exportBundle } from '../bundles/export.js';
+import { loadSigningKey } from '../bundles/signing.js';
+import type { ShelfConfig } from '../config/schema.js';
+import { badRequest, methodNotAllowed, notFound, ShelfError } from '../errors.js';
+import type { RequestContext } from '../http/request-context.js';
+import { sendJson } from '../http/respond.js';
+import type { ReplicationOutcome } from '../replication/replication.js';
+import { unauthorized, type AccessControl } from '../security/access-control.js';
+import type { FsBlobStore } from '../storage/blob-store.js';
+import type { MetadataIndex } from '../storage/metadata-index.js';
+
+/**
+ * Replication over HTTP: `GET /api/export` hands another Shelf a signed bundle of what changed (pull
+ * replication's source side), `GET /api/replication` shows each configured replication's state, and
+ * `POST /api/replication/<name>/run` runs one now.
+ */
+export class ReplicationApi {
+  private signingKey?: Promise<KeyObject>;
+
+  constructor(
+    private readonly config: ShelfConfig,
+    private readonly index: MetadataIndex,
+    private readonly blobs: FsBlobStore,
+    private readonly access: AccessControl,
+    private readonly run: (name: string) => Promise<ReplicationOutcome>,
+  ) {}
+
+  /**
+   * `GET /api/export?repositories=a,b[&after=<bundle id>&afterTime=<ms>]`: a signed tar bundle of the
+   * repositories (what changed after the named bundle, or 204 when nothing did). The caller must read
+   * everything in each of them, since a bundle is not filtered path by path.
+   */
+  async export(ctx: RequestContext): Promise<void> {
+    if (ctx.method !== 'GET') throw methodNotAllowed(ctx.method, ['GET']);
+    const params = ctx.url.searchParams;
+    const keys = (params.get('repositories') ?? '').split(',').filter(Boolean);
+    if (keys.length === 0) throw badRequest('name the repositories: ?repositories=a,b');
+    for (const key of keys) {
+      const repo = this.config.repositories.find((r) => r.key === key);
+      if (!repo || repo.type === 'virtual') throw notFound(`local or remote repository ${key}`);
+      if (!(await this.access.readsEverything(ctx, repo))) {
+        const principal = await this.access.principal(ctx);
+        if (principal.username === null) throw unauthorized(`authentication required to export ${key}`);
+        throw new ShelfError('FORBIDDEN', 403, `${principal.username} may not read all of ${key}, so it cannot be exported`);
+      }
+    }
+    const after = params.get('after');
+    const afterTime = Number(params.get('afterTime'));
+    if (after !== null && !Number.isSafeInteger(afterTime)) throw badRequest('after=<bundle id> needs afterTime=<its createdAt, ms>');
+    this.signingKey ??= loadSigningKey(storagePaths(this.config).bundleSigningKey);
+    const signingKey = await this.signingKey.catch((err: Error) => {
+      this.signingKey = undefined;
+      throw new ShelfError('NO_SIGNING_KEY', 409, err.message);
+    });
+    const manifest = await exportBundle(
+      { index: this.index, blobs: this.blobs, config: this.config },
+      {
+        selection: { repositories: keys },
+        ...(after !== null && { since: { time: afterTime, predecessor: after } }),
+        skipEmpty: after !== null,
+        signingKey,
+        sink: async () => {
+          ctx.res.writeHead(200, { 'content-type': 'application/x-tar' });
+          return streamSink(ctx.res);
+        },
+      },
+    );
+    if (!manifest) ctx.res.writeHead(204).end();
+  }
+
+  /** `GET /api/replication`, `POST /api/replication/<name>/run`: administrators only. */
+  async handle(ctx: RequestContext, segments: string[]): Promise<void> {
+    await this.access.administrator(ctx);
+    if (segments.length === 0) {
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+      const states = new Map((await this.index.replicationStates()).map((state) => [state.name, state]));
+      sendJson(
+        ctx,
+        200,
+        this.config.replication.map(({ name, direction, url, repositories, intervalSeconds }) => {
+          const state = states.get(name);
+          return { name, direction, url, repositories, intervalSeconds, ...state };
+        }),
+      );
+      return;
+    }
+    const [name, action] = segments;
+    if (segments.length !== 2 || action !== 'run') throw notFound(`API endpoint /api/replication/${segments.join('/')}`);
+    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    if (!this.config.replication.some((r) => r.name === name)) throw notFound(`replication ${name}`);
+    sendJson(ctx, 200, await this.run(name!));
+  }
+}

@@ -1,0 +1,128 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
+import { startShelf, startShelfProcess } from '../../helpers/shelf.js';
+import { Identity } from '../../../src/security/identity.js';
+
+// Replication between two appliances over HTTP, as signed incremental bundles: B (an edge, in its own
+// process with its scheduler) pulls from A every two seconds; A pushes to B when asked.
+const root = mkdtempSync(join(tmpdir(), 'shelf-replication-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+const repositories = [
+  { key: 'files', format: 'generic', type: 'local' },
+  { key: 'npm-local', format: 'npm', type: 'local' },
+];
+const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(user).toString('base64')}` });
+
+process.env.SHELF_TEST_B_PASSWORD = 'b-root-password';
+const a = await startShelf({ repositories });
+t.teardown(() => a.stop());
+await new Identity(a.app.index).addUser({ name: 'root', password: 'a-root-password', admin: true });
+const cli = (dataDir: string, ...args: string[]) => {
+  const config = join(root, `cli-${Math.random()}.yaml`);
+  writeFileSync(config, stringify({ storage: { dataDir }, repositories, logging: { level: 'warn' } }));
+  return execFileSync(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { encoding: 'utf8', input: process.env.SHELF_TEST_B_PASSWORD });
+};
+const aKey = join(root, 'a.pub');
+writeFileSync(aKey, cli(a.dataDir, 'keys', 'create'));
+
+const bBase = join(root, 'b');
+mkdirSync(join(bBase, 'data'), { recursive: true });
+cli(join(bBase, 'data'), 'user', 'add', 'root', '--admin', '--password-stdin');
+const b = await startShelfProcess(
+  {
+    repositories,
+    server: { mode: 'edge' },
+    bundles: { trustedKeys: [aKey] },
+    replication: [{ name: 'from-a', url: a.url, repositories: ['files', 'npm-local'], intervalSeconds: 2 }],
+  },
+  1,
+  { baseDir: bBase },
+);
+t.teardown(() => b.stop());
+
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`${what} did not happen within 30 s:\n${b.output().slice(-3000)}`);
+}
+const status = async (url: string) => (await fetch(url)).status;
+
+t.test('pull: what is deployed on A appears on B within a replication period, and only what changed travels', async (t) => {
+  t.equal((await fetch(`${a.url}/files/r/one.txt`, { method: 'PUT', body: 'one' })).status, 201);
+  await publishPackage(t, `${a.url}/npm-local/`, 'replicated', '1.0.0');
+  await eventually('the first replication', async () => (await status(`${b.url}/files/r/one.txt`)) === 200);
+  const consumer = new ClientProject(`${b.url}/npm-local/`, { name: 'c', version: '1.0.0', private: true, dependencies: { replicated: '1.0.0' } });
+  t.teardown(() => consumer.remove());
+  const installed = await consumer.npm('install');
+  t.equal(installed.code, 0, installed.stderr);
+
+  const before = (await (await fetch(`${b.url}/api/replication`, { headers: basic('root:b-root-password') })).json()) as { records: number; lastBundle: { id: string } }[];
+  t.equal((await fetch(`${a.url}/files/r/two.txt`, { method: 'PUT', body: 'two' })).status, 201);
+  await eventually('the next replication', async () => (await status(`${b.url}/files/r/two.txt`)) === 200);
+  const [state] = (await (await fetch(`${b.url}/api/replication`, { headers: basic('root:b-root-password') })).json()) as {
+    name: string; records: number; lastError: string | null; lastSuccessAt: number; lastBundle: { id: string };
+  }[];
+  t.match(state, { name: 'from-a', lastError: null });
+  t.equal(state!.records - before[0]!.records, 1, 'the second bundle carried exactly the new file');
+  t.not(state!.lastBundle.id, before[0]!.lastBundle.id);
+  t.match(await (await fetch(`${b.url}/-/metrics`)).text(), /shelf_replication_failing\{replication="from-a"\} 0/);
+  t.equal((await fetch(`${b.url}/api/replication`)).status, 401, 'administrators only');
+});
+
+t.test('an export asks for read on everything it carries; a source without a signing key says so', async (t) => {
+  const noKey = await startShelf({ repositories });
+  t.teardown(() => noKey.stop());
+  const refused = await fetch(`${noKey.url}/api/export?repositories=files`);
+  t.equal(refused.status, 409);
+  t.match(await refused.text(), /shelf keys create/);
+  t.equal((await fetch(`${a.url}/api/export?repositories=nope`)).status, 404);
+});
+
+t.test('push: C sends what changed to B, which verifies it like any bundle', async (t) => {
+  // C signs with the key B trusts (A's), and pushes its own content.
+  const c = await startShelf({
+    repositories,
+    bundles: { signingKeyFile: join(a.dataDir, 'security', 'bundle-signing.key') },
+    replication: [{ name: 'to-b', direction: 'push', url: b.url, auth: { username: 'root', password: { env: 'SHELF_TEST_B_PASSWORD' } }, repositories: ['files'] }],
+  });
+  t.teardown(() => c.stop());
+  await new Identity(c.app.index).addUser({ name: 'root', password: 'c-root-password', admin: true });
+  const push = async () => {
+    const run = await fetch(`${c.url}/api/replication/to-b/run`, { method: 'POST', headers: basic('root:c-root-password') });
+    t.equal(run.status, 200);
+    return (await run.json()) as Record<string, unknown>;
+  };
+  t.equal((await fetch(`${c.url}/files/p/pushed.txt`, { method: 'PUT', body: 'pushed' })).status, 201);
+  t.match(await push(), { name: 'to-b', direction: 'push', records: 1, bundle: { id: /-/ } });
+  t.equal(await (await fetch(`${b.url}/files/p/pushed.txt`)).text(), 'pushed');
+  const again = await push();
+  t.match(again, { records: 0 }, 'nothing changed: nothing sent');
+  t.notOk('bundle' in again);
+
+  const wrongPassword = await startShelf({
+    repositories,
+    bundles: { signingKeyFile: join(a.dataDir, 'security', 'bundle-signing.key') },
+    replication: [{ name: 'to-b', direction: 'push', url: b.url, auth: { username: 'root', password: { env: 'PATH' } }, repositories: ['files'] }],
+  });
+  t.teardown(() => wrongPassword.stop());
+  await new Identity(wrongPassword.app.index).addUser({ name: 'root', password: 'x-root-password', admin: true });
+  const refused = await fetch(`${wrongPassword.url}/api/replication/to-b/run`, { method: 'POST', headers: basic('root:x-root-password') });
+  t.equal(refused.status, 500);
+  t.match(await refused.text(), /\/api\/import answered 401/);
+});
+
+t.test('B keeps serving when A is stopped, and says the replication is failing', async (t) => {
+  await a.stop();
+  await eventually('a failed run', async () => /shelf_replication_failing\{replication="from-a"\} 1/.test(await (await fetch(`${b.url}/-/metrics`)).text()));
+  t.equal(await (await fetch(`${b.url}/files/r/two.txt`)).text(), 'two');
+  const [state] = (await (await fetch(`${b.url}/api/replication`, { headers: basic('root:b-root-password') })).json()) as { lastError: string }[];
+  t.match(state!.lastError, /ECONNREFUSED|fetch failed|connect/);
+});
