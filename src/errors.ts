@@ -31,3 +31,13 @@ export const forbidden = (message: string) => new ShelfError('FORBIDDEN', 403, m
 export const conflict = (message: string) => new ShelfError('CONFLICT', 409, message);
 export const methodNotAllowed = (method: string, allowed: string[]) =>
   new ShelfError('METHOD_NOT_ALLOWED', 405, `${method} is not allowed here`, { allow: allowed.join(', ') });
+
+/** The message in an error body another Shelf (or a registry) sent, whatever its format (Shelf's, Docker's, npm's); else the text. */
+export function messageOfErrorBody(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: string; error?: string; errors?: { message?: string }[] };
+    return body.errors?.[0]?.message ?? body.message ?? body.error ?? text.slice(0, 500);
+  } catch {
+    return text.slice(0, 500);
+  }
+}

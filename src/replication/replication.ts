@@ -6,7 +6,7 @@ import { exportBundle } from '../bundles/export.js';
 import { importFrom, type ImportSummary } from '../bundles/import-job.js';
 import { loadSigningKey } from '../bundles/signing.js';
 import type { ShelfConfig } from '../config/schema.js';
-import { ShelfError } from '../errors.js';
+import { messageOfErrorBody, ShelfError } from '../errors.js';
 import { withLease } from '../lifecycle/lease.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex, ReplicationState } from '../storage/metadata-index.js';
@@ -63,15 +63,7 @@ function headers(replication: Replication): Record<string, string> {
 }
 
 async function failure(response: Dispatcher.ResponseData, url: string): Promise<Error> {
-  const text = await response.body.text().catch(() => '');
-  let message = text.slice(0, 500);
-  try {
-    const body = JSON.parse(text) as { error?: string; message?: string; errors?: { message?: string }[] };
-    message = body.errors?.[0]?.message ?? body.error ?? body.message ?? message;
-  } catch {
-    // not JSON: the text as it is
-  }
-  return new Error(`${url} answered ${response.statusCode}: ${message}`);
+  return new Error(`${url} answered ${response.statusCode}: ${messageOfErrorBody(await response.body.text().catch(() => ''))}`);
 }
 
 /** Asks the source for what changed after `last`, and imports it (its key must be trusted here). */

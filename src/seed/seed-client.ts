@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { messageOfErrorBody } from '../errors.js';
 
 /** How long one request to Shelf may take in all (a cold multi-GiB layer comes through the upstream first). */
 const REQUEST_DEADLINE_MS = 60 * 60 * 1000;
@@ -101,7 +102,7 @@ export class SeedClient {
         continue;
       }
       if (response.statusCode >= 200 && response.statusCode < 300) return { url, headers: response.headers, body: response.body };
-      throw new SeedRequestError(response.statusCode, `${url.pathname}: ${response.statusCode} ${errorMessage(await response.body.text().catch(() => ''))}`);
+      throw new SeedRequestError(response.statusCode, `${url.pathname}: ${response.statusCode} ${messageOfErrorBody(await response.body.text().catch(() => ''))}`);
     }
   }
 
@@ -126,19 +127,9 @@ export class SeedClient {
       signal: AbortSignal.timeout(HEADERS_TIMEOUT_MS),
     });
     const text = await response.body.text();
-    if (response.statusCode !== 200) throw new SeedRequestError(response.statusCode, `token service: ${response.statusCode} ${errorMessage(text)}`);
+    if (response.statusCode !== 200) throw new SeedRequestError(response.statusCode, `token service: ${response.statusCode} ${messageOfErrorBody(text)}`);
     const { token } = JSON.parse(text) as { token?: string };
     if (!token) throw new Error('the token service answered without a token');
     return token;
-  }
-}
-
-/** Shelf's error message out of a JSON error body of any format (Shelf's, Docker's, npm's), else the text. */
-function errorMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: string; error?: string; errors?: { message?: string }[] };
-    return body.errors?.[0]?.message ?? body.message ?? body.error ?? text;
-  } catch {
-    return text.slice(0, 300);
   }
 }
