@@ -133,10 +133,10 @@ export interface BundleSource {
   /** The signed manifest and its signature, read before anything else. */
   manifest(): Promise<{ bytes: Buffer; signature: string }>;
   /**
-   * The blob files, each exactly once: those `listed` names (sha256 → size), in the source's order; a missing
+   * The blob files, each exactly once: those `listed` names (by sha256), in the source's order; a missing
    * or unlisted one is refused.
    */
-  blobs(listed: Map<string, number>): AsyncIterable<{ sha256: string; body: AsyncIterable<Buffer> }>;
+  blobs(listed: ReadonlyMap<string, unknown>): AsyncIterable<{ sha256: string; body: AsyncIterable<Buffer> }>;
 }
 
 /** The source at `path`: a bundle directory, an archive, or the first part (`.000`) of one or the name before it. */

@@ -35,7 +35,7 @@ export async function exportBundle(
 ): Promise<BundleManifest | undefined> {
   const storageRepos = new Map<string, BundleManifest['repositories'][number]>();
   const records: BundleRecord[] = [];
-  const sizes = new Map<string, number>();
+  const blobInfo = new Map<string, BundleManifest['blobs'][number]>();
   for await (const record of selectedRecords(index, config, options.selection)) {
     const changedAt = Math.max(record.modifiedAt, record.cache?.fetchedAt ?? 0);
     if (options.since && changedAt <= options.since.time) continue;
@@ -57,7 +57,8 @@ export async function exportBundle(
         },
       }),
     });
-    sizes.set(record.blob.sha256, record.blob.size);
+    const { sha256, size, sha1, md5, sha512 } = record.blob;
+    blobInfo.set(sha256, { sha256, size, sha1, md5, sha512 });
   }
   if (options.skipEmpty && records.length === 0) return undefined;
   const manifest: BundleManifest = {
@@ -68,7 +69,7 @@ export async function exportBundle(
     keyId: keyId(publicKeyOf(options.signingKey)),
     repositories: [...storageRepos.values()],
     records,
-    blobs: [...sizes].map(([sha256, size]) => ({ sha256, size })),
+    blobs: [...blobInfo.values()],
   };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 1));
   const signature = Buffer.from(`${signBytes(bytes, options.signingKey)}\n`);
@@ -76,7 +77,7 @@ export async function exportBundle(
   const sink = await options.sink();
   await sink.add(MANIFEST_FILE, bytes.length, bytes);
   await sink.add(SIGNATURE_FILE, signature.length, signature);
-  for (const [sha256, size] of sizes) await sink.add(bundleBlobPath(sha256), size, await blobs.open(sha256));
+  for (const { sha256, size } of blobInfo.values()) await sink.add(bundleBlobPath(sha256), size, await blobs.open(sha256));
   await sink.close();
   return manifest;
 }

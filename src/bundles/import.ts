@@ -55,10 +55,13 @@ export async function importBundle(
   const stored = new Map<string, StoredBlob>();
   const added: string[] = [];
   try {
-    const listed = new Map(manifest.blobs.map((blob) => [blob.sha256, blob.size]));
+    const listed = new Map(manifest.blobs.map((blob) => [blob.sha256, blob]));
     for await (const { sha256, body } of source.blobs(listed)) {
       const existed = await blobs.has(sha256);
-      const blob = await blobs.write(body, { expect: { sha256, size: listed.get(sha256)! } }).catch((err: Error) => {
+      const { size, sha1, md5, sha512 } = listed.get(sha256)!;
+      // The signed manifest vouches for the digests besides sha256: only sha256 is computed, and checked.
+      const knownDigests = sha1 && md5 && sha512 ? { sha1, md5, sha512 } : undefined;
+      const blob = await blobs.write(body, { expect: { sha256, size }, ...(knownDigests && { knownDigests }) }).catch((err: Error) => {
         throw err instanceof BundleRefused ? err : new BundleRefused(`blob sha256:${sha256} of the bundle is damaged or missing: ${err.message}`);
       });
       if (!existed) added.push(sha256);

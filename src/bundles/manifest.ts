@@ -38,7 +38,19 @@ export const bundleManifestSchema = z.strictObject({
   keyId: z.string(),
   repositories: z.array(z.strictObject({ key: z.string(), format: z.string(), type: z.string() })),
   records: z.array(bundleRecord),
-  blobs: z.array(z.strictObject({ sha256, size: z.number().int().nonnegative() })),
+  /**
+   * The blobs, each with its size and digests: sha256 is what an import verifies; the others (what Maven
+   * and npm clients check) are signed with it, so an import need not compute them again.
+   */
+  blobs: z.array(
+    z.strictObject({
+      sha256,
+      size: z.number().int().nonnegative(),
+      sha1: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+      md5: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+      sha512: z.string().regex(/^[0-9a-f]{128}$/).optional(),
+    }),
+  ),
 });
 
 export type BundleManifest = z.output<typeof bundleManifestSchema>;

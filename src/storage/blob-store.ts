@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
-import { findMismatch, isHexDigest, MultiHasher, type Checksums } from './checksums.js';
+import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests } from './checksums.js';
 import type { DiskGuard } from './disk-guard.js';
 
 /** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
@@ -34,6 +34,11 @@ export interface ByteRange {
 
 export interface BlobWriteOptions {
   expect?: BlobExpectation;
+  /**
+   * The other digests of content expected to have `expect.sha256`, from a source that signs them (a bundle
+   * manifest): only sha256 is computed, and it must match.
+   */
+  knownDigests?: OtherDigests;
   /** Refuse content larger than this many bytes. */
   maxBytes?: number;
 }
@@ -314,7 +319,7 @@ export class FsBlobStore {
 }
 
 export class BlobWriter {
-  private readonly hasher = new MultiHasher();
+  private readonly hasher: MultiHasher;
   private finished = false;
 
   constructor(
@@ -322,7 +327,10 @@ export class BlobWriter {
     private readonly handle: FileHandle,
     readonly tempPath: string,
     private readonly options: BlobWriteOptions,
-  ) {}
+  ) {
+    if (options.knownDigests && options.expect?.sha256 === undefined) throw new Error('known digests need an expected sha256 to be checked by');
+    this.hasher = new MultiHasher(options.knownDigests);
+  }
 
   get bytesWritten(): number {
     return this.hasher.size;

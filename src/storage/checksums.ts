@@ -6,10 +6,20 @@ export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 /** Lower-case hex digests of one piece of content. */
 export type Checksums = Record<ChecksumAlgorithm, string>;
 
-/** Hashes content with every algorithm the formats need in one pass over the bytes. */
+/** The digests besides sha256, when a signed source vouches for them (see MultiHasher). */
+export type OtherDigests = Omit<Checksums, 'sha256'>;
+
+/**
+ * Hashes content with every algorithm the formats need in one pass over the bytes; given the other
+ * digests from a source that vouches for them, only sha256 (the one the content is verified by).
+ */
 export class MultiHasher {
-  private readonly hashes: Hash[] = CHECKSUM_ALGORITHMS.map((alg) => createHash(alg));
+  private readonly hashes: Hash[];
   size = 0;
+
+  constructor(private readonly known?: OtherDigests) {
+    this.hashes = (known ? (['sha256'] as const) : CHECKSUM_ALGORITHMS).map((alg) => createHash(alg));
+  }
 
   update(chunk: Buffer): void {
     this.size += chunk.length;
@@ -17,6 +27,7 @@ export class MultiHasher {
   }
 
   digest(): Checksums {
+    if (this.known) return { sha256: this.hashes[0]!.digest('hex'), ...this.known };
     const [sha256, sha1, md5, sha512] = this.hashes.map((h) => h.digest('hex')) as [string, string, string, string];
     return { sha256, sha1, md5, sha512 };
   }
