@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { layoutDigest, ociImages, skopeo, startRegistryWithImages } from '../../helpers/docker-harness.js';
 import { mavenProject, startMavenUpstream } from '../../helpers/maven-harness.js';
-import { ClientProject, packageManagers, startVerdaccio } from '../../helpers/npm-harness.js';
+import { ClientProject, packageManagers, publishPackage, startVerdaccio } from '../../helpers/npm-harness.js';
 import { pypiFixtures, pythonEnv, startPypiUpstream } from '../../helpers/pypi-harness.js';
 import { runTool } from '../../helpers/run-tool.js';
 import { startShelf } from '../../helpers/shelf.js';
@@ -23,7 +24,8 @@ const images = ociImages();
 const registry = await startRegistryWithImages(t, images);
 const nowhere = 'http://127.0.0.1:9/';
 const repositories = (up: boolean) => [
-  { key: 'npm-remote', format: 'npm', type: 'remote', url: up ? verdaccio.url : nowhere },
+  // Packuments are revalidated after 2 s, so a version published upstream is seen soon after.
+  { key: 'npm-remote', format: 'npm', type: 'remote', url: up ? verdaccio.url : nowhere, metadataTtlSeconds: 2 },
   { key: 'npm', format: 'npm', type: 'virtual', members: ['npm-remote'] },
   { key: 'pypi-remote', format: 'pypi', type: 'remote', url: up ? `${pypi.url}simple/` : nowhere },
   { key: 'maven-remote', format: 'maven', type: 'remote', url: up ? maven.url : nowhere },
@@ -89,6 +91,11 @@ t.test('shelf seed pulls what each input names through A, and lists it', async (
   t.match(mavenSeed.stdout, /seeded 2 of 2 items/);
   const dockerSeed = await seed('docker.json', '--repository', 'docker-remote', '--images', input('images.txt', `# what the builds pull\nlibrary/busybox:1.0\n${registry.address}/multi/arch:1.0\n`));
   t.equal(dockerSeed.status, 0, dockerSeed.stderr);
+  const oneArch = await seed('arm64.json', '--repository', 'docker-remote', '--images', input('multi.txt', 'multi/arch:1.0\n'), '--platform', 'linux/arm64');
+  t.equal(oneArch.status, 0, oneArch.stderr);
+  const manifestsOf = (file: string) => (JSON.parse(readFileSync(join(root, file), 'utf8')) as { repositories: Record<string, string[]> }).repositories['docker-remote']!.filter((p) => p.startsWith('multi/arch/_manifests/'));
+  t.equal(manifestsOf('docker.json').length, 3, 'all platforms: the index and both images');
+  t.equal(manifestsOf('arm64.json').length, 2, '--platform linux/arm64: the index and that image');
   const filesSeed = await seed('files.json', '--repository', 'files-remote', '--paths', input('paths.txt', 'packages/shelf_fix_norm-0.1.0.tar.gz\n'));
   t.equal(filesSeed.status, 0, filesSeed.stderr);
 
@@ -100,10 +107,10 @@ t.test('shelf seed pulls what each input names through A, and lists it', async (
 });
 
 t.test('a second run resumes: nothing is fetched again', async (t) => {
-  const before = (await verdaccio.requests('/')).length;
+  const before = (await verdaccio.requests('/-/')).length;
   const again = await seed('npm.json', '--repository', 'npm', ...[...lockfiles, oneOfMany].flatMap((file) => ['--lockfile', file]));
   t.equal(again.status, 0, again.stderr);
-  t.equal((await verdaccio.requests('/')).length, before, 'the upstream is not asked again');
+  t.equal((await verdaccio.requests('/-/')).length, before, 'no tarball is fetched from the upstream again');
 });
 
 t.test('failures are named, and the exit status says so', async (t) => {
@@ -196,4 +203,38 @@ t.test('on B, metadata lists only what is there, and what is not there is named 
   t.match(pip.stderr, /No matching distribution found for shelf-fix-b==1\.0\.0/);
   const page = (await (await fetch(`${b.url}/pypi-remote/simple/shelf-fix-b/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: { filename: string }[] };
   t.same(page.files.map((f) => f.filename), ['shelf_fix_b-2.0.0-py3-none-any.whl'], 'the project page lists the seeded file only');
+});
+
+t.test("B's credentials are its own: a token and the token-signing key of A mean nothing there", async (t) => {
+  const made = await fetch(`${a.url}/api/security/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('shelf:shelf').toString('base64')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ description: 'a-only' }),
+  });
+  t.equal(made.status, 201);
+  const { token } = (await made.json()) as { token: string };
+  t.equal((await fetch(`${a.url}/files-remote/packages/shelf_fix_norm-0.1.0.tar.gz`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  t.equal((await fetch(`${b.url}/files-remote/packages/shelf_fix_norm-0.1.0.tar.gz`, { headers: { authorization: `Bearer ${token}` } })).status, 401, "A's token is refused on B");
+  const key = (side: typeof a) => readFileSync(join(side.dataDir, 'security', 'jwt.key'), 'utf8');
+  t.not(key(a), key(b), 'each side signs its registry tokens with its own key');
+});
+
+t.test('a new version on the upstream: the next incremental bundle carries exactly the difference', async (t) => {
+  await verdaccio.start();
+  await publishPackage(t, verdaccio.url, 'shelf-fix-c', '1.1.0');
+  await sleep(2100); // A's cached packument expires
+  const lock = input('next-lock.json', JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/shelf-fix-c': { version: '1.1.0' } } }));
+  const seeded = await seed('next.json', '--repository', 'npm', '--lockfile', lock);
+  t.equal(seeded.status, 0, seeded.stderr);
+  const next = join(root, 'next.tar');
+  const exported = await cli(a, {}, 'export', '--seed', join(root, 'next.json'), '--after', join(root, 'bundle'), '--out', next);
+  t.equal(exported.status, 0, exported.stderr);
+  t.match(exported.stdout, /bundle .*: 2 records, 2 blobs, \d+ bytes, after /, 'the new tarball and the changed packument');
+  const imported = await cli(b, { bundles: { trustedKeys: [join(root, 'a.pub')] } }, 'import', next);
+  t.equal(imported.status, 0, imported.stderr);
+  await verdaccio.stop();
+  const viewer = new ClientProject(`${b.url}/npm/`);
+  t.teardown(() => viewer.remove());
+  const versions = await viewer.npm('view', 'shelf-fix-c', 'versions', '--json');
+  t.same(JSON.parse(versions.stdout), ['1.0.0', '1.1.0']);
 });
