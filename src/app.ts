@@ -143,7 +143,13 @@ export class ShelfApp {
         return importUploaded(config, archive);
       },
     };
-    const replication = new ReplicationApi(config, index, blobs, access, (name) => runInJobThread<ReplicationOutcome>(config, { kind: 'replicate', name }));
+    const replication = new ReplicationApi(
+      config,
+      index,
+      access,
+      (name) => runInJobThread<ReplicationOutcome>(config, { kind: 'replicate', name }),
+      (job) => runInJobThread<{ id: string } | undefined>(config, { kind: 'export', ...job }),
+    );
     this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk, replication);
     this.services = {
       config,

@@ -1,15 +1,15 @@
-import type { KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { storagePaths } from '../app.js';
-import { streamSink } from '../bundles/bundle-files.js';
-import { exportBundle } from '../bundles/export.js';
-import { loadSigningKey } from '../bundles/signing.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { badRequest, methodNotAllowed, notFound, ShelfError } from '../errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { ReplicationOutcome } from '../replication/replication.js';
 import { unauthorized, type AccessControl } from '../security/access-control.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 
 /**
@@ -18,14 +18,12 @@ import type { MetadataIndex } from '../storage/metadata-index.js';
  * `POST /api/replication/<name>/run` runs one now.
  */
 export class ReplicationApi {
-  private signingKey?: Promise<KeyObject>;
-
   constructor(
     private readonly config: ShelfConfig,
     private readonly index: MetadataIndex,
-    private readonly blobs: FsBlobStore,
     private readonly access: AccessControl,
     private readonly run: (name: string) => Promise<ReplicationOutcome>,
+    private readonly exportJob: (job: { repositories: string[]; since?: { time: number; predecessor: string }; out: string }) => Promise<{ id: string } | undefined>,
   ) {}
 
   /**
@@ -50,25 +48,24 @@ export class ReplicationApi {
     const after = params.get('after');
     const afterTime = Number(params.get('afterTime'));
     if (after !== null && !Number.isSafeInteger(afterTime)) throw badRequest('after=<bundle id> needs afterTime=<its createdAt, ms>');
-    this.signingKey ??= loadSigningKey(storagePaths(this.config).bundleSigningKey);
-    const signingKey = await this.signingKey.catch((err: Error) => {
-      this.signingKey = undefined;
-      throw new ShelfError('NO_SIGNING_KEY', 409, err.message);
-    });
-    const manifest = await exportBundle(
-      { index: this.index, blobs: this.blobs, config: this.config },
-      {
-        selection: { repositories: keys },
-        ...(after !== null && { since: { time: afterTime, predecessor: after } }),
-        skipEmpty: after !== null,
-        signingKey,
-        sink: async () => {
-          ctx.res.writeHead(200, { 'content-type': 'application/x-tar' });
-          return streamSink(ctx.res);
-        },
-      },
-    );
-    if (!manifest) ctx.res.writeHead(204).end();
+    if (!(await stat(storagePaths(this.config).bundleSigningKey).catch(() => undefined))) {
+      throw new ShelfError('NO_SIGNING_KEY', 409, 'this Shelf has no bundle signing key to sign an export with; make one with shelf keys create');
+    }
+    // Made in a job thread into a file (its manifest is one large JSON document), then streamed from disk.
+    const file = join(storagePaths(this.config).imports, `export-${randomUUID()}.tar`);
+    await mkdir(dirname(file), { recursive: true });
+    try {
+      const made = await this.exportJob({ repositories: keys, out: file, ...(after !== null && { since: { time: afterTime, predecessor: after } }) });
+      if (!made) {
+        ctx.res.writeHead(204).end();
+        return;
+      }
+      const { size } = await stat(file);
+      ctx.res.writeHead(200, { 'content-type': 'application/x-tar', 'content-length': size, 'x-shelf-bundle': made.id });
+      await pipeline(createReadStream(file), ctx.res);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   /** `GET /api/replication`, `POST /api/replication/<name>/run`: administrators only. */

@@ -6,9 +6,10 @@ import type { FsBlobStore } from '../storage/blob-store.js';
 import { listAll } from '../storage/listing.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import type { SeedList } from '../seed/seed-list.js';
-import type { BundleSink } from './bundle-files.js';
+import { bundleSink, type BundleSink } from './bundle-files.js';
 import { BUNDLE_FORMAT, bundleBlobPath, MANIFEST_FILE, SIGNATURE_FILE, type BundleManifest, type BundleRecord } from './manifest.js';
-import { keyId, publicKeyOf, signBytes } from './signing.js';
+import { keyId, loadSigningKey, publicKeyOf, signBytes } from './signing.js';
+import { storagePaths } from '../app.js';
 
 /** What a bundle holds: whole repositories (their paths matching a pattern), or what seed runs listed. */
 export type ExportSelection = { repositories: string[]; paths?: string } | { seed: SeedList[] };
@@ -130,4 +131,25 @@ async function* selectedRecords(index: MetadataIndex, config: ShelfConfig, selec
 async function* oneRecord(index: MetadataIndex, repo: string, path: string): AsyncIterable<ArtifactRecord> {
   const record = await index.getArtifact(repo, path);
   if (record) yield record;
+}
+
+/**
+ * An archive of whole repositories (what changed after `since`, skipped when nothing did), signed with this
+ * Shelf's key: what `GET /api/export` serves, made in a job thread so the manifest's JSON never blocks a
+ * serving loop. Answers the bundle's id, or undefined when it would be empty.
+ */
+export async function exportToFile(
+  context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  repositories: string[],
+  out: string,
+  since?: ExportOptions['since'],
+): Promise<{ id: string } | undefined> {
+  const manifest = await exportBundle(context, {
+    selection: { repositories },
+    ...(since && { since }),
+    skipEmpty: since !== undefined,
+    signingKey: await loadSigningKey(storagePaths(context.config).bundleSigningKey),
+    sink: () => bundleSink(out),
+  });
+  return manifest && { id: manifest.id };
 }

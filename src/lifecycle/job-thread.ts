@@ -7,7 +7,9 @@ export type ThreadJob =
   /** A bundle at a path on this host; `origin` says where it came from when that was not the path itself. */
   | { kind: 'import'; path: string; origin?: string }
   /** One run of a configured replication. */
-  | { kind: 'replicate'; name: string };
+  | { kind: 'replicate'; name: string }
+  /** A bundle of whole repositories (what changed after `since`) written to `out`, an archive path. */
+  | { kind: 'export'; repositories: string[]; since?: { time: number; predecessor: string }; out: string };
 
 /** Runs `job` in a new thread with its own storage handles, and answers what it returned or threw. */
 export function runInJobThread<Result>(config: ShelfConfig, job: ThreadJob): Promise<Result> {

@@ -85,7 +85,9 @@ export class SeedClient {
   private async send(pathOrUrl: string, accept?: string): Promise<{ url: URL; headers: Fetched['headers']; body: Readable }> {
     const url = this.resolve(pathOrUrl);
     if (url.origin !== this.baseUrl.origin) throw new Error(`${url.href} is not on ${this.baseUrl.origin}; seeding goes through Shelf only`);
-    let bearer = this.bearer.get(url.pathname.split('/').slice(0, 4).join('/'));
+    // Registry tokens are per image: `/v2/<repo>/<image>` of `…/manifests/<ref>`, `…/blobs/<digest>`.
+    const image = url.pathname.split('/').slice(0, -2).join('/');
+    let bearer = this.bearer.get(image);
     for (let attempt = 0; ; attempt++) {
       const response = await this.agent.request({
         origin: url.origin,
@@ -98,7 +100,7 @@ export class SeedClient {
       if (response.statusCode === 401 && attempt === 0 && /^bearer /i.test(challenge)) {
         await response.body.dump();
         bearer = await this.registryToken(challenge);
-        this.bearer.set(url.pathname.split('/').slice(0, 4).join('/'), bearer);
+        this.bearer.set(image, bearer);
         continue;
       }
       if (response.statusCode >= 200 && response.statusCode < 300) return { url, headers: response.headers, body: response.body };
