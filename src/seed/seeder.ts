@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { mapBounded } from '../concurrency.js';
 import type { Fetched, SeedClient } from './seed-client.js';
 import type { SeedJournal, SeedList } from './seed-list.js';
@@ -44,6 +45,9 @@ export interface SeedOutcome extends SeedProgress {
   list: SeedList;
 }
 
+/** Shared documents (packuments, project pages) kept at once during a run. */
+const SHARED_DOCUMENTS = 32;
+
 /** Items fetched at once: enough to keep a cold upstream busy, few enough not to crowd out the builds Shelf serves. */
 export const SEED_CONCURRENCY = 4;
 
@@ -61,7 +65,8 @@ export async function runSeed(
 ): Promise<SeedOutcome> {
   const progress: SeedProgress = { items: 0, done: 0, failed: 0, files: 0, bytes: 0 };
   const failed: SeedList['failed'] = [];
-  const shared = new Map<string, Promise<unknown>>();
+  // Packuments can be tens of MB: the most recent few are kept, an evicted one is read from Shelf again.
+  const shared = new LRUCache<string, Promise<unknown>>({ max: SHARED_DOCUMENTS });
   // Lockfiles of one project name the same versions: each is fetched once.
   const unique = [...new Map(items.map((item) => [item.label, item])).values()];
   const pending = unique.filter((item) => !journal.finished(repo, item.label));
