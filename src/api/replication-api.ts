@@ -12,6 +12,8 @@ import type { ReplicationOutcome } from '../replication/replication.js';
 import { unauthorized, type AccessControl } from '../security/access-control.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 
+const PATHS_PAGE = 1000;
+
 /**
  * Replication over HTTP: `GET /api/export` hands another Shelf a signed bundle of what changed (pull
  * replication's source side), `GET /api/replication` shows each configured replication's state, and
@@ -36,15 +38,7 @@ export class ReplicationApi {
     const params = ctx.url.searchParams;
     const keys = (params.get('repositories') ?? '').split(',').filter(Boolean);
     if (keys.length === 0) throw badRequest('name the repositories: ?repositories=a,b');
-    for (const key of keys) {
-      const repo = this.config.repositories.find((r) => r.key === key);
-      if (!repo || repo.type === 'virtual') throw notFound(`local or remote repository ${key}`);
-      if (!(await this.access.readsEverything(ctx, repo))) {
-        const principal = await this.access.principal(ctx);
-        if (principal.username === null) throw unauthorized(`authentication required to export ${key}`);
-        throw new ShelfError('FORBIDDEN', 403, `${principal.username} may not read all of ${key}, so it cannot be exported`);
-      }
-    }
+    for (const key of keys) await this.requireWholeRead(ctx, key);
     const after = params.get('after');
     const afterTime = Number(params.get('afterTime'));
     if (after !== null && !Number.isSafeInteger(afterTime)) throw badRequest('after=<bundle id> needs afterTime=<its createdAt, ms>');
@@ -66,6 +60,28 @@ export class ReplicationApi {
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  /**
+   * `GET /api/export/paths?repository=a[&after=<path>]`: the repository's paths in index order, a page at a
+   * time (`next` names where the following page starts), for a target that mirrors deletions.
+   */
+  async paths(ctx: RequestContext): Promise<void> {
+    if (ctx.method !== 'GET') throw methodNotAllowed(ctx.method, ['GET']);
+    const key = ctx.url.searchParams.get('repository') ?? '';
+    await this.requireWholeRead(ctx, key);
+    const page = await this.index.listArtifacts(key, { after: ctx.url.searchParams.get('after') ?? '', limit: PATHS_PAGE });
+    sendJson(ctx, 200, { paths: page.map((record) => record.path), next: page.length === PATHS_PAGE ? page.at(-1)!.path : null });
+  }
+
+  /** A bundle or a listing is not filtered path by path: its caller must read all of the repository. */
+  private async requireWholeRead(ctx: RequestContext, key: string): Promise<void> {
+    const repo = this.config.repositories.find((r) => r.key === key);
+    if (!repo || repo.type === 'virtual') throw notFound(`local or remote repository ${key}`);
+    if (await this.access.readsEverything(ctx, repo)) return;
+    const principal = await this.access.principal(ctx);
+    if (principal.username === null) throw unauthorized(`authentication required to export ${key}`);
+    throw new ShelfError('FORBIDDEN', 403, `${principal.username} may not read all of ${key}, so it cannot be exported`);
   }
 
   /** `GET /api/replication`, `POST /api/replication/<name>/run`: administrators only. */

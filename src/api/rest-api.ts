@@ -40,6 +40,7 @@ export class RestApi {
     if (area === 'import' && rest.length === 0) return this.system.handleImport(ctx);
     if (area === 'bundles' && rest.length === 0) return this.system.handleBundles(ctx);
     if (area === 'export' && rest.length === 0) return this.replication.export(ctx);
+    if (area === 'export' && rest.length === 1 && rest[0] === 'paths') return this.replication.paths(ctx);
     if (area === 'replication') return this.replication.handle(ctx, rest);
     if (area === 'copy' || area === 'move' || area === 'promote') return this.promotion.handle(ctx, area, rest);
     if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);

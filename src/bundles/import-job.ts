@@ -6,7 +6,6 @@ import { pipeline } from 'node:stream/promises';
 import { storagePaths } from '../app.js';
 import { runInJobThread } from '../lifecycle/job-thread.js';
 import type { ShelfConfig } from '../config/schema.js';
-import { withLease } from '../lifecycle/lease.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 import { bundleSource, type BundleSource } from './bundle-files.js';
@@ -24,9 +23,6 @@ export interface ImportSummary {
   newBlobs: number;
 }
 
-/** How often a long import renews its lease (which lasts five minutes). */
-const LEASE_RENEWAL_MS = 60_000;
-
 /** An import from a path on this host (a directory, an archive or its first part). */
 export async function runImport(
   context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
@@ -37,10 +33,7 @@ export async function runImport(
   return importFrom(context, await bundleSource(path), origin, onProgress);
 }
 
-/**
- * Imports a bundle with the configured trusted keys, one import at a time across the cluster (a lease in
- * the index), so two imports of one bundle never race to apply it.
- */
+/** Imports a bundle with the configured trusted keys (see importBundle). */
 export async function importFrom(
   context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
   source: BundleSource,
@@ -48,19 +41,10 @@ export async function importFrom(
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<ImportSummary & { createdAt: number; bytes: number }> {
   const trusted = await Promise.all(context.config.bundles.trustedKeys.map((file) => loadPublicKey(file)));
-  return withLease(context.index, 'bundle-import', async (lease) => {
-    let renewed = Date.now();
-    const result = await importBundle(context, source, origin, trusted, (done, total) => {
-      onProgress(done, total);
-      if (Date.now() - renewed > LEASE_RENEWAL_MS) {
-        renewed = Date.now();
-        void lease.renew().catch(() => undefined);
-      }
-    });
-    const { id, predecessor, records, blobs, createdAt } = result.manifest;
-    const bytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
-    return { id, imported: result.imported, predecessor, records: records.length, blobs: blobs.length, newBlobs: result.newBlobs, createdAt, bytes };
-  });
+  const result = await importBundle(context, source, origin, trusted, onProgress);
+  const { id, predecessor, records, blobs, createdAt } = result.manifest;
+  const bytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  return { id, imported: result.imported, predecessor, records: records.length, blobs: blobs.length, newBlobs: result.newBlobs, createdAt, bytes };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { BundleSource } from './bundle-files.js';
 import { BundleRefused } from './bundle-refused.js';
 import { bundleManifestSchema, type BundleManifest } from './manifest.js';
 import { keyId, verifiedBy } from './signing.js';
+import { withLease } from '../lifecycle/lease.js';
 
 export { BundleRefused };
 
@@ -46,12 +47,35 @@ export async function importBundle(
       throw new BundleRefused(`the bundle holds the ${repo.type} ${repo.format} repository ${repo.key}, which this config does not define alike`);
     }
   }
-  const imported = (await index.importedBundles()).map((bundle) => bundle.id);
-  if (imported.includes(manifest.id)) return { manifest, imported: false, newBlobs: 0 };
-  if (manifest.predecessor !== null && !imported.includes(manifest.predecessor)) {
-    throw new BundleRefused(`the bundle follows bundle ${manifest.predecessor}, which has not been imported here; import that one first`);
-  }
+  // One import of a bundle at a time across the cluster; imports of different bundles run side by side.
+  return withLease(index, `bundle-import:${manifest.id}`, async (lease) => {
+    const imported = (await index.importedBundles()).map((bundle) => bundle.id);
+    if (imported.includes(manifest.id)) return { manifest, imported: false, newBlobs: 0 };
+    if (manifest.predecessor !== null && !imported.includes(manifest.predecessor)) {
+      throw new BundleRefused(`the bundle follows bundle ${manifest.predecessor}, which has not been imported here; import that one first`);
+    }
+    let renewed = Date.now();
+    return copyAndApply({ index, blobs }, source, manifest, origin, (done, total) => {
+      onProgress(done, total);
+      if (Date.now() - renewed > LEASE_RENEWAL_MS) {
+        renewed = Date.now();
+        void lease.renew().catch(() => undefined);
+      }
+    });
+  });
+}
 
+/** How often a long import renews its lease (which lasts five minutes). */
+const LEASE_RENEWAL_MS = 60_000;
+
+/** Copies and verifies every blob (invisible until referenced), then applies all records in one transaction. */
+async function copyAndApply(
+  { index, blobs }: { index: MetadataIndex; blobs: FsBlobStore },
+  source: BundleSource,
+  manifest: BundleManifest,
+  origin: string,
+  onProgress: (done: number, total: number) => void,
+): Promise<ImportResult> {
   const stored = new Map<string, StoredBlob>();
   const added: string[] = [];
   try {

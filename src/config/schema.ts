@@ -333,6 +333,8 @@ export const configSchema = z.strictObject({
         /** The same keys on both sides. */
         repositories: z.array(repoKey).min(1),
         intervalSeconds: z.number().int().positive().default(300),
+        /** Pull only: after each run, what the source no longer holds is deleted here too (the target mirrors it). */
+        deletes: z.boolean().default(false),
       }),
     )
     .default([]),

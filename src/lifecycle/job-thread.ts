@@ -16,6 +16,8 @@ export function runInJobThread<Result>(config: ShelfConfig, job: ThreadJob): Pro
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./job-thread-main.js', import.meta.url), { workerData: { config, job } });
     worker.once('message', (message: { result?: Result; error?: { code: string; status: number; message: string } }) => {
+      // The answer is all a job thread is for: whatever it still holds open (sockets, timers) goes with it.
+      void worker.terminate();
       if (message.error) reject(new ShelfError(message.error.code, message.error.status, message.error.message));
       else resolve(message.result as Result);
     });

@@ -25,15 +25,22 @@ export function scheduleLifecycleJobs(config: ShelfConfig, log: Logger): Schedul
   };
   onSchedule(config.storage.retention.schedule, 'retention', (context) => applyRetention(context, { dryRun: false }));
   onSchedule(config.storage.gc.schedule, 'garbage collection', (context) => collectGarbage(context, { dryRun: false }));
+  const replicating = new Set<string>();
   for (const { name, intervalSeconds } of config.replication) {
-    const replicate = () =>
-      runInJobThread(config, { kind: 'replicate', name }).then(
-        (outcome) => log.info({ job: 'replication', outcome }, `replication ${name} ran`),
-        (err: unknown) => {
-          if (err instanceof ShelfError && err.code === 'JOB_RUNNING') log.info({ job: 'replication', name }, `replication ${name} skipped: ${err.message}`);
-          else log.warn({ err, job: 'replication', name }, `replication ${name} failed: ${(err as Error).message}`);
-        },
-      );
+    const replicate = () => {
+      // A run still going (a large bundle) is not joined by another thread of this process.
+      if (replicating.has(name)) return;
+      replicating.add(name);
+      return runInJobThread(config, { kind: 'replicate', name })
+        .then(
+          (outcome) => log.info({ job: 'replication', outcome }, `replication ${name} ran`),
+          (err: unknown) => {
+            if (err instanceof ShelfError && err.code === 'JOB_RUNNING') log.info({ job: 'replication', name }, `replication ${name} skipped: ${err.message}`);
+            else log.warn({ err, job: 'replication', name }, `replication ${name} failed: ${(err as Error).message}`);
+          },
+        )
+        .finally(() => replicating.delete(name));
+    };
     // The first run soon after start, then one per interval.
     timers.push(setTimeout(() => void replicate(), Math.min(intervalSeconds, 5) * 1000).unref());
     timers.push(setInterval(() => void replicate(), intervalSeconds * 1000).unref());

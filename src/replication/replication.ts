@@ -9,6 +9,7 @@ import type { ShelfConfig } from '../config/schema.js';
 import { messageOfErrorBody, ShelfError } from '../errors.js';
 import { withLease } from '../lifecycle/lease.js';
 import type { FsBlobStore } from '../storage/blob-store.js';
+import { listAll } from '../storage/listing.js';
 import type { MetadataIndex, ReplicationState } from '../storage/metadata-index.js';
 import { authorizationHeader } from '../upstream/upstream-client.js';
 
@@ -21,6 +22,8 @@ export interface ReplicationOutcome {
   bundle?: { id: string; createdAt: number };
   records: number;
   bytes: number;
+  /** With `deletes`: records removed here because the source no longer holds them. */
+  deleted?: number;
 }
 
 /** Waiting for the other side to start answering (it reads its index first). */
@@ -81,13 +84,54 @@ async function pull(context: Parameters<typeof runReplication>[0], replication: 
     signal: AbortSignal.timeout(RUN_DEADLINE_MS),
   });
   const base = { name: replication.name, direction: replication.direction };
+  let outcome: ReplicationOutcome;
   if (response.statusCode === 204) {
     await response.body.dump();
-    return { ...base, records: 0, bytes: 0 };
+    outcome = { ...base, records: 0, bytes: 0 };
+  } else if (response.statusCode === 200) {
+    const summary = await importFrom(context, archiveSource(response.body, url.origin + url.pathname), `replication:${replication.name}`);
+    outcome = outcomeOf(base, summary);
+  } else {
+    throw await failure(response, url.origin + url.pathname);
   }
-  if (response.statusCode !== 200) throw await failure(response, url.origin + url.pathname);
-  const summary = await importFrom(context, archiveSource(response.body, url.origin + url.pathname), `replication:${replication.name}`);
-  return outcomeOf(base, summary);
+  if (!replication.deletes) return outcome;
+  let deleted = 0;
+  for (const repo of replication.repositories) deleted += await mirrorDeletions(context.index, replication, repo);
+  return { ...outcome, deleted };
+}
+
+/** Paths in index order: SQLite compares their UTF-8 bytes. */
+const comparePaths = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/**
+ * Deletes here what the source's listing of `repo` no longer names: both listings are in path order, so
+ * one pass over each (a page of the source's at a time) finds them.
+ */
+async function mirrorDeletions(index: MetadataIndex, replication: Replication, repo: string): Promise<number> {
+  let source: string[] = [];
+  let next: string | null = '';
+  let at = 0;
+  let deleted = 0;
+  const sourcePage = async () => {
+    const url = new URL(endpoint(replication, '/api/export/paths'));
+    url.searchParams.set('repository', repo);
+    url.searchParams.set('after', next!);
+    const response = await request(url, { headers: headers(replication), headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: BODY_TIMEOUT_MS });
+    if (response.statusCode !== 200) throw await failure(response, url.origin + url.pathname);
+    ({ paths: source, next } = (await response.body.json()) as { paths: string[]; next: string | null });
+    at = 0;
+  };
+  await sourcePage();
+  for await (const record of listAll(index, repo)) {
+    for (;;) {
+      while (at === source.length && next !== null) await sourcePage();
+      if (at === source.length || comparePaths(source[at]!, record.path) >= 0) break;
+      at++;
+    }
+    if (at < source.length && source[at] === record.path) continue;
+    if (await index.deleteArtifact(repo, record.path, record.modifiedAt)) deleted++;
+  }
+  return deleted;
 }
 
 const outcomeOf = (base: Pick<ReplicationOutcome, 'name' | 'direction'>, summary: ImportSummary & { createdAt: number; bytes: number }): ReplicationOutcome => ({

@@ -16,20 +16,23 @@ t.teardown(() => rmSync(root, { recursive: true, force: true }));
 const repositories = [
   { key: 'files', format: 'generic', type: 'local' },
   { key: 'npm-local', format: 'npm', type: 'local' },
+  { key: 'mirrored', format: 'generic', type: 'local' },
 ];
 const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(user).toString('base64')}` });
 
 process.env.SHELF_TEST_B_PASSWORD = 'b-root-password';
-const a = await startShelf({ repositories });
-t.teardown(() => a.stop());
-await new Identity(a.app.index).addUser({ name: 'root', password: 'a-root-password', admin: true });
 const cli = (dataDir: string, ...args: string[]) => {
   const config = join(root, `cli-${Math.random()}.yaml`);
   writeFileSync(config, stringify({ storage: { dataDir }, repositories, logging: { level: 'warn' } }));
-  return execFileSync(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { encoding: 'utf8', input: process.env.SHELF_TEST_B_PASSWORD });
+  return execFileSync(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { encoding: 'utf8', input: process.env.SHELF_TEST_B_PASSWORD, stdio: ['pipe', 'pipe', 'ignore'] });
 };
+// Both appliances run as operators run them (shelf serve): their job threads run the built code.
+const aBase = join(root, 'a');
+mkdirSync(join(aBase, 'data'), { recursive: true });
 const aKey = join(root, 'a.pub');
-writeFileSync(aKey, cli(a.dataDir, 'keys', 'create'));
+writeFileSync(aKey, cli(join(aBase, 'data'), 'keys', 'create'));
+const a = await startShelfProcess({ repositories }, 1, { baseDir: aBase });
+t.teardown(() => a.stop());
 
 const bBase = join(root, 'b');
 mkdirSync(join(bBase, 'data'), { recursive: true });
@@ -39,7 +42,10 @@ const b = await startShelfProcess(
     repositories,
     server: { mode: 'edge' },
     bundles: { trustedKeys: [aKey] },
-    replication: [{ name: 'from-a', url: a.url, repositories: ['files', 'npm-local'], intervalSeconds: 2 }],
+    replication: [
+      { name: 'from-a', url: a.url, repositories: ['files', 'npm-local'], intervalSeconds: 2 },
+      { name: 'mirror-a', url: a.url, repositories: ['mirrored'], intervalSeconds: 2, deletes: true },
+    ],
   },
   1,
   { baseDir: bBase },
@@ -51,7 +57,7 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
     if (await check()) return;
     await sleep(200);
   }
-  throw new Error(`${what} did not happen within 30 s:\n${b.output().slice(-3000)}`);
+  throw new Error(`${what} did not happen within 30 s:\n${b.output().split("\n").filter((l) => !l.includes('"msg":"request"')).join("\n").slice(-3000)}`);
 }
 const status = async (url: string) => (await fetch(url)).status;
 
@@ -77,6 +83,15 @@ t.test('pull: what is deployed on A appears on B within a replication period, an
   t.equal((await fetch(`${b.url}/api/replication`)).status, 401, 'administrators only');
 });
 
+t.test('deletes: a replication that mirrors removes what the source no longer holds', async (t) => {
+  for (const name of ['x', 'y']) t.equal((await fetch(`${a.url}/mirrored/${name}.txt`, { method: 'PUT', body: name })).status, 201);
+  await eventually('the mirror', async () => (await status(`${b.url}/mirrored/y.txt`)) === 200);
+  t.equal((await fetch(`${a.url}/mirrored/x.txt`, { method: 'DELETE' })).status, 204);
+  await eventually('the deletion', async () => (await status(`${b.url}/mirrored/x.txt`)) === 404);
+  t.equal(await (await fetch(`${b.url}/mirrored/y.txt`)).text(), 'y', 'what the source still holds stays');
+  t.equal(await status(`${b.url}/files/r/one.txt`), 200, 'a replication without deletes keeps everything');
+});
+
 t.test('an export asks for read on everything it carries; a source without a signing key says so', async (t) => {
   const noKey = await startShelf({ repositories });
   t.teardown(() => noKey.stop());
@@ -90,7 +105,7 @@ t.test('push: C sends what changed to B, which verifies it like any bundle', asy
   // C signs with the key B trusts (A's), and pushes its own content.
   const c = await startShelf({
     repositories,
-    bundles: { signingKeyFile: join(a.dataDir, 'security', 'bundle-signing.key') },
+    bundles: { signingKeyFile: join(aBase, 'data', 'security', 'bundle-signing.key') },
     replication: [{ name: 'to-b', direction: 'push', url: b.url, auth: { username: 'root', password: { env: 'SHELF_TEST_B_PASSWORD' } }, repositories: ['files'] }],
   });
   t.teardown(() => c.stop());
@@ -109,7 +124,7 @@ t.test('push: C sends what changed to B, which verifies it like any bundle', asy
 
   const wrongPassword = await startShelf({
     repositories,
-    bundles: { signingKeyFile: join(a.dataDir, 'security', 'bundle-signing.key') },
+    bundles: { signingKeyFile: join(aBase, 'data', 'security', 'bundle-signing.key') },
     replication: [{ name: 'to-b', direction: 'push', url: b.url, auth: { username: 'root', password: { env: 'PATH' } }, repositories: ['files'] }],
   });
   t.teardown(() => wrongPassword.stop());
