@@ -220,7 +220,8 @@ async function upstreamReferrers(repo: Repository, image: string, subject: strin
     return Array.isArray(doc.manifests) ? (doc.manifests as Descriptor[]).filter((d) => typeof d?.digest === 'string' && isDigest(d.digest)) : [];
   };
   try {
-    const index = await repo.get(dockerPaths.upstreamReferrers(image, subject));
+    // Unreachable (offline) with the API's answer never cached: the fallback tag may still be held here.
+    const index = await repo.get(dockerPaths.upstreamReferrers(image, subject)).catch(() => undefined);
     if (index) return descriptorsOf(await readAll(await index.open(), MAX_MANIFEST_BYTES));
     const tagged = await repo.get(dockerPaths.tag(image, `sha256-${hexOf(subject)}`));
     return tagged ? descriptorsOf(await readAll(await tagged.open(), MAX_MANIFEST_BYTES)) : [];

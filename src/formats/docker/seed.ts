@@ -1,7 +1,7 @@
 import type { SeedItem, SeedSession } from '../../seed/seeder.js';
 import { parseImageList, type ImageReference, type Platform } from './image-list.js';
 import { ACCEPTED_MANIFEST_TYPES, MEDIA_TYPES, parseManifest, type Descriptor } from './manifest.js';
-import { dockerPaths } from './names.js';
+import { dockerPaths, hexOf } from './names.js';
 
 /**
  * `shelf seed` from an image list: each image's manifest (an index with all its platforms, or the ones
@@ -48,7 +48,9 @@ async function seedManifest(session: SeedSession, base: string, image: string, r
 async function seedReferrers(session: SeedSession, base: string, image: string, subject: string): Promise<void> {
   const index = await session.document(`${base}/referrers/${subject}`, MEDIA_TYPES.ociIndex).catch(() => undefined);
   if (!index) return;
+  // Where the listing came from: the upstream's referrers API, its OCI 1.1 fallback tag, or pushed referrers.
   session.keep(dockerPaths.upstreamReferrers(image, subject));
+  session.keep(dockerPaths.tag(image, `sha256-${hexOf(subject)}`));
   session.keep(dockerPaths.referrersPrefix(image, subject));
   const { manifests } = JSON.parse(index.body.toString('utf8')) as { manifests?: Descriptor[] };
   for (const referrer of manifests ?? []) await seedManifest(session, base, image, referrer.digest, [], referrer.digest);

@@ -23,6 +23,37 @@ const maven = await startMavenUpstream(t);
 const images = ociImages();
 const registry = await startRegistryWithImages(t, images);
 const nowhere = 'http://127.0.0.1:9/';
+
+// A signature of library/busybox:1.0 on the upstream, listed by the OCI 1.1 fallback tag (distribution 2.8
+// has no referrers API), as cosign and oras push one.
+const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+const signature = await (async () => {
+  const head = await fetch(`${registry.url}/v2/library/busybox/manifests/1.0`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: head.headers.get('docker-content-digest')!, size: Number(head.headers.get('content-length')) };
+  const config = Buffer.from('{}');
+  const upload = await fetch(`${registry.url}/v2/library/busybox/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(upload.headers.get('location')!, registry.url);
+  location.searchParams.set('digest', sha256(config));
+  await fetch(location, { method: 'PUT', body: config, headers: { 'content-type': 'application/octet-stream' } });
+  const artifact = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType: 'application/vnd.example.signature',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: config.length },
+    layers: [],
+    subject,
+  });
+  const put = (reference: string, body: string, type: string) =>
+    fetch(`${registry.url}/v2/library/busybox/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': type } });
+  await put(sha256(artifact), artifact, 'application/vnd.oci.image.manifest.v1+json');
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(artifact), size: artifact.length, artifactType: 'application/vnd.example.signature' }],
+  });
+  await put(`sha256-${subject.digest.slice('sha256:'.length)}`, index, 'application/vnd.oci.image.index.v1+json');
+  return { subject: subject.digest, digest: sha256(artifact) };
+})();
 const repositories = (up: boolean) => [
   // Packuments are revalidated after 2 s, so a version published upstream is seen soon after.
   { key: 'npm-remote', format: 'npm', type: 'remote', url: up ? verdaccio.url : nowhere, metadataTtlSeconds: 2 },
@@ -95,6 +126,8 @@ t.test('shelf seed pulls what each input names through A, and lists it', async (
   t.equal(oneArch.status, 0, oneArch.stderr);
   const manifestsOf = (file: string) => (JSON.parse(readFileSync(join(root, file), 'utf8')) as { repositories: Record<string, string[]> }).repositories['docker-remote']!.filter((p) => p.startsWith('multi/arch/_manifests/'));
   t.equal(manifestsOf('docker.json').length, 3, 'all platforms: the index and both images');
+  const dockerList = (JSON.parse(readFileSync(join(root, 'docker.json'), 'utf8')) as { repositories: Record<string, string[]> }).repositories['docker-remote']!;
+  t.ok(dockerList.includes(`library/busybox/_manifests/${signature.digest}`), "the image's signature (a referrer) is seeded");
   t.equal(manifestsOf('arm64.json').length, 2, '--platform linux/arm64: the index and that image');
   const filesSeed = await seed('files.json', '--repository', 'files-remote', '--paths', input('paths.txt', 'packages/shelf_fix_norm-0.1.0.tar.gz\n'));
   t.equal(filesSeed.status, 0, filesSeed.stderr);
@@ -177,6 +210,10 @@ t.test('export --seed on A, import on B: every client installs with no network',
     t.ok(readdirSync(join(copied, 'blobs', 'sha256')).length > 2, `${image}: copied with all its blobs`);
   }
   t.equal((await fetch(`${b.url}/files-remote/packages/shelf_fix_norm-0.1.0.tar.gz`)).status, 200);
+  const referrers = await fetch(`${b.url}/v2/docker-remote/library/busybox/referrers/${signature.subject}`);
+  t.equal(referrers.status, 200);
+  t.same(((await referrers.json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest), [signature.digest], 'B lists the signature');
+  t.equal((await fetch(`${b.url}/v2/docker-remote/library/busybox/manifests/${signature.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status, 200);
 });
 
 t.test('on B, metadata lists only what is there, and what is not there is named as not available offline', async (t) => {
@@ -192,7 +229,8 @@ t.test('on B, metadata lists only what is there, and what is not there is named 
   t.match(await unknown.text(), /\.npm\/shelf-fix-tool\/package\.json is not available offline: it is not cached in npm-remote/);
 
   const tags = JSON.parse(await skopeo('list-tags', '--tls-verify=false', `docker://${b.url.replace('http://', '')}/docker-remote/library/busybox`)) as { Tags: string[] };
-  t.same(tags.Tags, ['1.0'], 'the tag list names the tags B holds, not the three the upstream had');
+  // 1.0 and the signature's fallback tag were seeded; 1.1 and latest were not.
+  t.same(tags.Tags, ['1.0', `sha256-${signature.subject.slice('sha256:'.length)}`], 'the tag list names the tags B holds, not those it lacks');
   const metadata = await (await fetch(`${b.url}/maven-remote/org/apache/maven/plugins/maven-dependency-plugin/maven-metadata.xml`)).text();
   t.match(metadata, '<version>3.5.0</version>');
   t.notMatch(metadata, '<version>2.8</version>', 'maven-metadata.xml lists the version B holds');
