@@ -99,3 +99,40 @@ export async function startRegistryWithImages(t: { teardown(fn: () => unknown): 
   await pushImages(upstream.address, images);
   return upstream;
 }
+
+/**
+ * Signs `image:tag` on a registry without a referrers API (distribution 2.8) as cosign and oras do there: an
+ * artifact manifest whose subject is the image, listed by the OCI 1.1 fallback tag `sha256-<hex>`. Throws
+ * unless each push is accepted. Answers the image's digest (the subject) and the signature's.
+ */
+export async function signOnRegistry(registryUrl: string, image: string, tag: string): Promise<{ subject: string; digest: string }> {
+  const registry = registryUrl.replace(/\/$/, '');
+  const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const head = await fetch(`${registry}/v2/${image}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: head.headers.get('docker-content-digest')!, size: Number(head.headers.get('content-length')) };
+  const config = Buffer.from('{}');
+  const upload = await fetch(`${registry}/v2/${image}/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(upload.headers.get('location')!, registry);
+  location.searchParams.set('digest', sha256(config));
+  const accepted = (res: Response, what: string) => {
+    if (res.status !== 201) throw new Error(`${what}: ${res.status}`);
+  };
+  accepted(await fetch(location, { method: 'PUT', body: config, headers: { 'content-type': 'application/octet-stream' } }), 'the config blob');
+  const artifact = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType: 'application/vnd.example.signature',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: config.length },
+    layers: [],
+    subject,
+  });
+  const put = (reference: string, body: string, type: string) => fetch(`${registry}/v2/${image}/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': type } });
+  accepted(await put(sha256(artifact), artifact, 'application/vnd.oci.image.manifest.v1+json'), 'the signature');
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(artifact), size: artifact.length, artifactType: 'application/vnd.example.signature' }],
+  });
+  accepted(await put(`sha256-${subject.digest.slice('sha256:'.length)}`, index, 'application/vnd.oci.image.index.v1+json'), 'the fallback tag');
+  return { subject: subject.digest, digest: sha256(artifact) };
+}

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { layoutDigest, ociImages, skopeo, startRegistryWithImages } from '../../helpers/docker-harness.js';
+import { layoutDigest, ociImages, signOnRegistry, skopeo, startRegistryWithImages } from '../../helpers/docker-harness.js';
 import { mavenProject, startMavenUpstream } from '../../helpers/maven-harness.js';
 import { ClientProject, packageManagers, publishPackage, startVerdaccio } from '../../helpers/npm-harness.js';
 import { pypiFixtures, pythonEnv, startPypiUpstream } from '../../helpers/pypi-harness.js';
@@ -24,36 +24,8 @@ const images = ociImages();
 const registry = await startRegistryWithImages(t, images);
 const nowhere = 'http://127.0.0.1:9/';
 
-// A signature of library/busybox:1.0 on the upstream, listed by the OCI 1.1 fallback tag (distribution 2.8
-// has no referrers API), as cosign and oras push one.
-const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-const signature = await (async () => {
-  const head = await fetch(`${registry.url}/v2/library/busybox/manifests/1.0`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
-  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: head.headers.get('docker-content-digest')!, size: Number(head.headers.get('content-length')) };
-  const config = Buffer.from('{}');
-  const upload = await fetch(`${registry.url}/v2/library/busybox/blobs/uploads/`, { method: 'POST' });
-  const location = new URL(upload.headers.get('location')!, registry.url);
-  location.searchParams.set('digest', sha256(config));
-  await fetch(location, { method: 'PUT', body: config, headers: { 'content-type': 'application/octet-stream' } });
-  const artifact = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    artifactType: 'application/vnd.example.signature',
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: config.length },
-    layers: [],
-    subject,
-  });
-  const put = (reference: string, body: string, type: string) =>
-    fetch(`${registry.url}/v2/library/busybox/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': type } });
-  await put(sha256(artifact), artifact, 'application/vnd.oci.image.manifest.v1+json');
-  const index = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(artifact), size: artifact.length, artifactType: 'application/vnd.example.signature' }],
-  });
-  await put(`sha256-${subject.digest.slice('sha256:'.length)}`, index, 'application/vnd.oci.image.index.v1+json');
-  return { subject: subject.digest, digest: sha256(artifact) };
-})();
+// A signature of library/busybox:1.0 on the upstream, as cosign and oras push one.
+const signature = await signOnRegistry(registry.url, 'library/busybox', '1.0');
 const repositories = (up: boolean) => [
   // Packuments are revalidated after 2 s, so a version published upstream is seen soon after.
   { key: 'npm-remote', format: 'npm', type: 'remote', url: up ? verdaccio.url : nowhere, metadataTtlSeconds: 2 },

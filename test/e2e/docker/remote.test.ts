@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import t from 'tap';
-import { layoutDigest, ociImages, pullCheck, skopeo, startRegistryWithImages } from '../../helpers/docker-harness.js';
+import { layoutDigest, ociImages, pullCheck, signOnRegistry, skopeo, startRegistryWithImages } from '../../helpers/docker-harness.js';
 import { startShelf } from '../../helpers/shelf.js';
 
 const images = ociImages();
@@ -124,43 +124,17 @@ t.test('a remote repository refuses pushes', async (t) => {
 });
 
 t.test("referrers (signatures, SBOMs) the upstream has are visible through the cache", async (t) => {
-  const registry = upstream.url.replace(/\/$/, '');
-  const head = await fetch(`${registry}/v2/library/busybox/manifests/1.0`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
-  const subjectDigest = head.headers.get('docker-content-digest')!;
-  const subjectSize = Number(head.headers.get('content-length'));
-  // An artifact that refers to it (as cosign or oras push one), and the OCI 1.1 fallback tag that lists it,
-  // since this registry (distribution 2.8) has no referrers API.
-  const config = Buffer.from('{}');
-  const upload = await fetch(`${registry}/v2/library/busybox/blobs/uploads/`, { method: 'POST' });
-  const location = new URL(upload.headers.get('location')!, registry);
-  location.searchParams.set('digest', sha256(config));
-  t.equal((await fetch(location, { method: 'PUT', body: config, headers: { 'content-type': 'application/octet-stream' } })).status, 201);
-  const artifact = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    artifactType: 'application/vnd.example.signature',
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: config.length },
-    layers: [],
-    subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subjectDigest, size: subjectSize },
-  });
-  const put = (reference: string, body: string, type: string) =>
-    fetch(`${registry}/v2/library/busybox/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': type } });
-  t.equal((await put(sha256(artifact), artifact, 'application/vnd.oci.image.manifest.v1+json')).status, 201);
-  const index = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(artifact), size: artifact.length, artifactType: 'application/vnd.example.signature' }],
-  });
-  t.equal((await put(`sha256-${subjectDigest.slice('sha256:'.length)}`, index, 'application/vnd.oci.image.index.v1+json')).status, 201);
+  // An artifact that refers to busybox:1.0, and the OCI 1.1 fallback tag that lists it (distribution 2.8 has no referrers API).
+  const { subject: subjectDigest, digest: signatureDigest } = await signOnRegistry(upstream.url, 'library/busybox', '1.0');
 
   for (const repo of ['hub', 'docker']) {
     const referrers = await fetch(`${shelf.url}/v2/${repo}/library/busybox/referrers/${subjectDigest}`);
     t.equal(referrers.status, 200);
     const listed = ((await referrers.json()) as { manifests: { digest: string; artifactType?: string }[] }).manifests;
-    t.same(listed.map((d) => [d.digest, d.artifactType]), [[sha256(artifact), 'application/vnd.example.signature']], `${repo}: the upstream's referrer is listed`);
+    t.same(listed.map((d) => [d.digest, d.artifactType]), [[signatureDigest, 'application/vnd.example.signature']], `${repo}: the upstream's referrer is listed`);
   }
   const filtered = await fetch(`${shelf.url}/v2/hub/library/busybox/referrers/${subjectDigest}?artifactType=application/vnd.example.sbom`);
   t.same(((await filtered.json()) as { manifests: unknown[] }).manifests, [], 'the artifactType filter applies');
-  const signature = await fetch(`${shelf.url}/v2/hub/library/busybox/manifests/${sha256(artifact)}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const signature = await fetch(`${shelf.url}/v2/hub/library/busybox/manifests/${signatureDigest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
   t.equal(signature.status, 200, 'and the referrer itself is pulled through the cache');
 });
