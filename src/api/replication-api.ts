@@ -13,6 +13,7 @@ import { unauthorized, type AccessControl } from '../security/access-control.js'
 import type { MetadataIndex } from '../storage/metadata-index.js';
 
 const PATHS_PAGE = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Replication over HTTP: `GET /api/export` hands another Shelf a signed bundle of what changed (pull
@@ -41,6 +42,7 @@ export class ReplicationApi {
     for (const key of keys) await this.requireWholeRead(ctx, key);
     const after = params.get('after');
     const afterTime = Number(params.get('afterTime'));
+    if (after !== null && !UUID.test(after)) throw badRequest(`after=${after} is not a bundle id`);
     if (after !== null && !Number.isSafeInteger(afterTime)) throw badRequest('after=<bundle id> needs afterTime=<its createdAt, ms>');
     if (!(await stat(storagePaths(this.config).bundleSigningKey).catch(() => undefined))) {
       throw new ShelfError('NO_SIGNING_KEY', 409, 'this Shelf has no bundle signing key to sign an export with; make one with shelf keys create');

@@ -8,6 +8,7 @@ import { isHexDigest } from '../storage/checksums.js';
 import type { ArtifactRecord, ChecksumQuery, MetadataIndex } from '../storage/metadata-index.js';
 import { parsePropertiesParam } from './property-syntax.js';
 import { formatModule } from '../formats/index.js';
+import { leafMembers } from '../formats/package-routing.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { SecurityApi } from './security-api.js';
 import type { SystemApi } from './system-api.js';
@@ -182,9 +183,8 @@ export class RestApi {
    * files `visible` accepts, and the folders holding at least one such file.
    */
   private async children(repo: Repository, prefix: string, visible: (path: string) => boolean): Promise<{ uri: string; folder: boolean }[]> {
-    const keys = storageKeys(repo, this.repos);
     const seen = new Map<string, boolean>();
-    for (const key of keys) {
+    for (const { key } of leafMembers(repo)) {
       for (const record of await this.index.listArtifacts(key, { prefix })) {
         if (!visible(record.path)) continue;
         const rest = record.path.slice(prefix.length);
@@ -224,9 +224,4 @@ function checksumQuery(params: URLSearchParams): ChecksumQuery {
   throw badRequest('give one of sha256=, sha1= or md5=');
 }
 
-/** The repositories whose stored files a repository shows: itself, or a virtual one's members, recursively. */
-function storageKeys(repo: Repository, repos: RepositoryRegistry): string[] {
-  if (repo.config.type !== 'virtual') return [repo.key];
-  return repo.config.members.flatMap((key) => storageKeys(repos.get(key)!, repos));
-}
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { ShelfConfig } from '../config/schema.js';
 import { PathPattern } from '../repos/path-pattern.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
 import { listAll } from '../storage/listing.js';
+import { leafMembers } from '../formats/package-routing.js';
+import type { JobContext } from '../lifecycle/job-context.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import type { SeedList } from '../seed/seed-list.js';
 import { bundleSink, type BundleSink } from './bundle-files.js';
@@ -13,6 +13,9 @@ import { storagePaths } from '../app.js';
 
 /** What a bundle holds: whole repositories (their paths matching a pattern), or what seed runs listed. */
 export type ExportSelection = { repositories: string[]; paths?: string } | { seed: SeedList[] };
+
+/** What an export reads: the index and blobs, and the repositories (a seed list may name a virtual one). */
+export type ExportContext = Pick<JobContext, 'index' | 'blobs' | 'config' | 'repos'>;
 
 export interface ExportOptions {
   selection: ExportSelection;
@@ -30,14 +33,12 @@ export interface ExportOptions {
  * through the store, so each is verified on the way out), and the signed manifest listing every blob with
  * its sha256 and size. Users, passwords, tokens, keys and the audit log are never part of it.
  */
-export async function exportBundle(
-  { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
-  options: ExportOptions,
-): Promise<BundleManifest | undefined> {
+export async function exportBundle(context: ExportContext, options: ExportOptions): Promise<BundleManifest | undefined> {
+  const { blobs, config } = context;
   const storageRepos = new Map<string, BundleManifest['repositories'][number]>();
   const records: BundleRecord[] = [];
   const blobInfo = new Map<string, BundleManifest['blobs'][number]>();
-  for await (const record of selectedRecords(index, config, options.selection)) {
+  for await (const record of selectedRecords(context, options.selection)) {
     const changedAt = Math.max(record.modifiedAt, record.cache?.fetchedAt ?? 0);
     if (options.since && changedAt <= options.since.time) continue;
     const repo = config.repositories.find((r) => r.key === record.repo)!;
@@ -83,18 +84,8 @@ export async function exportBundle(
   return manifest;
 }
 
-/** The repositories that store what a key names: itself, or a virtual repository's members, all the way down. */
-function storageKeys(config: ShelfConfig, key: string, seen = new Set<string>()): string[] {
-  const repo = config.repositories.find((r) => r.key === key);
-  if (!repo) throw new Error(`${key} is not a repository of this config`);
-  if (repo.type !== 'virtual') return [repo.key];
-  if (seen.has(key)) return [];
-  seen.add(key);
-  return repo.members.flatMap((member) => storageKeys(config, member, seen));
-}
-
 /** The index records a selection names, each once, repository by repository. */
-async function* selectedRecords(index: MetadataIndex, config: ShelfConfig, selection: ExportSelection): AsyncIterable<ArtifactRecord> {
+async function* selectedRecords({ index, config, repos }: ExportContext, selection: ExportSelection): AsyncIterable<ArtifactRecord> {
   if ('repositories' in selection) {
     const pattern = selection.paths === undefined ? undefined : new PathPattern(selection.paths);
     for (const key of selection.repositories) {
@@ -108,7 +99,9 @@ async function* selectedRecords(index: MetadataIndex, config: ShelfConfig, selec
   const wanted = new Map<string, Set<string>>();
   for (const list of selection.seed) {
     for (const [key, paths] of Object.entries(list.repositories)) {
-      for (const storage of storageKeys(config, key)) {
+      const repo = repos.get(key);
+      if (!repo) throw new Error(`${key} is not a repository of this config`);
+      for (const { key: storage } of leafMembers(repo)) {
         const set = wanted.get(storage) ?? new Set<string>();
         for (const path of paths) set.add(path);
         wanted.set(storage, set);
@@ -139,7 +132,7 @@ async function* oneRecord(index: MetadataIndex, repo: string, path: string): Asy
  * serving loop. Answers the bundle's id, or undefined when it would be empty.
  */
 export async function exportToFile(
-  context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  context: ExportContext,
   repositories: string[],
   out: string,
   since?: ExportOptions['since'],

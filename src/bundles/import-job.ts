@@ -10,6 +10,7 @@ import type { FsBlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 import { bundleSource, type BundleSource } from './bundle-files.js';
 import { importBundle } from './import.js';
+import { bundleBytes } from './manifest.js';
 import { loadPublicKey } from './signing.js';
 
 /** What an import did, as the CLI prints it and the API answers it. */
@@ -43,7 +44,7 @@ export async function importFrom(
   const trusted = await Promise.all(context.config.bundles.trustedKeys.map((file) => loadPublicKey(file)));
   const result = await importBundle(context, source, origin, trusted, onProgress);
   const { id, predecessor, records, blobs, createdAt } = result.manifest;
-  const bytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  const bytes = bundleBytes(result.manifest);
   return { id, imported: result.imported, predecessor, records: records.length, blobs: blobs.length, newBlobs: result.newBlobs, createdAt, bytes };
 }
 

@@ -4,7 +4,7 @@ import type { FsBlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 import type { BundleSource } from './bundle-files.js';
 import { BundleRefused } from './bundle-refused.js';
-import { bundleManifestSchema, type BundleManifest } from './manifest.js';
+import { bundleBytes, bundleManifestSchema, type BundleManifest } from './manifest.js';
 import { keyId, verifiedBy } from './signing.js';
 import { withLease } from '../lifecycle/lease.js';
 
@@ -100,8 +100,8 @@ async function copyAndApply(
       const cache = record.cache && { ...record.cache, expiresAt: record.cache.expiresAt === null ? null : 0 };
       return { ...record, blob, ...(cache && { cache }) };
     });
-    const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
-    await index.applyBundle({ id: manifest.id, predecessor: manifest.predecessor, createdAt: manifest.createdAt, keyId: manifest.keyId, source: origin, bytes }, records);
+    const { id, predecessor, createdAt, keyId } = manifest;
+    await index.applyBundle({ id, predecessor, createdAt, keyId, source: origin, bytes: bundleBytes(manifest) }, records);
   } catch (err) {
     // Nothing was indexed: what this import added to the store is taken out again.
     for (const sha256 of added) await blobs.sweep(sha256, Number.MAX_SAFE_INTEGER, async () => (await index.blobReferences(sha256)) > 0);

@@ -56,5 +56,8 @@ export const bundleManifestSchema = z.strictObject({
 export type BundleManifest = z.output<typeof bundleManifestSchema>;
 export type BundleRecord = z.output<typeof bundleRecord>;
 
+/** The bytes a bundle carries: its blobs' sizes together. */
+export const bundleBytes = (manifest: Pick<BundleManifest, 'blobs'>) => manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
+
 /** Where a blob lives inside a bundle directory. */
 export const bundleBlobPath = (sha256: string) => `blobs/sha256/${sha256.slice(0, 2)}/${sha256}`;

@@ -9,6 +9,8 @@ import type { ShelfConfig } from '../config/schema.js';
 import { withJobContext } from '../lifecycle/job-context.js';
 import { createLogger } from '../observability/logger.js';
 import { readSeedList } from '../seed/seed-list.js';
+import { bundleBytes } from '../bundles/manifest.js';
+import { commaList } from './comma-list.js';
 import { progressBar } from './progress.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
@@ -55,19 +57,18 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
     .addOption(configOption())
     .action(async (options: { config: string; repositories?: string; seed?: string; out: string; splitSize?: string; paths?: string; after?: string }) => {
       const config = loadConfig(options.config);
-      const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
-      await withJobContext(config, createLogger('warn'), async ({ index, blobs }) => {
+      await withJobContext(config, createLogger('warn'), async (context) => {
         if ((options.repositories === undefined) === (options.seed === undefined)) throw new Error('name either --repositories or --seed');
         if (options.seed !== undefined && options.paths !== undefined) throw new Error('--paths narrows --repositories; a seed list names its paths itself');
         const selection = options.repositories !== undefined
-          ? { repositories: list(options.repositories), ...(options.paths !== undefined && { paths: options.paths }) }
-          : { seed: await Promise.all(list(options.seed!).map(readSeedList)) };
+          ? { repositories: commaList(options.repositories), ...(options.paths !== undefined && { paths: options.paths }) }
+          : { seed: await Promise.all(commaList(options.seed!).map(readSeedList)) };
         const signingKey = await loadSigningKey(storagePaths(config).bundleSigningKey);
         const partBytes = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
         if (options.splitSize !== undefined && partBytes === undefined) throw new Error(`--split-size ${options.splitSize} is not a size (like 4GiB or 700MB)`);
         const previous = options.after && (JSON.parse((await (await bundleSource(options.after)).manifest()).bytes.toString('utf8')) as { id: string; createdAt: number });
         const manifest = await exportBundle(
-          { index, blobs, config },
+          context,
           {
             selection,
             sink: () => bundleSink(options.out, partBytes),
@@ -76,7 +77,7 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
           },
         );
         if (!manifest) return;
-        const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
+        const bytes = bundleBytes(manifest);
         console.log(`bundle ${manifest.id}: ${manifest.records.length} records, ${manifest.blobs.length} blobs, ${bytes} bytes${manifest.predecessor ? `, after ${manifest.predecessor}` : ''}`);
       }).catch(fail);
     });

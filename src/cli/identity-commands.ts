@@ -8,6 +8,7 @@ import { SecurityAdministration, type Actor } from '../security/administration.j
 import { AuditLog } from '../security/audit-log.js';
 import { Identity } from '../security/identity.js';
 import { generatePassword } from '../security/passwords.js';
+import { commaList } from './comma-list.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
 type Work = (admin: SecurityAdministration, actor: Actor) => Promise<void>;
@@ -36,7 +37,6 @@ async function readStdin(): Promise<string> {
 }
 
 const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
-const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 
 /**
  * `shelf user|group|permission|token ...`: the same administration as /api/security/, against the data
@@ -77,7 +77,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
           password,
           ...(options.email && { email: options.email }),
           admin: options.admin ?? false,
-          ...(options.groups && { groups: list(options.groups) }),
+          ...(options.groups && { groups: commaList(options.groups) }),
         });
         console.log(`user ${name} created${generated ? `; password (shown once): ${generated}` : ''}`);
       });
@@ -99,7 +99,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
           ...(options.email !== undefined && { email: options.email }),
           ...(options.admin !== undefined && { admin: yes(options.admin) }),
           ...(options.disabled !== undefined && { disabled: yes(options.disabled) }),
-          ...(options.groups !== undefined && { groups: list(options.groups) }),
+          ...(options.groups !== undefined && { groups: commaList(options.groups) }),
           ...(options.passwordStdin && { password: await readStdin() }),
         });
         console.log(`user ${name} changed`);
@@ -129,7 +129,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
     .addOption(configOption())
     .action(async (name: string, options: { description: string; members: string; config: string }) => {
       await run(options.config, async (admin, actor) => {
-        await admin.putGroup(actor, name, { description: options.description, members: list(options.members) });
+        await admin.putGroup(actor, name, { description: options.description, members: commaList(options.members) });
         console.log(`group ${name} saved`);
       });
     });
@@ -195,7 +195,7 @@ export function addIdentityCommands(program: Command, configOption: () => Option
         const issued = await admin.createToken(actor, username, {
           description: options.description,
           ...(days !== undefined && { expiresInSeconds: Math.round(days * 86_400) }),
-          ...(options.repositories && { scope: { repositories: list(options.repositories), actions: list(options.actions!) } }),
+          ...(options.repositories && { scope: { repositories: commaList(options.repositories), actions: commaList(options.actions!) } }),
         });
         console.log(`token ${issued.id} for ${username} (expires ${when(issued.expiresAt)}):`);
         console.log(issued.token);

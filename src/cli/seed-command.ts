@@ -12,6 +12,7 @@ import { SeedClient, type SeedCredentials } from '../seed/seed-client.js';
 import { SeedJournal } from '../seed/seed-list.js';
 import { runSeed, type SeedItem } from '../seed/seeder.js';
 import { TOKEN_USERNAME } from '../security/identity.js';
+import { commaList } from './comma-list.js';
 import { progressBar } from './progress.js';
 
 interface SeedOptions {
@@ -31,7 +32,7 @@ interface SeedOptions {
   paths: string[];
 }
 
-const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[]) => [...previous, ...commaList(value)];
 
 /** `shelf seed`: pull what builds need through a running Shelf into its cache, and list it for `shelf export --seed`. */
 export function addSeedCommand(program: Command, configOption: () => Option, loadConfig: (file: string) => ShelfConfig): void {

@@ -51,8 +51,8 @@ export async function cachedDocument(
  * (offline or unreachable: STALE) and its `offlineMetadata` is `present-only`: all the document may list, so
  * clients resolve to versions they can download. Undefined: the document lists everything as cached.
  */
-export async function presentFiles(repo: Repository, document: MemberSource<unknown>, prefix: string): Promise<Set<string> | undefined> {
-  if (!listsPresentOnly(repo, document.cacheStatus)) return undefined;
+export async function presentFiles(repo: Repository, cacheStatus: CacheStatus | undefined, prefix: string): Promise<Set<string> | undefined> {
+  if (!listsPresentOnly(repo, cacheStatus)) return undefined;
   return new Set((await repo.list({ prefix })).map((record) => record.path.slice(prefix.length)));
 }
 

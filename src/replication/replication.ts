@@ -2,13 +2,13 @@ import { PassThrough } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { storagePaths } from '../app.js';
 import { archiveSource, streamSink } from '../bundles/bundle-files.js';
-import { exportBundle } from '../bundles/export.js';
+import { exportBundle, type ExportContext } from '../bundles/export.js';
 import { importFrom, type ImportSummary } from '../bundles/import-job.js';
+import { bundleBytes } from '../bundles/manifest.js';
 import { loadSigningKey } from '../bundles/signing.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { messageOfErrorBody, ShelfError } from '../errors.js';
 import { withLease } from '../lifecycle/lease.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
 import { listAll } from '../storage/listing.js';
 import type { MetadataIndex, ReplicationState } from '../storage/metadata-index.js';
 import { authorizationHeader } from '../upstream/upstream-client.js';
@@ -30,6 +30,8 @@ export interface ReplicationOutcome {
 const HEADERS_TIMEOUT_MS = 5 * 60_000;
 /** No byte for this long mid-transfer: the other side is gone. */
 const BODY_TIMEOUT_MS = 5 * 60_000;
+/** One page of the source's path listing (a thousand paths), in all. */
+const PAGE_DEADLINE_MS = 5 * 60_000;
 /** One run in all; a larger backlog is carried by the following runs. */
 const RUN_DEADLINE_MS = 6 * 60 * 60_000;
 
@@ -40,7 +42,7 @@ const RUN_DEADLINE_MS = 6 * 60 * 60_000;
  * fails or is cut off changes nothing; the next run asks again from the last bundle applied.
  */
 export async function runReplication(
-  context: { config: ShelfConfig; index: MetadataIndex; blobs: FsBlobStore },
+  context: ExportContext,
   name: string,
 ): Promise<ReplicationOutcome> {
   const replication = context.config.replication.find((r) => r.name === name);
@@ -116,7 +118,12 @@ async function mirrorDeletions(index: MetadataIndex, replication: Replication, r
     const url = new URL(endpoint(replication, '/api/export/paths'));
     url.searchParams.set('repository', repo);
     url.searchParams.set('after', next!);
-    const response = await request(url, { headers: headers(replication), headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: BODY_TIMEOUT_MS });
+    const response = await request(url, {
+      headers: headers(replication),
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      bodyTimeout: BODY_TIMEOUT_MS,
+      signal: AbortSignal.timeout(PAGE_DEADLINE_MS),
+    });
     if (response.statusCode !== 200) throw await failure(response, url.origin + url.pathname);
     ({ paths: source, next } = (await response.body.json()) as { paths: string[]; next: string | null });
     at = 0;
@@ -179,6 +186,5 @@ async function push(context: Parameters<typeof runReplication>[0], replication: 
   const response = await sent!;
   if (response.statusCode !== 200) throw await failure(response, url);
   await response.body.dump();
-  const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
-  return { ...base, bundle: { id: manifest.id, createdAt: manifest.createdAt }, records: manifest.records.length, bytes };
+  return { ...base, bundle: { id: manifest.id, createdAt: manifest.createdAt }, records: manifest.records.length, bytes: bundleBytes(manifest) };
 }

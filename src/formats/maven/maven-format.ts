@@ -11,7 +11,7 @@ import { joinPlainSegments } from '../../repos/repo-path.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import { fromMembers, VirtualRepo } from '../../repos/virtual-repo.js';
 import { fileAccessNeed, type FormatModule, type FormatServices } from '../format-module.js';
-import { artifactBytes, listsPresentOnly } from '../member-sources.js';
+import { artifactBytes, presentFiles } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
 import {
   buildOrder,
@@ -38,11 +38,11 @@ async function metadataBytes(repo: Repository, path: string, services: FormatSer
     const artifact = await repo.get(path);
     if (!artifact) return undefined;
     const bytes = await artifactBytes(artifact, 16 * 1024 * 1024);
-    if (!listsPresentOnly(repo, artifact.cacheStatus)) return bytes;
     // Without its upstream: the versions with files here, so a range resolves to one that can be downloaded.
-    const folder = path.slice(0, path.lastIndexOf('/') + 1);
-    const present = new Set((await repo.list({ prefix: folder })).map((record) => record.path.slice(folder.length).split('/')[0]!));
-    return Buffer.from(keepVersions(bytes.toString('utf8'), (version) => present.has(version)));
+    const present = await presentFiles(repo, artifact.cacheStatus, path.slice(0, path.lastIndexOf('/') + 1));
+    if (!present) return bytes;
+    const versions = new Set([...present].map((file) => file.split('/')[0]!));
+    return Buffer.from(keepVersions(bytes.toString('utf8'), (version) => versions.has(version)));
   }
   const documents = await fromMembers(leafMembers(repo), (member) => metadataBytes(member, path, services));
   return mergeMetadata(path, documents.map((d) => d.value), services.workers);

@@ -65,7 +65,7 @@ async function sourceOf(repo: Repository, name: string): Promise<SourceHandle | 
 async function documentSource(repo: Repository, name: string): Promise<SourceHandle | undefined> {
   const document = await cachedDocument(repo, npmPaths.packument(name), MAX_PACKUMENT_BYTES);
   if (!document) return undefined;
-  const present = await presentFiles(repo, document, npmPaths.tarballPrefix(name));
+  const present = await presentFiles(repo, document.cacheStatus, npmPaths.tarballPrefix(name));
   return {
     identity: presentIdentity(document.identity, present),
     load: async () => ({ repo: repo.key, kind: 'document', document: (await document.load()).bytes, ...(present && { presentTarballs: [...present] }) }),

@@ -99,7 +99,7 @@ async function projectSource(repo: Repository, project: string): Promise<MemberS
   }
   const page = await cachedDocument(repo, pypiPaths.page(project), MAX_INDEX_BYTES);
   if (!page || !(repo instanceof RemoteRepo)) return undefined;
-  const present = await presentFiles(repo, page, pypiPaths.file(project, ''));
+  const present = await presentFiles(repo, page.cacheStatus, pypiPaths.file(project, ''));
   return {
     identity: presentIdentity(page.identity, present),
     load: async () => {

@@ -99,6 +99,9 @@ t.test('an export asks for read on everything it carries; a source without a sig
   t.equal(refused.status, 409);
   t.match(await refused.text(), /shelf keys create/);
   t.equal((await fetch(`${a.url}/api/export?repositories=nope`)).status, 404);
+  const badAfter = await fetch(`${a.url}/api/export?repositories=files&after=../../x&afterTime=1`);
+  t.equal(badAfter.status, 400, 'after names a bundle id');
+  t.match(await badAfter.text(), /is not a bundle id/);
 });
 
 t.test('push: C sends what changed to B, which verifies it like any bundle', async (t) => {
