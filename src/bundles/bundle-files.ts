@@ -18,7 +18,7 @@ export interface BundleSink {
   close(): Promise<void>;
 }
 
-export const isArchivePath = (path: string) => path.endsWith('.tar');
+const isArchivePath = (path: string) => path.endsWith('.tar');
 
 /** A sink for `out`: an archive when it ends in `.tar` (in parts of `partBytes` when given), else a new or empty directory. */
 export async function bundleSink(out: string, partBytes?: number): Promise<BundleSink> {

@@ -8,8 +8,6 @@ import { bundleBytes, bundleManifestSchema, type BundleManifest } from './manife
 import { keyId, verifiedBy } from './signing.js';
 import { withLease } from '../lifecycle/lease.js';
 
-export { BundleRefused };
-
 export interface ImportResult {
   manifest: BundleManifest;
   /** false: this bundle was imported before, and nothing changed. */

@@ -12,6 +12,23 @@ export interface SeedItem {
   run(session: SeedSession): Promise<void>;
 }
 
+/**
+ * Items from a parsed input, one per line; a line that did not parse is an item that fails, naming its
+ * problem, so the run reports it beside the others.
+ */
+export function itemsOf<T extends { line: string }>(
+  entries: (T | { line: string; problem: string })[],
+  run: (session: SeedSession, entry: T) => Promise<void>,
+): SeedItem[] {
+  return entries.map((entry) => ({
+    label: entry.line,
+    run: async (session) => {
+      if ('problem' in entry) throw new Error(`${entry.line}: ${entry.problem}`);
+      await run(session, entry as T);
+    },
+  }));
+}
+
 /** What an item fetches with: one repository of one Shelf. */
 export interface SeedSession {
   /** The repository key the run seeds through (remote or virtual). */

@@ -1,4 +1,4 @@
-import type { SeedItem, SeedSession } from '../../seed/seeder.js';
+import { itemsOf, type SeedItem, type SeedSession } from '../../seed/seeder.js';
 import { parseImageList, type ImageReference, type Platform } from './image-list.js';
 import { ACCEPTED_MANIFEST_TYPES, MEDIA_TYPES, parseManifest, type Descriptor } from './manifest.js';
 import { dockerPaths, hexOf } from './names.js';
@@ -9,13 +9,7 @@ import { dockerPaths, hexOf } from './names.js';
  * registry has them: everything `skopeo copy --all` reads.
  */
 export function dockerSeedItems(text: string, platforms: Platform[]): SeedItem[] {
-  return parseImageList(text).map((reference) => ({
-    label: reference.line,
-    run: async (session) => {
-      if ('problem' in reference) throw new Error(`${reference.line}: ${reference.problem}`);
-      await seedImage(session, reference, platforms);
-    },
-  }));
+  return itemsOf(parseImageList(text), (session, reference: ImageReference) => seedImage(session, reference, platforms));
 }
 
 async function seedImage(session: SeedSession, reference: ImageReference, platforms: Platform[]): Promise<void> {

@@ -3,22 +3,18 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { SeedCredentials } from '../../seed/seed-client.js';
-import type { SeedItem, SeedSession } from '../../seed/seeder.js';
-import { coordinatePaths, parseCoordinates } from './coordinates.js';
+import { itemsOf, type SeedItem, type SeedSession } from '../../seed/seeder.js';
+import { coordinatePaths, parseCoordinates, type Coordinate } from './coordinates.js';
 import { isMetadataPath, splitChecksum } from './layout.js';
 
 /** `shelf seed` from a coordinate list: each artifact's POM and file (Shelf answers their checksums from what it stores). */
 export function mavenCoordinateItems(text: string): SeedItem[] {
-  return parseCoordinates(text).map((coordinate) => ({
-    label: coordinate.line,
-    run: async (session) => {
-      if ('problem' in coordinate) throw new Error(`${coordinate.line}: ${coordinate.problem}`);
-      for (const path of coordinatePaths(coordinate)) {
-        await session.file(`/${encodeURIComponent(session.repo)}/${path}`);
-        session.keep(path);
-      }
-    },
-  }));
+  return itemsOf(parseCoordinates(text), async (session, coordinate: Coordinate) => {
+    for (const path of coordinatePaths(coordinate)) {
+      await session.file(`/${encodeURIComponent(session.repo)}/${path}`);
+      session.keep(path);
+    }
+  });
 }
 
 /** Files of a local repository that are the client's bookkeeping, not artifacts. */

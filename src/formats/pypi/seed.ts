@@ -1,17 +1,11 @@
-import type { SeedItem, SeedSession } from '../../seed/seeder.js';
+import { itemsOf, type SeedItem, type SeedSession } from '../../seed/seeder.js';
 import { pypiPaths } from './names.js';
 import { filesToSeed, parseRequirements, type PinnedRequirement, type TargetEnvironments } from './requirements.js';
 import { parseProjectPage, SIMPLE_JSON, type ProjectFile } from './simple-api.js';
 
 /** `shelf seed` from a requirements.txt: each pinned release's files for the targets (and their core metadata), and the project pages. */
 export function pypiSeedItems(text: string, targets: TargetEnvironments): SeedItem[] {
-  return parseRequirements(text).map((requirement) => ({
-    label: requirement.line,
-    run: async (session) => {
-      if ('problem' in requirement) throw new Error(`${requirement.line}: ${requirement.problem}`);
-      await seedRelease(session, requirement, targets);
-    },
-  }));
+  return itemsOf(parseRequirements(text), (session, pin: PinnedRequirement) => seedRelease(session, pin, targets));
 }
 
 async function seedRelease(session: SeedSession, pin: PinnedRequirement, targets: TargetEnvironments): Promise<void> {
