@@ -14,6 +14,7 @@ import { CacheEviction } from './lifecycle/eviction.js';
 import { applyRetention } from './lifecycle/retention.js';
 import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
+import { unconfiguredRepositories } from './config/load.js';
 import { asClientError, notFound, ShelfError } from './errors.js';
 import { allFormatModules, formatModule } from './formats/index.js';
 import type { FormatServices, SegmentHandler } from './formats/format-module.js';
@@ -277,7 +278,8 @@ export class ShelfApp {
       await unlink(probe);
       const { freeBytes, minFreeBytes, low } = await this.disk.space();
       if (low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${minFreeBytes}); nothing new is stored`);
-      sendJson(ctx, 200, { status: 'ready', freeBytes });
+      const notConfigured = unconfiguredRepositories(this.options.config);
+      sendJson(ctx, 200, { status: 'ready', freeBytes, ...(notConfigured.length > 0 && { notConfigured }) });
     } catch (err) {
       sendJson(ctx, 503, { status: 'not ready', reason: (err as Error).message });
     }

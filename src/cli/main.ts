@@ -13,7 +13,7 @@ import type { Repository } from '../repos/repository.js';
 import { progressBar } from './progress.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { repairBlobs } from '../repos/repair.js';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+import { ConfigError, loadConfigFile, unconfiguredRepositories } from '../config/load.js';
 import { verifyBlobs } from '../storage/verify.js';
 import { WorkerPool } from '../workers/pool.js';
 import { createLogger } from '../observability/logger.js';
@@ -51,11 +51,14 @@ program
 const configCommand = program.command('config').description('work with config files');
 configCommand
   .command('check')
-  .argument('[file]', 'config file', DEFAULT_CONFIG)
+  .argument('[file]', 'config file', process.env.SHELF_CONFIG ?? DEFAULT_CONFIG)
   .description('validate a config file and print every problem with its key path')
   .action((file: string) => {
     const config = loadOrExit(file);
     console.log(`${file}: ok (${config.repositories.length} repositories)`);
+    for (const { key, variables } of unconfiguredRepositories(config)) {
+      console.log(`warning: repository ${key} is not configured until ${variables.join(' or ')} is set in Shelf's environment; it answers 503 meanwhile`);
+    }
   });
 
 const storageCommand = program.command('storage').description('inspect the blob store');

@@ -40,7 +40,7 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv = process.env): s
   return out;
 }
 
-class UnsetVariableError extends Error {
+export class UnsetVariableError extends Error {
   constructor(readonly names: string[]) {
     super(
       names.length === 1
@@ -59,13 +59,20 @@ function matchingBrace(text: string, open: number): number {
   throw new Error(`unclosed "\${" in "${text}"`);
 }
 
+export interface ExpansionProblem {
+  path: PropertyKey[];
+  message: string;
+  /** The variables that were unset, when that is the problem. */
+  unset?: string[];
+}
+
 /** Expands every string in a parsed config document; problems are reported with their key path. */
-export function expandEnvInDocument(value: unknown, path: PropertyKey[], problems: { path: PropertyKey[]; message: string }[]): unknown {
+export function expandEnvInDocument(value: unknown, path: PropertyKey[], problems: ExpansionProblem[]): unknown {
   if (typeof value === 'string') {
     try {
       return expandEnv(value);
     } catch (err) {
-      problems.push({ path, message: (err as Error).message });
+      problems.push({ path, message: (err as Error).message, ...(err instanceof UnsetVariableError && { unset: err.names }) });
       return value;
     }
   }

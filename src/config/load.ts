@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { expandEnvInDocument } from './env-expansion.js';
-import { configSchema, FORMAT_OPTIONS, type RepositoryConfig, type ShelfConfig } from './schema.js';
+import { expandEnvInDocument, type ExpansionProblem } from './env-expansion.js';
+import { configSchema, FORMAT_OPTIONS, type RemoteRepoConfig, type RepositoryConfig, type ShelfConfig } from './schema.js';
 import { unknownRepositories } from '../security/permissions.js';
 
 /** Every problem found in a config file, each prefixed with the key path it concerns. */
@@ -30,12 +30,48 @@ export function parseConfig(text: string, source = '<config>'): ShelfConfig {
   if (doc.errors.length > 0) {
     throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message}`));
   }
-  const problems: { path: PropertyKey[]; message: string }[] = [];
+  const problems: ExpansionProblem[] = [];
   const expanded = expandEnvInDocument(doc.toJS() ?? {}, [], problems);
-  if (problems.length > 0) {
-    throw new ConfigError(source, problems.map((p) => `${formatKeyPath(p.path) || '(top level)'}: ${p.message}`));
+  const unconfigured = unsetUpstreamUrls(expanded, problems);
+  const fatal = problems.filter((p) => !unconfigured.has(p));
+  if (fatal.length > 0) {
+    throw new ConfigError(source, fatal.map((p) => `${formatKeyPath(p.path) || '(top level)'}: ${p.message}`));
   }
-  return validateConfig(expanded, source);
+  const config = validateConfig(expanded, source);
+  for (const [problem, index] of unconfigured) (config.repositories[index] as RemoteRepoConfig).unsetVariables = problem.unset;
+  return config;
+}
+
+/** Where a remote repository's URL lacks its environment variable (unset in a service's environment, say). */
+const NOT_CONFIGURED_URL = 'http://not-configured.invalid/';
+
+/**
+ * A remote repository whose `url` names an unset environment variable does not stop Shelf: that repository is
+ * kept, marked not configured (it answers 503 naming the variable), and everything else works. Returns those
+ * problems, each with the repository's index, after putting a placeholder URL in the document.
+ */
+function unsetUpstreamUrls(document: unknown, problems: ExpansionProblem[]): Map<ExpansionProblem, number> {
+  const found = new Map<ExpansionProblem, number>();
+  const repositories = (document as { repositories?: unknown }).repositories;
+  if (!Array.isArray(repositories)) return found;
+  for (const problem of problems) {
+    const [top, index, key] = problem.path;
+    if (top !== 'repositories' || typeof index !== 'number' || key !== 'url' || problem.path.length !== 3 || !problem.unset) continue;
+    const repo = repositories[index] as Record<string, unknown> | undefined;
+    if (repo?.type !== 'remote') continue;
+    repo.url = NOT_CONFIGURED_URL;
+    found.set(problem, index);
+  }
+  return found;
+}
+
+/** The repositories that are not configured, with the environment variables each one needs. */
+export function unconfiguredRepositories(config: ShelfConfig): { key: string; variables: string[] }[] {
+  return config.repositories.flatMap((repo) =>
+    repo.type === 'remote' && (repo as RemoteRepoConfig).unsetVariables
+      ? [{ key: repo.key, variables: (repo as RemoteRepoConfig).unsetVariables! }]
+      : [],
+  );
 }
 
 export function validateConfig(raw: unknown, source = '<config>'): ShelfConfig {

@@ -344,7 +344,10 @@ export const configSchema = z.strictObject({
 export type ShelfConfig = z.output<typeof configSchema>;
 export type RepositoryConfig = z.output<typeof repositorySchema>;
 export type LocalRepoConfig = z.output<typeof localRepo>;
-export type RemoteRepoConfig = z.output<typeof remoteRepo>;
+export type RemoteRepoConfig = z.output<typeof remoteRepo> & {
+  /** Set by the loader when `url` names environment variables that are unset: the repository is not configured. */
+  unsetVariables?: string[];
+};
 export type VirtualRepoConfig = z.output<typeof virtualRepo>;
 export type RetentionPolicy = z.output<typeof retentionPolicy>;
 export type SecretRef = z.output<typeof secretRef>;

@@ -4,7 +4,7 @@ import { checksumHeaders, firstValue as first } from '../header-values.js';
 import { createHash } from 'node:crypto';
 import { CorruptBlobError, type StoredBlob } from '../storage/blob-store.js';
 import type { ArtifactRecord, CacheState, ListOptions, UpstreamOutage } from '../storage/metadata-index.js';
-import type { UpstreamClient, UpstreamResponse } from '../upstream/upstream-client.js';
+import { notConfiguredError, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
 import { deserializeError, serializeError, type Flight, type FlightEvent, type StreamingEvent } from './flights.js';
 import { readGrowingFile } from './growing-file-reader.js';
 import { PathFilter } from './path-pattern.js';
@@ -198,6 +198,7 @@ export class RemoteRepo implements Repository {
   }
 
   private whyUnavailable(outage: UpstreamOutage | undefined): ShelfError | undefined {
+    if (this.config.unsetVariables) return notConfiguredError(this.key, this.config.unsetVariables);
     if (this.config.offline) return new ShelfError('OFFLINE', 404, `repository ${this.key} is offline`);
     const retryAfter = this.upstream.budget.retryAfterSeconds();
     if (retryAfter !== undefined) {

@@ -10,6 +10,7 @@ import type { FsBlobStore } from '../storage/blob-store.js';
 import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
+import { unconfiguredRepositories } from '../config/load.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { scheduleLifecycleJobs } from '../lifecycle/scheduler.js';
 import { readKeyPair, startListeners, type Listeners } from './http-server.js';
@@ -57,6 +58,9 @@ function reloadTls(listeners: Listeners, log: Logger): void {
 export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
   const workers = config.server.workers || availableParallelism();
   if (cluster.isWorker) return runWorker(config, log);
+  for (const { key, variables } of unconfiguredRepositories(config)) {
+    log.warn({ repo: key, variables }, `repository ${key} is not configured: its url needs the environment variable ${variables.join(' or ')}`);
+  }
   const blobs = await prepareStorage(config, log);
   // A missing or mismatched certificate stops the start here, once, instead of every worker failing in turn.
   if (config.server.tls) await readKeyPair(config.server.tls);

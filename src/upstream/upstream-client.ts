@@ -25,7 +25,8 @@ export interface UpstreamRequest {
 export type UpstreamClientOptions = Pick<
   RemoteRepoConfig,
   'url' | 'auth' | 'connectTimeoutMs' | 'readTimeoutMs' | 'minBytesPerSecond' | 'fetchDeadlineSeconds'
->;
+> &
+  Partial<Pick<RemoteRepoConfig, 'key' | 'unsetVariables'>>;
 
 /** The window over which a body's rate is judged against `minBytesPerSecond`. */
 const RATE_WINDOW_MS = 30_000;
@@ -40,6 +41,16 @@ export class UpstreamUnreachableError extends ShelfError {
       `upstream ${new URL(url).origin} ${timedOut ? 'timed out' : 'unreachable'}: ${cause.message}`,
     );
   }
+}
+
+/** The answer of a remote repository whose `url` names environment variables that are unset. */
+export function notConfiguredError(key: string | undefined, variables: string[]): ShelfError {
+  return new ShelfError(
+    'NOT_CONFIGURED',
+    503,
+    `repository ${key ?? ''} is not configured: its url needs the environment variable ${variables.join(' or ')}; ` +
+      `set it in Shelf's environment (/etc/shelf/shelf.env on the appliance) and restart Shelf`,
+  );
 }
 
 /**
@@ -83,6 +94,7 @@ export class UpstreamClient {
    * token is fetched from its realm, cached for the scope, and the request is retried once with it.
    */
   async request(url: URL, request: UpstreamRequest = {}): Promise<UpstreamResponse> {
+    if (this.options.unsetVariables) throw notConfiguredError(this.options.key, this.options.unsetVariables);
     const sameOrigin = url.origin === this.baseUrl.origin;
     const scope = request.authScope ?? '';
     const cachedToken = sameOrigin ? await this.tokens.cached(scope) : undefined;

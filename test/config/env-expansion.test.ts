@@ -1,6 +1,6 @@
 import t from 'tap';
 import { expandEnv } from '../../src/config/env-expansion.js';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig, unconfiguredRepositories } from '../../src/config/load.js';
 
 const env = { HOST: 'registry.internal', EMPTY: '', PORT: '4873' };
 
@@ -28,7 +28,27 @@ t.test('config values are expanded before validation, problems named by key path
   const config = parseConfig('repositories:\n  - { key: r, format: npm, type: remote, url: "${SHELF_TEST_UPSTREAM}" }\n');
   t.equal(config.repositories[0]!.type === 'remote' && config.repositories[0]!.url, 'http://127.0.0.1:4873/');
   t.throws(
-    () => parseConfig('repositories:\n  - { key: r, format: npm, type: remote, url: "${SHELF_TEST_NOT_SET}" }\n'),
+    () => parseConfig('server: { host: "${SHELF_TEST_NOT_SET}" }\n'),
+    /server\.host: environment variable SHELF_TEST_NOT_SET is not set/,
+  );
+});
+
+t.test("a remote's url with an unset variable leaves that repository not configured, and the rest working", async (t) => {
+  const config = parseConfig(
+    'repositories:\n' +
+      '  - { key: r, format: npm, type: remote, url: "${SHELF_TEST_NOT_SET:-${SHELF_TEST_ALSO_UNSET}}" }\n' +
+      '  - { key: l, format: npm, type: local }\n' +
+      '  - { key: v, format: npm, type: virtual, members: [l, r] }\n',
+  );
+  t.same(unconfiguredRepositories(config), [{ key: 'r', variables: ['SHELF_TEST_NOT_SET', 'SHELF_TEST_ALSO_UNSET'] }]);
+  t.same(config.repositories.map((r) => r.key), ['r', 'l', 'v']);
+  // Only a remote's own url is forgiven: anywhere else an unset variable is still a config error.
+  t.throws(
+    () => parseConfig('repositories:\n  - { key: r, format: npm, type: remote, url: "http://x/", description: "${SHELF_TEST_NOT_SET}" }\n'),
+    /repositories\[0\]\.description: environment variable SHELF_TEST_NOT_SET is not set/,
+  );
+  t.throws(
+    () => parseConfig('repositories:\n  - { key: r, format: npm, type: local, url: "${SHELF_TEST_NOT_SET}" }\n'),
     /repositories\[0\]\.url: environment variable SHELF_TEST_NOT_SET is not set/,
   );
 });
