@@ -60,7 +60,7 @@ t.test('the server starts, reports the repository, and serves the others', async
   t.match(await direct.text(), /repository npm-remote is not configured: its url needs the environment variable SHELF_NPM_UPSTREAM or npm_config_registry/);
 
   // alice publishes through the virtual repository with a token the CLI made, run with no environment too.
-  const token = await cli('token', 'create', 'alice', '--repositories', 'npm-local', '--actions', 'read,write', '--expires-days', '1');
+  const token = await cli('token', 'create', 'alice', '--repositories', 'npm,npm-local', '--actions', 'read,write', '--expires-days', '1');
   t.equal(token.code, 0, token.stderr);
   const secret = /\S{30,}/.exec(token.stdout)?.[0];
   t.ok(secret, token.stdout);
