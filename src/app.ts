@@ -323,6 +323,11 @@ export class ShelfApp {
     );
   }
 
+  /** After logrotate: the audit log is written to a new file at its path. */
+  reopenLogs(): void {
+    this.services.access.audit.reopen();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.uploadSweep);
     await this.workers.close();

@@ -15,18 +15,30 @@ export interface AuditEvent {
 /**
  * The audit trail, as JSON lines in a file of its own (not the request log): logins, token changes,
  * writes, deletes, promotions and permission changes. It records names and ids, never secrets. The file
- * is opened for appending, so the cluster's workers add whole lines to one file.
+ * is opened for appending, so the cluster's workers add whole lines to one file; `reopen` starts writing to
+ * the file at that path again after logrotate moved it away.
  */
 export class AuditLog {
-  private readonly out: WriteStream;
+  private out: WriteStream;
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
-    this.out = createWriteStream(file, { flags: 'a', mode: 0o640 });
+    this.out = this.open();
+  }
+
+  private open(): WriteStream {
+    return createWriteStream(this.file, { flags: 'a', mode: 0o640 });
   }
 
   record(event: AuditEvent): void {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+  }
+
+  /** Lines already written go to the old file (now rotated); the next ones to a new file at the path. */
+  reopen(): void {
+    const old = this.out;
+    this.out = this.open();
+    old.end();
   }
 
   close(): Promise<void> {

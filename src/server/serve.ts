@@ -15,6 +15,7 @@ import { LocalFlightCoordinator } from '../repos/flights.js';
 import { scheduleLifecycleJobs } from '../lifecycle/scheduler.js';
 import { readKeyPair, startListeners, type Listeners } from './http-server.js';
 import { ConnectionBalancer, type ConnectionMessage } from '../cluster/connection-balancer.js';
+import { SystemdNotifier } from './systemd-notify.js';
 import type { Socket } from 'node:net';
 
 type MetricsMessage =
@@ -22,6 +23,8 @@ type MetricsMessage =
   | { shelf: 'metrics'; op: 'text'; id: number; text: string };
 type ShutdownMessage = { shelf: 'shutdown' };
 type ReloadTlsMessage = { shelf: 'reload-tls' };
+/** Logrotate moved the audit log away: write to a new file at its path. */
+type ReopenLogsMessage = { shelf: 'reopen-logs' };
 /** The primary's health check of a worker, answered only when the worker's loop runs and it can open a file. */
 type HealthMessage = { shelf: 'health'; op: 'ping' | 'pong' };
 /** A worker's listeners are up: the primary may hand it connections. */
@@ -32,6 +35,7 @@ const isMessage = <T extends { shelf: string }>(kind: T['shelf']) => (m: unknown
 const isMetricsMessage = isMessage<MetricsMessage>('metrics');
 const isShutdownMessage = isMessage<ShutdownMessage>('shutdown');
 const isReloadTlsMessage = isMessage<ReloadTlsMessage>('reload-tls');
+const isReopenLogsMessage = isMessage<ReopenLogsMessage>('reopen-logs');
 const isHealthMessage = isMessage<HealthMessage>('health');
 const isReadyMessage = isMessage<ReadyMessage>('ready');
 const isConnectionMessage = isMessage<ConnectionMessage>('connection');
@@ -102,8 +106,15 @@ async function runSingleProcess(config: ShelfConfig, log: Logger): Promise<void>
   const listeners = await startListeners(app, config.server);
   log.info({ host: config.server.host, port: config.server.port, tlsPort: config.server.tls?.port, workers: 1 }, 'shelf listening');
   const scheduler = scheduleLifecycleJobs(config, log);
-  process.on('SIGHUP', () => reloadTls(listeners, log));
+  process.on('SIGHUP', () => {
+    reloadTls(listeners, log);
+    app.reopenLogs();
+  });
+  process.on('SIGUSR2', () => app.reopenLogs());
+  const systemd = new SystemdNotifier();
+  systemd.ready('serving (one process)');
   const stop = async () => {
+    systemd.stopping();
     log.info('shutting down');
     scheduler.stop();
     await listeners.close(config.server.shutdownGraceSeconds);
@@ -150,10 +161,11 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
     }
     if (isShutdownMessage(message)) void stop();
     if (isReloadTlsMessage(message)) reloadTls(listeners, log);
+    if (isReopenLogsMessage(message)) app.reopenLogs();
     if (isHealthMessage(message) && message.op === 'ping') void answerHealthCheck(send);
   });
   // The primary coordinates shutdown and reloads; a signal sent to the whole process group is left to it.
-  process.on('SIGTERM', () => undefined).on('SIGINT', () => undefined).on('SIGHUP', () => undefined);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) process.on(signal, () => undefined);
   send({ shelf: 'ready' } satisfies ReadyMessage);
   log.info({ worker: cluster.worker?.id }, 'worker ready');
 }
@@ -172,11 +184,15 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
     const worker = cluster.fork();
     worker.on('message', (message: unknown) => onWorkerMessage(worker, message));
   };
+  const systemd = new SystemdNotifier();
+  let startedWorkers = 0;
   const onWorkerMessage = (worker: Worker, message: unknown) => {
     hub.onMessage(worker.id, message);
     if (isReadyMessage(message)) {
       answeredAt.set(worker.id, Date.now());
       balancer.addWorker(worker);
+      // Ready for systemd once every first worker serves; a replaced worker later changes nothing.
+      if (++startedWorkers === workers) systemd.ready(`serving with ${workers} workers`);
     }
     if (isHealthMessage(message) && message.op === 'pong') answeredAt.set(worker.id, Date.now());
     if (isMetricsMessage(message) && message.op === 'get') {
@@ -221,14 +237,20 @@ async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blo
     }
   }, checkEvery).unref();
   log.info({ host: config.server.host, port: config.server.port, tlsPort: config.server.tls?.port, workers }, 'shelf listening');
+  const tellWorkers = (message: ReloadTlsMessage | ReopenLogsMessage) => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send(message);
+  };
   process.on('SIGHUP', () => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ shelf: 'reload-tls' });
+    tellWorkers({ shelf: 'reload-tls' });
+    tellWorkers({ shelf: 'reopen-logs' });
   });
+  process.on('SIGUSR2', () => tellWorkers({ shelf: 'reopen-logs' }));
 
   const scheduler = scheduleLifecycleJobs(config, log);
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    systemd.stopping();
     scheduler.stop();
     balancer.close();
     log.info('shutting down workers');
