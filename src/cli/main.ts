@@ -21,6 +21,7 @@ import { serve } from '../server/serve.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBundleCommands } from './bundle-commands.js';
 import { addSeedCommand } from './seed-command.js';
+import { addBackupCommands } from './backup-commands.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
 
@@ -199,6 +200,7 @@ function printGcReport(report: GcReport): void {
 addIdentityCommands(program, configOption, loadOrExit);
 addSeedCommand(program, configOption, loadOrExit);
 addBundleCommands(program, configOption, loadOrExit);
+addBackupCommands(program, configOption, loadOrExit, version);
 
 function loadOrExit(file: string) {
   try {

@@ -194,5 +194,7 @@ export interface MetadataIndex {
   recordReplicationRun(name: string, run: ReplicationRun): Promise<void>;
   /** Proves the index can be written (readiness). */
   ping(): Promise<void>;
+  /** Writes a consistent copy of the whole index to `file` while it is in use (backups). */
+  snapshot(file: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
 import type {
   ArtifactRecord,
@@ -24,7 +26,7 @@ import type { GroupRecord, IdentityStore, LoginThrottleKey, TokenRecord, TokenSc
 import type { PermissionTarget } from '../security/permissions.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `CREATE TABLE blobs (
      sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,
      sha1 TEXT NOT NULL, md5 TEXT NOT NULL, sha512 TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -210,13 +212,20 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(file: string) {
+  /**
+   * `readOnly` opens a copy (a backup) to read as it is: no schema migration, no change to the file.
+   */
+  constructor(file: string, options: { readOnly?: boolean } = {}) {
+    if (options.readOnly) {
+      this.db = new Database(file, { readonly: true, fileMustExist: true });
+      return;
+    }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('foreign_keys = ON');
-    this.migrate();
+    this.migrate(file);
   }
 
   /** Prepares each SQL text once: preparing costs more than running a point lookup. */
@@ -233,7 +242,17 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
-  private migrate(): void {
+  /**
+   * Brings the schema up to date. An existing index is first copied beside it (`backups/`), so that what
+   * an upgrade's migrations changed can be undone by restoring that copy with the previous version.
+   */
+  private migrate(file: string): void {
+    const from = this.schemaVersion;
+    if (from > 0 && from < MIGRATIONS.length) {
+      const copy = join(dirname(file), 'backups', `index-schema-${from}-before-${MIGRATIONS.length}-${Date.now()}-${process.pid}.sqlite`);
+      mkdirSync(dirname(copy), { recursive: true });
+      this.db.prepare('VACUUM INTO ?').run(copy);
+    }
     const step = this.db.transaction((version: number) => {
       // Re-read inside the write lock: another process may have migrated meanwhile.
       if (this.schemaVersion !== version) return;
@@ -570,6 +589,14 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
          VALUES (@id, @predecessor, @createdAt, @now, @keyId, @source, @records, @bytes)`,
       ).run({ ...bundle, now, records: artifacts.length });
     }).immediate();
+  }
+
+  async snapshot(file: string): Promise<void> {
+    await this.db.backup(file);
+    // One self-contained file: the copy is taken out of WAL mode, so opening it makes no -wal or -shm beside it.
+    const copy = new Database(file);
+    copy.pragma('journal_mode = DELETE');
+    copy.close();
   }
 
   async ping(): Promise<void> {

@@ -64,7 +64,8 @@ export interface ShelfProcess extends RunningShelf {
 
 /**
  * Shelf as operators run it: `shelf serve` as a child process, with its cluster of workers. `baseDir` may
- * hold a data directory prepared beforehand (`<baseDir>/data`); `maxOpenFiles` starts it under that `ulimit -n`.
+ * hold a data directory prepared beforehand (`<baseDir>/data`), and is kept when it stops; `maxOpenFiles`
+ * starts it under that `ulimit -n`.
  */
 export async function startShelfProcess(
   raw: Record<string, unknown>,
@@ -113,7 +114,8 @@ export async function startShelfProcess(
         await exited;
         clearTimeout(hard);
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      // A directory the caller gave is the caller's to remove (it may start Shelf on it again).
+      if (!options.baseDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

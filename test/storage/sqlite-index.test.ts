@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { SqliteIndex } from '../../src/storage/sqlite-index.js';
+import { MIGRATIONS, SqliteIndex } from '../../src/storage/sqlite-index.js';
 
 const blob = (n: number) => ({
   sha256: n.toString(16).padStart(64, '0'),
@@ -173,4 +174,27 @@ t.test('a conditional delete spares an entry renewed since it was read', async (
   t.ok(renewed.modifiedAt > read.modifiedAt);
   t.ok(await index.deleteArtifact('d', 'img/_blobs/x', renewed.modifiedAt));
   t.equal(await index.getArtifact('d', 'img/_blobs/x'), undefined);
+});
+
+t.test('an index of an older schema is copied aside before its migrations run, and the copy opens as it was', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shelf-migrate-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'index.sqlite');
+  const old = new Database(file);
+  for (const migration of MIGRATIONS.slice(0, 3)) old.exec(migration);
+  old.pragma('user_version = 3');
+  old.close();
+  const index = new SqliteIndex(file);
+  t.equal(index.schemaVersion, MIGRATIONS.length);
+  await index.close();
+  const copies = readdirSync(join(dir, 'backups'));
+  t.equal(copies.length, 1);
+  t.match(copies[0], new RegExp(`^index-schema-3-before-${MIGRATIONS.length}-\\d+-\\d+\\.sqlite$`));
+  const copy = new SqliteIndex(join(dir, 'backups', copies[0]!), { readOnly: true });
+  t.equal(copy.schemaVersion, 3, 'the copy is the index as it was, not migrated');
+  await copy.close();
+
+  const again = new SqliteIndex(file);
+  await again.close();
+  t.equal(readdirSync(join(dir, 'backups')).length, 1, 'an index already up to date is not copied');
 });

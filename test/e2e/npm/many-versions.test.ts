@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -39,7 +39,10 @@ const baseDir = mkdtempSync(join(tmpdir(), 'shelf-many-'));
 }
 
 const shelf = await startShelfProcess({ repositories }, 2, { baseDir, maxOpenFiles: 512 });
-t.teardown(() => shelf.stop());
+t.teardown(async () => {
+  await shelf.stop();
+  rmSync(baseDir, { recursive: true, force: true });
+});
 
 t.test('the packument of 10,000 versions is served, repeatedly, while other requests keep being answered', async (t) => {
   const packument = (abbreviated: boolean) =>
