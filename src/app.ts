@@ -15,6 +15,7 @@ import { applyRetention } from './lifecycle/retention.js';
 import { SecurityAdministration } from './security/administration.js';
 import type { ShelfConfig } from './config/schema.js';
 import { unconfiguredRepositories } from './config/load.js';
+import { SHELF_VERSION } from './version.js';
 import { asClientError, notFound, ShelfError } from './errors.js';
 import { allFormatModules, formatModule } from './formats/index.js';
 import type { FormatServices, SegmentHandler } from './formats/format-module.js';
@@ -73,7 +74,11 @@ export async function openStorage(
   onDiskSpaceChange?: (space: DiskSpace) => void,
 ): Promise<{ blobs: FsBlobStore; index: ShelfIndex; disk: DiskGuard }> {
   const paths = storagePaths(config);
-  await mkdir(paths.dataDir, { recursive: true });
+  await mkdir(paths.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    // Under systemd (INVOCATION_ID set) the likely cause is the sandbox, which a bare ENOENT or EROFS would not say.
+    const hint = process.env.INVOCATION_ID ? '; the service may write only where its unit allows: run `shelf service configure` as root, then restart' : '';
+    throw new Error(`storage.dataDir ${paths.dataDir} cannot be created (${err.code ?? err.message})${hint}`);
+  });
   const disk = new DiskGuard(paths.dataDir, config.storage.minFreeBytes, onDiskSpaceChange);
   const blobs = new FsBlobStore(paths.blobs, disk);
   await blobs.init();
@@ -255,7 +260,7 @@ export class ShelfApp {
   private async system(ctx: RequestContext, segments: string[]): Promise<void> {
     switch (segments.join('/')) {
       case 'healthz':
-        return sendJson(ctx, 200, { status: 'ok' });
+        return sendJson(ctx, 200, { status: 'ok', version: SHELF_VERSION });
       case 'readyz':
         return this.readiness(ctx);
       case 'metrics': {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { Command, Option } from 'commander';
 import { ShelfApp } from '../app.js';
+import { SHELF_VERSION } from '../version.js';
 import { formatByteSize } from '../config/byte-size.js';
 import { collectGarbage, type GcReport } from '../lifecycle/gc.js';
 import { withJobContext, type JobContext } from '../lifecycle/job-context.js';
@@ -22,12 +22,11 @@ import { addIdentityCommands } from './identity-commands.js';
 import { addBundleCommands } from './bundle-commands.js';
 import { addSeedCommand } from './seed-command.js';
 import { addBackupCommands } from './backup-commands.js';
+import { addServiceCommand } from './service-command.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
+const version = SHELF_VERSION;
 
 const configOption = () =>
   new Option('-c, --config <file>', 'config file').default(process.env.SHELF_CONFIG ?? DEFAULT_CONFIG);
@@ -201,6 +200,7 @@ addIdentityCommands(program, configOption, loadOrExit);
 addSeedCommand(program, configOption, loadOrExit);
 addBundleCommands(program, configOption, loadOrExit);
 addBackupCommands(program, configOption, loadOrExit, version);
+addServiceCommand(program, configOption, loadOrExit);
 
 function loadOrExit(file: string) {
   try {
