@@ -1,22 +1,18 @@
 #!/usr/bin/env bash
-# Builds the appliance tarball: compiled server, production dependencies built for this platform,
-# systemd unit, default config and installer. usage: appliance-image/build.sh [OUTDIR]
+# Builds the tarball for Linux systems without dpkg: a release staged by stage.sh (it runs on the host's
+# Node, whose ABI must match abi.json: install.sh checks), its install.sh, and a .sha256 file beside it.
+# usage: appliance-image/build.sh [OUTDIR]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out=$(realpath -m "${1:-appliance-image/out}")
-version=$(node -p 'require("./package.json").version')
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(realpath -m "${1:-$here/out}")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$here/stage.sh" "$work/stage"
+version=$(node -p 'require(process.argv[1]).version' "$work/stage/package.json")
 name="shelf-$version-linux-$(uname -m)"
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-
-npm run build >/dev/null
-mkdir -p "$stage/$name"
-cp -r dist package.json package-lock.json README.md docs systemd "$stage/$name/"
-mkdir -p "$stage/$name/config"
-# The default config, with the appliance's data directory (one file to keep up to date, not two).
-sed 's#^  dataDir: .*#  dataDir: /var/lib/shelf/data#' config/shelf.yaml > "$stage/$name/config/shelf.yaml"
-cp appliance-image/install.sh "$stage/$name/install.sh"
-(cd "$stage/$name" && npm ci --omit=dev --no-audit --no-fund >/dev/null)
+mv "$work/stage" "$work/$name"
+cp "$here/install.sh" "$work/$name/install.sh"
 mkdir -p "$out"
-tar -C "$stage" -czf "$out/$name.tar.gz" "$name"
+tar -C "$work" -czf "$out/$name.tar.gz" "$name"
+(cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
 echo "$out/$name.tar.gz"

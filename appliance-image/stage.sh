@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Stages one release of Shelf into DIR: compiled server, production dependencies built for this Node (no
+# build leftovers), the appliance's default config, the unit, docs, the `shelf` command, and abi.json naming
+# the Node ABI the native modules were built for. SHELF_VERSION overrides package.json's version.
+# usage: appliance-image/stage.sh DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$1
+rm -rf "$dir" && mkdir -p "$dir"
+npm run build >/dev/null
+cp -r dist package.json package-lock.json README.md docs systemd "$dir/"
+if [ -n "${SHELF_VERSION:-}" ]; then
+  node -e 'const f=process.argv[1]; const p=require(f); p.version=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(p, null, 2)+"\n")' "$dir/package.json" "$SHELF_VERSION"
+fi
+mkdir -p "$dir/config" "$dir/bin"
+# The default config with the appliance's data directory (one file to keep up to date, not two).
+sed 's#^  dataDir: .*#  dataDir: /var/lib/shelf/data#' config/shelf.yaml > "$dir/config/shelf.yaml"
+install -m 0755 appliance-image/package/shelf appliance-image/package/shelf-rollback appliance-image/package/setup-host "$dir/bin/"
+(cd "$dir" && npm ci --omit=dev --no-audit --no-fund >/dev/null)
+# Native modules: only the built addon stays (objects, sources and the SQLite amalgamation are ~27 MB).
+for module in "$dir"/node_modules/better-sqlite3 "$dir"/node_modules/unix-dgram; do
+  find "$module/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
+  find "$module/build/Release" -mindepth 1 ! -name '*.node' -exec rm -rf {} +
+  rm -rf "$module/deps" "$module/src"
+done
+node -e 'console.log(JSON.stringify({ node: process.version, modules: process.versions.modules, platform: process.platform, arch: process.arch }))' > "$dir/abi.json"
