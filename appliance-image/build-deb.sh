@@ -31,7 +31,7 @@ done
 install -d "$root/usr/bin" "$root/usr/share/shelf" "$root/usr/share/doc/shelf" "$root/lib/systemd/system"
 ln -s ../lib/shelf/bin/shelf "$root/usr/bin/shelf"
 install -m 0644 "$app/config/shelf.yaml" "$root/usr/share/shelf/shelf.yaml"
-install -m 0644 "$app/systemd/shelf.service" "$root/lib/systemd/system/shelf.service"
+install -m 0644 "$app"/systemd/*.service "$root/lib/systemd/system/"
 cp "$app"/docs/*.md "$root/usr/share/doc/shelf/"
 
 install -d "$root/DEBIAN"
@@ -43,6 +43,6 @@ for phase in preinst postinst prerm postrm; do
 done
 mkdir -p "$out"
 deb="$out/shelf_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zzstd --build "$root" "$deb" >/dev/null
 (cd "$out" && sha256sum "$(basename "$deb")" > "$(basename "$deb").sha256")
 echo "$deb"

@@ -15,7 +15,7 @@ fi
 mkdir -p "$dir/config" "$dir/bin"
 # The default config with the appliance's data directory (one file to keep up to date, not two).
 sed 's#^  dataDir: .*#  dataDir: /var/lib/shelf/data#' config/shelf.yaml > "$dir/config/shelf.yaml"
-install -m 0755 appliance-image/package/shelf appliance-image/package/shelf-rollback appliance-image/package/setup-host "$dir/bin/"
+install -m 0755 appliance-image/package/shelf appliance-image/package/shelf-rollback appliance-image/package/setup-host appliance-image/package/shelf-firstboot appliance-image/package/shelf-banner "$dir/bin/"
 (cd "$dir" && npm ci --omit=dev --no-audit --no-fund >/dev/null)
 # Native modules: only the built addon stays (objects, sources and the SQLite amalgamation are ~27 MB).
 for module in "$dir"/node_modules/better-sqlite3 "$dir"/node_modules/unix-dgram; do

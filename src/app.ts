@@ -76,7 +76,9 @@ export async function openStorage(
   const paths = storagePaths(config);
   await mkdir(paths.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
     // Under systemd (INVOCATION_ID set) the likely cause is the sandbox, which a bare ENOENT or EROFS would not say.
-    const hint = process.env.INVOCATION_ID ? '; the service may write only where its unit allows: run `shelf service configure` as root, then restart' : '';
+    const hint = process.env.INVOCATION_ID
+      ? '; the service may write only where its unit allows and its user may reach: run `shelf service configure` as root, then restart'
+      : '';
     throw new Error(`storage.dataDir ${paths.dataDir} cannot be created (${err.code ?? err.message})${hint}`);
   });
   const disk = new DiskGuard(paths.dataDir, config.storage.minFreeBytes, onDiskSpaceChange);

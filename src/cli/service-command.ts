@@ -69,9 +69,11 @@ export function addServiceCommand(program: Command, configOption: () => Option, 
       const paths = writablePaths(config);
       const ids = { uid: Number(execFileSync('id', ['-u', options.user], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', options.user], { encoding: 'utf8' })) };
       for (const dir of [...paths, storagePaths(config).dataDir]) {
-        const existed = await stat(dir).then(() => true, () => false);
-        await mkdir(dir, { recursive: true, mode: 0o750 });
-        if (!existed) await chown(dir, ids.uid, ids.gid);
+        if (await stat(dir).then(() => true, () => false)) continue;
+        // Parents as mkdir -p makes them (traversable by the service user); the directory itself is the service's.
+        await mkdir(dirname(dir), { recursive: true });
+        await mkdir(dir, { mode: 0o750 });
+        await chown(dir, ids.uid, ids.gid);
       }
       const dropIn = join(options.unitDir, DROP_IN);
       if (paths.length > 0) {

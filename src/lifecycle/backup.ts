@@ -41,7 +41,7 @@ const COPY_CONCURRENCY = 4;
 export async function backup(context: Pick<JobContext, 'config' | 'index' | 'blobs'>, target: string, options: BackupOptions): Promise<BackupManifest> {
   return withLease(context.index, 'garbage collection', () =>
     withLease(context.index, 'cache eviction', async () => {
-      await mkdir(target, { recursive: true });
+      await mkdir(target, { recursive: true, mode: 0o750 });
       await rm(join(target, MANIFEST), { force: true });
       const partial = join(target, `${INDEX}.partial`);
       await rm(partial, { force: true });

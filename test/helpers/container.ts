@@ -1,0 +1,121 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runTool, type ToolResult } from './run-tool.js';
+
+/** Debian roots made by debootstrap are kept here between runs (a run takes a copy of one and boots that). */
+export const ROOT_CACHE = process.env.SHELF_APPLIANCE_CACHE ?? '/var/cache/shelf-appliance-test';
+const PACKAGES = 'systemd,systemd-sysv,dbus,logrotate,curl,procps,ca-certificates,openssl';
+
+/** Why the appliance tests cannot run here, or undefined when they can. */
+export function whyNoContainers(): string | undefined {
+  if (process.getuid?.() !== 0) return 'systemd-nspawn needs root';
+  for (const tool of ['systemd-nspawn', 'debootstrap', 'nsenter', 'dpkg-deb']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed (apt-get install systemd-container debootstrap)`;
+    }
+  }
+  return undefined;
+}
+
+/** The Debian mirror apt on this machine uses, read from its sources (never written into the repository). */
+function debianMirror(): string {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const uri = /^URIs:\s*(\S+)/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+main/m.exec(text)?.[1];
+    if (uri && !uri.includes('security')) return uri;
+  }
+  throw new Error('no Debian mirror found in the apt sources');
+}
+
+/** A minimal Debian root of `suite` with systemd, made once (under a lock: test files may run at once). */
+export function debianRoot(suite: string): string {
+  const root = join(ROOT_CACHE, `root-${suite}`);
+  mkdirSync(ROOT_CACHE, { recursive: true });
+  execFileSync(
+    'flock',
+    [join(ROOT_CACHE, `${suite}.lock`), 'sh', '-c',
+      '[ -x "$1/usr/lib/systemd/systemd" ] && [ -x "$1/usr/bin/openssl" ] && exit 0; rm -rf "$1.tmp" && debootstrap --variant=minbase --include="$3" "$2" "$1.tmp" "$4" >"$1.log" 2>&1 && chroot "$1.tmp" apt-get clean && rm -rf "$1" && mv "$1.tmp" "$1"',
+      '_', root, suite, PACKAGES, debianMirror()],
+    { stdio: 'inherit' },
+  );
+  return root;
+}
+
+/**
+ * A copy of a cached root, booted with `systemd-nspawn -b --private-network` (no machined on this host:
+ * `--register=no --keep-unit`; the unified cgroup hierarchy, which Debian 13's systemd needs). Commands run
+ * inside through nsenter into its namespaces.
+ */
+export class Container {
+  private child?: ChildProcess;
+  private init = 0;
+  private output = '';
+
+  private constructor(readonly dir: string) {}
+
+  static async boot(suite: string, workDir: string, binds: Record<string, string>): Promise<Container> {
+    const container = new Container(join(workDir, `root-${suite}`));
+    rmSync(container.dir, { recursive: true, force: true });
+    // cp -a: the root has device nodes, which node's copy cannot make.
+    execFileSync('cp', ['-a', debianRoot(suite), container.dir]);
+    const args = ['-D', container.dir, '-b', '--register=no', '--keep-unit', '--console=pipe', '--private-network', '--machine', `shelf-${suite}`];
+    for (const [host, inside] of Object.entries(binds)) args.push(`--bind-ro=${host}:${inside}`);
+    container.child = spawn('systemd-nspawn', args, { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    container.child.stdout!.on('data', (chunk: Buffer) => (container.output += chunk.toString()));
+    container.child.stderr!.on('data', (chunk: Buffer) => (container.output += chunk.toString()));
+    for (let i = 0; i < 300 && !container.init; i++) {
+      await sleep(100);
+      const found = await runTool('pgrep', ['-P', String(container.child.pid), '-x', 'systemd'], process.env);
+      container.init = Number(found.stdout.trim()) || 0;
+    }
+    if (!container.init) throw new Error(`the container did not boot:\n${container.output}`);
+    const state = await container.sh('systemctl is-system-running --wait');
+    if (!/running|degraded/.test(state.stdout)) throw new Error(`the container's systemd is ${state.stdout}${state.stderr}`);
+    return container;
+  }
+
+  /** Runs a shell command inside, as root, with a clean environment (as a login would have). */
+  sh(command: string): Promise<ToolResult> {
+    return runTool('nsenter', ['-t', String(this.init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'sh', '-c', command], process.env);
+  }
+
+  /** Waits until `command` exits 0 (a service coming back, say); returns its last result. */
+  async until(command: string, seconds = 60): Promise<ToolResult> {
+    let result = await this.sh(command);
+    for (let i = 0; i < seconds * 2 && result.code !== 0; i++) {
+      await sleep(500);
+      result = await this.sh(command);
+    }
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child && this.child.exitCode === null) {
+      const exited = new Promise((resolve) => this.child!.once('exit', resolve));
+      process.kill(this.init, 'SIGRTMIN+4');
+      const hard = setTimeout(() => this.child?.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(hard);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Two builds of the .deb from one staged release: the version under test and a newer one to upgrade to. */
+export function buildDebs(outDir: string): { first: string; second: string; firstVersion: string; secondVersion: string } {
+  const stage = join(outDir, 'stage');
+  execFileSync('appliance-image/stage.sh', [stage], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const firstVersion = (JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')) as { version: string }).version;
+  const secondVersion = `${firstVersion}+upgrade1`;
+  const build = (version: string) =>
+    execFileSync('appliance-image/build-deb.sh', [outDir], { env: { ...process.env, SHELF_STAGE: stage, SHELF_VERSION: version }, encoding: 'utf8' }).trim();
+  const first = build(firstVersion);
+  const second = build(secondVersion);
+  return { first, second, firstVersion, secondVersion };
+}
+
