@@ -38,9 +38,9 @@ fi
 root=$work/root
 cp -a "$base" "$root"
 
-# Shelf, as `apt install ./shelf.deb` would on a running system (systemd is not running in the chroot).
+# Shelf, as on a running system (its dependencies are all in the base; systemd does not run in the chroot).
 cp "$deb" "$root/tmp/shelf.deb"
-chroot "$root" apt-get install -y -q /tmp/shelf.deb > "$work/apt.log" || { cat "$work/apt.log" >&2; exit 1; }
+chroot "$root" dpkg -i /tmp/shelf.deb > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; exit 1; }
 rm -f "$root/tmp/shelf.deb"
 version=$(chroot "$root" dpkg-query -W -f='${Version}' shelf)
 chroot "$root" systemctl enable shelf.service shelf-firstboot.service shelf-banner.service systemd-networkd.service systemd-resolved.service >/dev/null 2>&1

@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import t, { type Test } from 'tap';
-import { buildDebs, Container, whyNoContainers } from '../helpers/container.js';
+import { runTool } from '../helpers/run-tool.js';
+import { buildDebs, Container, debianRoot, whyNoContainers } from '../helpers/container.js';
 
 /**
  * The .deb on Debian 13 and 12, each booted under real systemd (systemd-nspawn -b, no network): install with
@@ -20,20 +22,21 @@ if (why) {
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const debs = buildDebs(join(work, 'debs'));
   for (const suite of ['trixie', 'bookworm']) await t.test(`Debian ${suite}`, (t) => checkAppliance(t, suite, work, debs));
+  await t.test('the VM image', (t) => checkImage(t, work, debs));
 }
 
 type Debs = ReturnType<typeof buildDebs>;
 
 async function checkAppliance(t: Test, suite: string, work: string, debs: Debs): Promise<void> {
-  const vm = await Container.boot(suite, work, { [join(work, 'debs')]: '/debs' });
+  const vm = await Container.boot(debianRoot(suite), `shelf-${suite}`, work, { [join(work, 'debs')]: '/debs' });
   t.teardown(() => vm.stop());
   const sh = (command: string) => vm.sh(command);
   const upload = (path: string, file: string) =>
     sh(`curl -s -o /dev/null -w '%{http_code}' -u alice:alice-password-1 -T ${file} http://localhost:8080/generic-local/${path}`);
   const mainPid = async () => (await sh('systemctl show -p MainPID --value shelf')).stdout.trim();
 
-  const installed = await sh(`apt-get install -y /debs/${basename(debs.first)} 2>&1`);
-  t.equal(installed.code, 0, installed.stdout);
+  const installed = await sh(`DEBIAN_FRONTEND=noninteractive apt-get install -y /debs/${basename(debs.first)} 2>&1`);
+  t.equal(installed.code, 0, `apt-get install ./shelf.deb${installed.code ? `: ${installed.stdout}` : ''}`);
   t.match(installed.stdout, /npm-remote is not configured until SHELF_NPM_UPSTREAM is set in \/etc\/shelf\/shelf\.env/, 'no npm here: it says once how to set the upstream');
   t.equal((await sh('systemctl is-active shelf')).stdout.trim(), 'active');
   t.match((await sh('curl -s http://localhost:8080/-/readyz')).stdout, /"status": ?"ready"/);
@@ -76,8 +79,8 @@ async function checkAppliance(t: Test, suite: string, work: string, debs: Debs):
   t.equal((await vm.until('grep -q after-rotate.txt /var/lib/shelf/data/logs/audit.log', 10)).code, 0, 'the audit log is written again after logrotate');
 
   // Upgrade: a backup of the index first, then the new code running (its version, its files mapped).
-  const upgraded = await sh(`apt-get install -y /debs/${basename(debs.second)} 2>&1`);
-  t.equal(upgraded.code, 0, upgraded.stdout);
+  const upgraded = await sh(`DEBIAN_FRONTEND=noninteractive apt-get install -y /debs/${basename(debs.second)} 2>&1`);
+  t.equal(upgraded.code, 0, `apt-get install of a newer build${upgraded.code ? `: ${upgraded.stdout}` : ''}`);
   t.match(upgraded.stdout, /backing up the index of /);
   t.match((await sh('curl -s http://localhost:8080/-/healthz')).stdout, `"version": "${debs.secondVersion}"`);
   t.equal((await sh(`grep -c '(deleted)' /proc/${await mainPid()}/maps`)).stdout.trim(), '0', 'no file of the old release is still mapped');
@@ -98,9 +101,80 @@ async function checkAppliance(t: Test, suite: string, work: string, debs: Debs):
   t.not((await sh('systemctl restart shelf')).code, 0, 'systemctl restart fails when Shelf does not become ready');
   t.match((await sh('journalctl -t shelf --no-pager -n 20')).stdout, /storage\.dataDir \/srv\/shelf\/data cannot be created .*shelf service configure/);
   const configured = await sh('shelf service configure && systemctl restart shelf && systemctl is-active shelf');
-  t.equal(configured.code, 0, configured.stdout + configured.stderr);
+  t.equal(configured.code, 0, `shelf service configure, then a restart${configured.code ? `: ${configured.stdout}${configured.stderr}` : ''}`);
   t.equal((await sh('echo alice-password-1 | shelf user add alice --password-stdin && shelf group set developers --members alice')).code, 0);
   t.equal((await upload('on-srv.txt', '/etc/hostname')).stdout, '201');
   t.equal((await sh('ls /srv/shelf/data/blobs/sha256 | wc -l')).stdout.trim() !== '0', true, 'blobs are stored under /srv');
   t.equal((await sh('logrotate -f /etc/logrotate.d/shelf && ls /srv/shelf/data/logs')).stdout.includes('audit.log.1'), true, 'logrotate follows the data directory');
+}
+
+/**
+ * The image, built from the .deb: its partitions and boot files (the ESP read with mtools: this machine's
+ * kernel has no vfat), its root mounted read-only, and its first boot with a seed, in a container made of
+ * that root. (The image cannot be booted under qemu here: nested KVM fails on this CPU and TCG is too slow.)
+ */
+async function checkImage(t: Test, work: string, debs: Debs): Promise<void> {
+  const built = await runTool('appliance-image/build-image.sh', [debs.first, join(work, 'image')], process.env);
+  if (built.code === 77) {
+    t.comment(`SKIPPED: ${built.stderr.trim()}`);
+    return;
+  }
+  t.equal(built.code, 0, built.stderr);
+  const qcow2 = built.stdout.trim();
+  const raw = qcow2.replace(/\.qcow2$/, '.raw');
+  const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', qcow2], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
+  t.equal(info.format, 'qcow2');
+  t.equal(info['virtual-size'], statSync(raw).size, 'the qcow2 holds the raw disk');
+
+  const table = JSON.parse(execFileSync('sfdisk', ['-J', raw], { encoding: 'utf8' })) as { partitiontable: { label: string; partitions: { start: number; type: string }[] } };
+  t.equal(table.partitiontable.label, 'gpt');
+  const [esp, root] = table.partitiontable.partitions;
+  t.equal(esp?.type, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'an EFI system partition');
+  t.equal(root?.type, '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709', 'an x86-64 root partition');
+
+  const espAt = `${raw}@@${esp!.start * 512}`;
+  const listing = execFileSync('mdir', ['-/', '-b', '-i', espAt, '::'], { encoding: 'utf8' });
+  for (const file of ['::/EFI/BOOT/BOOTX64.EFI', '::/loader/loader.conf', '::/loader/entries/shelf.conf', '::/vmlinuz', '::/initrd.img']) {
+    t.match(listing, file, `the ESP has ${file}`);
+  }
+  t.equal(execFileSync('mtype', ['-i', espAt, '::/EFI/BOOT/BOOTX64.EFI']).subarray(0, 2).toString(), 'MZ', 'the boot loader is an EFI program');
+  t.match(execFileSync('mtype', ['-i', espAt, '::/loader/entries/shelf.conf'], { encoding: 'utf8' }), /options root=LABEL=shelf-root rw/);
+
+  const mnt = join(work, 'image-root-mount');
+  mkdirSync(mnt, { recursive: true });
+  execFileSync('mount', ['-o', `loop,ro,offset=${root!.start * 512}`, raw, mnt]);
+  const copy = join(work, 'image-root');
+  try {
+    t.ok(existsSync(join(mnt, 'usr/lib/shelf/dist/cli/main.js')), 'Shelf is installed');
+    t.equal(readlinkSync(join(mnt, 'usr/bin/shelf')), '../lib/shelf/bin/shelf');
+    t.ok(existsSync(join(mnt, 'usr/lib/shelf/node/bin/node')), 'with its own Node');
+    for (const unit of ['shelf.service', 'shelf-firstboot.service', 'shelf-banner.service', 'systemd-networkd.service', 'ssh.service']) {
+      t.ok(existsSync(join(mnt, 'etc/systemd/system/multi-user.target.wants', unit)), `${unit} is enabled`);
+    }
+    t.equal(readFileSync(join(mnt, 'etc/machine-id'), 'utf8'), '', 'the machine id is made on first boot');
+    t.notOk(existsSync(join(mnt, 'etc/ssh/ssh_host_ed25519_key')), 'no SSH host key is baked in');
+    t.notOk(existsSync(join(mnt, 'var/lib/shelf/data')), "no Shelf key or password is baked in");
+    t.match(readFileSync(join(mnt, 'etc/fstab'), 'utf8'), /LABEL=shelf-root \/ ext4/);
+    execFileSync('cp', ['-a', mnt, copy]);
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+
+  // First boot with a seed on the EFI partition's shelf-seed/ (placed where the ESP is mounted; a container
+  // has no ESP device, so its fstab line goes).
+  writeFileSync(join(copy, 'etc/fstab'), '');
+  mkdirSync(join(copy, 'boot/efi/shelf-seed'), { recursive: true });
+  writeFileSync(join(copy, 'boot/efi/shelf-seed/admin-password'), 'seeded-admin-password-1\n');
+  writeFileSync(join(copy, 'boot/efi/shelf-seed/tls-self-signed'), '');
+  const vm = await Container.boot(copy, 'shelf-image', work);
+  t.teardown(() => vm.stop());
+  t.equal((await vm.until('systemctl is-active shelf')).code, 0, 'shelf is active after the first boot');
+  t.equal((await vm.sh('test -f /var/lib/shelf/.firstboot-done && test -s /etc/machine-id && ls /etc/ssh/ssh_host_ed25519_key')).code, 0, 'first boot made the machine id and SSH host keys');
+  t.equal((await vm.sh('curl -s -o /dev/null -w "%{http_code}" -u admin:seeded-admin-password-1 http://localhost:8080/api/storage/summary')).stdout, '200', 'admin has the seeded password');
+  t.notOk((await vm.sh('ls /var/lib/shelf/data/security/')).stdout.includes('initial-admin-password'), 'no password was generated');
+  const https = await vm.until('curl -sk https://localhost:8443/-/healthz', 30);
+  t.match(https.stdout, /"status": ?"ok"/, 'HTTPS with the self-signed certificate');
+  t.match((await vm.sh('openssl x509 -in /etc/shelf/tls/shelf.crt -noout -subject')).stdout, /CN ?= ?shelf/);
+  t.equal((await vm.sh('systemctl show -p Result --value shelf-banner')).stdout.trim(), 'success', 'the console banner ran');
+  t.match((await vm.sh('/usr/lib/shelf/bin/shelf-banner')).stdout, /TLS certificate \/etc\/shelf\/tls\/shelf\.crt, sha256 Fingerprint=/i);
 }

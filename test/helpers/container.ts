@@ -58,12 +58,13 @@ export class Container {
 
   private constructor(readonly dir: string) {}
 
-  static async boot(suite: string, workDir: string, binds: Record<string, string>): Promise<Container> {
-    const container = new Container(join(workDir, `root-${suite}`));
+  /** Boots a copy of `root` (a cached root from debianRoot, or one taken out of an image) named `name`. */
+  static async boot(root: string, name: string, workDir: string, binds: Record<string, string> = {}): Promise<Container> {
+    const container = new Container(join(workDir, `root-${name}`));
     rmSync(container.dir, { recursive: true, force: true });
     // cp -a: the root has device nodes, which node's copy cannot make.
-    execFileSync('cp', ['-a', debianRoot(suite), container.dir]);
-    const args = ['-D', container.dir, '-b', '--register=no', '--keep-unit', '--console=pipe', '--private-network', '--machine', `shelf-${suite}`];
+    execFileSync('cp', ['-a', root, container.dir]);
+    const args = ['-D', container.dir, '-b', '--register=no', '--keep-unit', '--console=pipe', '--private-network', '--machine', name];
     for (const [host, inside] of Object.entries(binds)) args.push(`--bind-ro=${host}:${inside}`);
     container.child = spawn('systemd-nspawn', args, { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     container.child.stdout!.on('data', (chunk: Buffer) => (container.output += chunk.toString()));
@@ -73,10 +74,16 @@ export class Container {
       const found = await runTool('pgrep', ['-P', String(container.child.pid), '-x', 'systemd'], process.env);
       container.init = Number(found.stdout.trim()) || 0;
     }
-    if (!container.init) throw new Error(`the container did not boot:\n${container.output}`);
-    const state = await container.sh('systemctl is-system-running --wait');
-    if (!/running|degraded/.test(state.stdout)) throw new Error(`the container's systemd is ${state.stdout}${state.stderr}`);
-    return container;
+    try {
+      if (!container.init) throw new Error(`the container did not boot:\n${container.output}`);
+      // The system bus comes up a moment after init; then wait for the boot to finish.
+      const state = await container.until('systemctl is-system-running --wait | grep -Eq "running|degraded"', 120);
+      if (state.code !== 0) throw new Error(`the container's systemd did not finish booting: ${state.stdout}${state.stderr}`);
+      return container;
+    } catch (err) {
+      await container.stop();
+      throw err;
+    }
   }
 
   /** Runs a shell command inside, as root, with a clean environment (as a login would have). */
@@ -97,8 +104,19 @@ export class Container {
   async stop(): Promise<void> {
     if (this.child && this.child.exitCode === null) {
       const exited = new Promise((resolve) => this.child!.once('exit', resolve));
-      process.kill(this.init, 'SIGRTMIN+4');
-      const hard = setTimeout(() => this.child?.kill('SIGKILL'), 30_000);
+      // A poweroff; if the container has not gone in 20 s, killing its init ends every process in it.
+      const kill = (signal: NodeJS.Signals | number) => {
+        try {
+          if (this.init) process.kill(this.init, signal);
+        } catch {
+          // already gone
+        }
+      };
+      kill('SIGRTMIN+4' as NodeJS.Signals);
+      const hard = setTimeout(() => {
+        kill('SIGKILL');
+        this.child?.kill('SIGKILL');
+      }, 20_000);
       await exited;
       clearTimeout(hard);
     }
