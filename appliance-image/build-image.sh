@@ -37,13 +37,15 @@ if [ ! -x "$base/usr/lib/systemd/systemd" ]; then
 fi
 root=$work/root
 cp -a "$base" "$root"
+# Commands in the image's root see none of this shell's environment (NODE_OPTIONS, say).
+in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 
 # Shelf, as on a running system (its dependencies are all in the base; systemd does not run in the chroot).
 cp "$deb" "$root/tmp/shelf.deb"
-chroot "$root" dpkg -i /tmp/shelf.deb > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; exit 1; }
+in_root dpkg -i /tmp/shelf.deb > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; exit 1; }
 rm -f "$root/tmp/shelf.deb"
-version=$(chroot "$root" dpkg-query -W -f='${Version}' shelf)
-chroot "$root" systemctl enable shelf.service shelf-firstboot.service shelf-banner.service systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+version=$(in_root dpkg-query -W -f='${Version}' shelf)
+in_root systemctl enable shelf.service shelf-firstboot.service shelf-banner.service systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
 
 # The machine's identity is made at first boot: machine-id, SSH host keys (shelf-firstboot), Shelf's keys.
 : > "$root/etc/machine-id"

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os';
 import t, { type Test } from 'tap';
 import { runTool } from '../helpers/run-tool.js';
-import { buildDebs, Container, debianRoot, whyNoContainers } from '../helpers/container.js';
+import { buildPackages, Container, debianRoot, whyNoContainers } from '../helpers/container.js';
 
 /**
  * The .deb on Debian 13 and 12, each booted under real systemd (systemd-nspawn -b, no network): install with
@@ -20,14 +20,15 @@ if (why) {
   t.setTimeout(40 * 60_000);
   const work = mkdtempSync(join(tmpdir(), 'shelf-appliance-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const debs = buildDebs(join(work, 'debs'));
+  const debs = buildPackages(join(work, 'debs'));
   for (const suite of ['trixie', 'bookworm']) await t.test(`Debian ${suite}`, (t) => checkAppliance(t, suite, work, debs));
+  await t.test('the tarball: installs with Debian 13\'s Node 20, refuses Debian 12\'s Node 18', (t) => checkTarball(t, work, debs));
   await t.test('the VM image', (t) => checkImage(t, work, debs));
 }
 
-type Debs = ReturnType<typeof buildDebs>;
+type Packages = ReturnType<typeof buildPackages>;
 
-async function checkAppliance(t: Test, suite: string, work: string, debs: Debs): Promise<void> {
+async function checkAppliance(t: Test, suite: string, work: string, debs: Packages): Promise<void> {
   const vm = await Container.boot(debianRoot(suite), `shelf-${suite}`, work, { [join(work, 'debs')]: '/debs' });
   t.teardown(() => vm.stop());
   const sh = (command: string) => vm.sh(command);
@@ -113,13 +114,14 @@ async function checkAppliance(t: Test, suite: string, work: string, debs: Debs):
  * kernel has no vfat), its root mounted read-only, and its first boot with a seed, in a container made of
  * that root. (The image cannot be booted under qemu here: nested KVM fails on this CPU and TCG is too slow.)
  */
-async function checkImage(t: Test, work: string, debs: Debs): Promise<void> {
+async function checkImage(t: Test, work: string, debs: Packages): Promise<void> {
   const built = await runTool('appliance-image/build-image.sh', [debs.first, join(work, 'image')], process.env);
   if (built.code === 77) {
     t.comment(`SKIPPED: ${built.stderr.trim()}`);
     return;
   }
-  t.equal(built.code, 0, built.stderr);
+  t.equal(built.code, 0, `build-image.sh${built.code ? `: ${built.stderr}` : ''}`);
+  if (built.code !== 0) return;
   const qcow2 = built.stdout.trim();
   const raw = qcow2.replace(/\.qcow2$/, '.raw');
   const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', qcow2], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
@@ -177,4 +179,29 @@ async function checkImage(t: Test, work: string, debs: Debs): Promise<void> {
   t.match((await vm.sh('openssl x509 -in /etc/shelf/tls/shelf.crt -noout -subject')).stdout, /CN ?= ?shelf/);
   t.equal((await vm.sh('systemctl show -p Result --value shelf-banner')).stdout.trim(), 'success', 'the console banner ran');
   t.match((await vm.sh('/usr/lib/shelf/bin/shelf-banner')).stdout, /TLS certificate \/etc\/shelf\/tls\/shelf\.crt, sha256 Fingerprint=/i);
+}
+
+async function checkTarball(t: Test, work: string, packages: Packages): Promise<void> {
+  const dir = join(work, 'debs');
+  t.equal(execFileSync('sha256sum', ['-c', `${basename(packages.tarball)}.sha256`], { cwd: dir, encoding: 'utf8' }).trim(), `${basename(packages.tarball)}: OK`);
+  const listing = execFileSync('tar', ['tzf', packages.tarball], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  t.notMatch(listing, /better-sqlite3\/(deps|src)\/|obj\.target|\.o\n/, 'no native build leftovers');
+  t.match(listing, /better-sqlite3\/build\/Release\/better_sqlite3\.node/);
+
+  const trixie = await Container.boot(debianRoot('trixie'), 'shelf-tarball-13', work, { [dir]: '/debs' });
+  t.teardown(() => trixie.stop());
+  const installed = await trixie.sh(`tar xzf /debs/${basename(packages.tarball)} -C /root && /root/shelf-*/install.sh 2>&1`);
+  t.equal(installed.code, 0, `install.sh on Debian 13${installed.code ? `: ${installed.stdout}` : ''}`);
+  t.equal((await trixie.sh('readlink /usr/bin/shelf')).stdout.trim(), '/opt/shelf/bin/shelf');
+  t.equal((await trixie.sh('systemctl is-active shelf')).stdout.trim(), 'active');
+  t.match((await trixie.sh('cat /proc/$(systemctl show -p MainPID --value shelf)/cmdline | tr "\\0" " "')).stdout, /^\/usr\/bin\/node \/opt\/shelf\/dist\/cli\/main\.js serve/, "it runs on the host's node");
+  t.match((await trixie.sh('curl -s http://localhost:8080/-/readyz')).stdout, /"status": ?"ready"/);
+
+  const bookworm = await Container.boot(debianRoot('bookworm'), 'shelf-tarball-12', work, { [dir]: '/debs' });
+  t.teardown(() => bookworm.stop());
+  const refused = await bookworm.sh(`tar xzf /debs/${basename(packages.tarball)} -C /root && /root/shelf-*/install.sh`);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /this release is built for Node\.js v20\.[\d.]+ \(ABI 115\); this host's node is v18\.[\d.]+ \(ABI 108\)/);
+  t.match(refused.stderr, /or use the \.deb, which brings its own Node/);
+  t.equal((await bookworm.sh('test -e /opt/shelf || test -e /usr/bin/shelf || echo none')).stdout.trim(), 'none', 'nothing was installed');
 }

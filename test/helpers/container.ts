@@ -6,7 +6,8 @@ import { runTool, type ToolResult } from './run-tool.js';
 
 /** Debian roots made by debootstrap are kept here between runs (a run takes a copy of one and boots that). */
 export const ROOT_CACHE = process.env.SHELF_APPLIANCE_CACHE ?? '/var/cache/shelf-appliance-test';
-const PACKAGES = 'systemd,systemd-sysv,dbus,logrotate,curl,procps,ca-certificates,openssl';
+/** Debian's own nodejs too: 20 on Debian 13 (the tarball runs on it), 18 on Debian 12 (the tarball refuses it). */
+const PACKAGES = 'systemd,systemd-sysv,dbus,logrotate,curl,procps,ca-certificates,openssl,nodejs';
 
 /** Why the appliance tests cannot run here, or undefined when they can. */
 export function whyNoContainers(): string | undefined {
@@ -39,7 +40,10 @@ export function debianRoot(suite: string): string {
   execFileSync(
     'flock',
     [join(ROOT_CACHE, `${suite}.lock`), 'sh', '-c',
-      '[ -x "$1/usr/lib/systemd/systemd" ] && [ -x "$1/usr/bin/openssl" ] && exit 0; rm -rf "$1.tmp" && debootstrap --variant=minbase --include="$3" "$2" "$1.tmp" "$4" >"$1.log" 2>&1 && chroot "$1.tmp" apt-get clean && rm -rf "$1" && mv "$1.tmp" "$1"',
+      // A root made with other packages is brought up to date in place; none is made from scratch.
+      'if [ -x "$1/usr/lib/systemd/systemd" ]; then [ "$(cat "$1/.packages" 2>/dev/null)" = "$3" ] && exit 0; ' +
+        'chroot "$1" apt-get install -y -qq $(echo "$3" | tr , " ") >"$1.log" 2>&1 && chroot "$1" apt-get clean && echo "$3" > "$1/.packages"; exit; fi; ' +
+        'rm -rf "$1.tmp" && debootstrap --variant=minbase --include="$3" "$2" "$1.tmp" "$4" >"$1.log" 2>&1 && chroot "$1.tmp" apt-get clean && echo "$3" > "$1.tmp/.packages" && mv "$1.tmp" "$1"',
       '_', root, suite, PACKAGES, debianMirror()],
     { stdio: 'inherit' },
   );
@@ -124,8 +128,11 @@ export class Container {
   }
 }
 
-/** Two builds of the .deb from one staged release: the version under test and a newer one to upgrade to. */
-export function buildDebs(outDir: string): { first: string; second: string; firstVersion: string; secondVersion: string } {
+/**
+ * Two builds of the .deb from one staged release (the version under test and a newer one to upgrade to), and
+ * the tarball of the first.
+ */
+export function buildPackages(outDir: string): { first: string; second: string; firstVersion: string; secondVersion: string; tarball: string } {
   const stage = join(outDir, 'stage');
   execFileSync('appliance-image/stage.sh', [stage], { stdio: ['ignore', 'ignore', 'inherit'] });
   const firstVersion = (JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')) as { version: string }).version;
@@ -134,6 +141,7 @@ export function buildDebs(outDir: string): { first: string; second: string; firs
     execFileSync('appliance-image/build-deb.sh', [outDir], { env: { ...process.env, SHELF_STAGE: stage, SHELF_VERSION: version }, encoding: 'utf8' }).trim();
   const first = build(firstVersion);
   const second = build(secondVersion);
-  return { first, second, firstVersion, secondVersion };
+  const tarball = execFileSync('appliance-image/build.sh', [outDir], { env: { ...process.env, SHELF_STAGE: stage }, encoding: 'utf8' }).trim();
+  return { first, second, firstVersion, secondVersion, tarball };
 }
 
