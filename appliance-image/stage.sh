@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$1
 rm -rf "$dir" && mkdir -p "$dir"
-npm run build >/dev/null
-cp -r dist package.json package-lock.json README.md docs systemd "$dir/"
+# Compiled into the stage, not ./dist: tests running beside this build read ./dist.
+npx tsc -p tsconfig.json --outDir "$dir/dist"
+cp -r package.json package-lock.json README.md docs systemd "$dir/"
 if [ -n "${SHELF_VERSION:-}" ]; then
   node -e 'const f=process.argv[1]; const p=require(f); p.version=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(p, null, 2)+"\n")' "$dir/package.json" "$SHELF_VERSION"
 fi
