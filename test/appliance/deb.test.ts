@@ -20,16 +20,19 @@ if (why) {
   t.setTimeout(40 * 60_000);
   const work = mkdtempSync(join(tmpdir(), 'shelf-appliance-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  // The roots are made (the first time) while the packages build.
+  const roots = { trixie: debianRoot('trixie'), bookworm: debianRoot('bookworm') };
   const debs = buildPackages(join(work, 'debs'));
-  for (const suite of ['trixie', 'bookworm']) await t.test(`Debian ${suite}`, (t) => checkAppliance(t, suite, work, debs));
+  await Promise.all(Object.values(roots));
+  for (const suite of ['trixie', 'bookworm'] as const) await t.test(`Debian ${suite}`, async (t) => checkAppliance(t, suite, await roots[suite], work, debs));
   await t.test('the tarball: installs with Debian 13\'s Node 20, refuses Debian 12\'s Node 18', (t) => checkTarball(t, work, debs));
   await t.test('the VM image', (t) => checkImage(t, work, debs));
 }
 
 type Packages = ReturnType<typeof buildPackages>;
 
-async function checkAppliance(t: Test, suite: string, work: string, debs: Packages): Promise<void> {
-  const vm = await Container.boot(debianRoot(suite), `shelf-${suite}`, work, { [join(work, 'debs')]: '/debs' });
+async function checkAppliance(t: Test, suite: string, root: string, work: string, debs: Packages): Promise<void> {
+  const vm = await Container.boot(root, `shelf-${suite}`, work, { [join(work, 'debs')]: '/debs' });
   t.teardown(() => vm.stop());
   const sh = (command: string) => vm.sh(command);
   const upload = (path: string, file: string) =>
@@ -190,7 +193,7 @@ async function checkTarball(t: Test, work: string, packages: Packages): Promise<
   t.notMatch(listing, /better-sqlite3\/(deps|src)\/|obj\.target|\.o\n/, 'no native build leftovers');
   t.match(listing, /better-sqlite3\/build\/Release\/better_sqlite3\.node/);
 
-  const trixie = await Container.boot(debianRoot('trixie'), 'shelf-tarball-13', work, { [dir]: '/debs' });
+  const trixie = await Container.boot(await debianRoot('trixie'), 'shelf-tarball-13', work, { [dir]: '/debs' });
   t.teardown(() => trixie.stop());
   const installed = await trixie.sh(`tar xzf /debs/${basename(packages.tarball)} -C /root && /root/shelf-*/install.sh 2>&1`);
   t.equal(installed.code, 0, `install.sh on Debian 13${installed.code ? `: ${installed.stdout}` : ''}`);
@@ -199,7 +202,7 @@ async function checkTarball(t: Test, work: string, packages: Packages): Promise<
   t.match((await trixie.sh('cat /proc/$(systemctl show -p MainPID --value shelf)/cmdline | tr "\\0" " "')).stdout, /^\/usr\/bin\/node \/opt\/shelf\/dist\/cli\/main\.js serve/, "it runs on the host's node");
   t.match((await trixie.sh('curl -s http://localhost:8080/-/readyz')).stdout, /"status": ?"ready"/);
 
-  const bookworm = await Container.boot(debianRoot('bookworm'), 'shelf-tarball-12', work, { [dir]: '/debs' });
+  const bookworm = await Container.boot(await debianRoot('bookworm'), 'shelf-tarball-12', work, { [dir]: '/debs' });
   t.teardown(() => bookworm.stop());
   const refused = await bookworm.sh(`tar xzf /debs/${basename(packages.tarball)} -C /root && /root/shelf-*/install.sh`);
   t.equal(refused.code, 1);

@@ -1,8 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runTool, type ToolResult } from './run-tool.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Debian roots made by debootstrap are kept here between runs (a run takes a copy of one and boots that). */
 export const ROOT_CACHE = process.env.SHELF_APPLIANCE_CACHE ?? '/var/cache/shelf-appliance-test';
@@ -33,11 +36,14 @@ function debianMirror(): string {
   throw new Error('no Debian mirror found in the apt sources');
 }
 
-/** A minimal Debian root of `suite` with systemd, made once (under a lock: test files may run at once). */
-export function debianRoot(suite: string): string {
+/**
+ * A minimal Debian root of `suite` with systemd, made once (under a lock: test files may run at once). It is
+ * asynchronous so that several are made at once, beside a package build.
+ */
+export async function debianRoot(suite: string): Promise<string> {
   const root = join(ROOT_CACHE, `root-${suite}`);
   mkdirSync(ROOT_CACHE, { recursive: true });
-  execFileSync(
+  await execFileAsync(
     'flock',
     [join(ROOT_CACHE, `${suite}.lock`), 'sh', '-c',
       // A root made with other packages is brought up to date in place; none is made from scratch.
@@ -45,7 +51,6 @@ export function debianRoot(suite: string): string {
         'chroot "$1" apt-get install -y -qq $(echo "$3" | tr , " ") >"$1.log" 2>&1 && chroot "$1" apt-get clean && echo "$3" > "$1/.packages"; exit; fi; ' +
         'rm -rf "$1.tmp" && debootstrap --variant=minbase --include="$3" "$2" "$1.tmp" "$4" >"$1.log" 2>&1 && chroot "$1.tmp" apt-get clean && echo "$3" > "$1.tmp/.packages" && mv "$1.tmp" "$1"',
       '_', root, suite, PACKAGES, debianMirror()],
-    { stdio: 'inherit' },
   );
   return root;
 }
