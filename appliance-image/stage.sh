@@ -18,6 +18,8 @@ mkdir -p "$dir/config" "$dir/bin"
 sed 's#^  dataDir: .*#  dataDir: /var/lib/shelf/data#' config/shelf.yaml > "$dir/config/shelf.yaml"
 install -m 0755 appliance-image/package/shelf appliance-image/package/shelf-rollback appliance-image/package/setup-host appliance-image/package/shelf-firstboot appliance-image/package/shelf-banner "$dir/bin/"
 (cd "$dir" && npm ci --omit=dev --no-audit --no-fund >/dev/null)
+# unix-dgram is optional for `npm install` (it needs a compiler); the appliance cannot be ready without it.
+(cd "$dir" && node -e 'require("better-sqlite3"); require("unix-dgram")') || { echo "stage: a native module did not build" >&2; exit 1; }
 # Native modules: only the built addon stays (objects, sources and the SQLite amalgamation are ~27 MB).
 for module in "$dir"/node_modules/better-sqlite3 "$dir"/node_modules/unix-dgram; do
   find "$module/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +

@@ -8,8 +8,8 @@ interface UnixDgramSocket {
 
 /**
  * systemd's readiness protocol (sd_notify) for a `Type=notify` unit: datagrams such as `READY=1` to the
- * socket named by NOTIFY_SOCKET. Node has no Unix datagram sockets, hence the small `unix-dgram` addon,
- * loaded only under systemd. Without NOTIFY_SOCKET (a terminal, a test) every call does nothing.
+ * socket named by NOTIFY_SOCKET. Node has no Unix datagram sockets, hence the small `unix-dgram` addon (an
+ * optional dependency), loaded only under systemd. Without NOTIFY_SOCKET (a terminal, a test) every call does nothing.
  */
 export class SystemdNotifier {
   private readonly socketPath = notifySocketPath(process.env.NOTIFY_SOCKET);
@@ -37,7 +37,14 @@ export class SystemdNotifier {
 
   private send(message: string): void {
     if (!this.socketPath) return;
-    const unix = createRequire(import.meta.url)('unix-dgram') as { createSocket(type: 'unix_dgram'): UnixDgramSocket };
+    let unix: { createSocket(type: 'unix_dgram'): UnixDgramSocket };
+    try {
+      unix = createRequire(import.meta.url)('unix-dgram') as typeof unix;
+    } catch (err) {
+      // An optional dependency (it needs a C++ toolchain to build): the appliance packages always carry it.
+      process.stderr.write(`NOTIFY_SOCKET is set but the unix-dgram module cannot be loaded, so systemd is not told: ${(err as Error).message}\n`);
+      return;
+    }
     const socket = unix.createSocket('unix_dgram');
     socket.on('error', () => undefined);
     const buf = Buffer.from(message);
