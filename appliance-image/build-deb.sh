@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds shelf_<version>_<arch>.deb for Debian 12 and 13: the release in /usr/lib/shelf with its own Node
 # runtime (this build host's node, which the native modules are built for: Debian 12's nodejs is 18, too
-# old), /usr/bin/shelf, the unit, and package/setup-host as the maintainer scripts. SHELF_VERSION overrides the version;
-# SHELF_STAGE reuses a directory stage.sh made (its package.json gets the version).
+# old), /usr/bin/shelf, the unit, and package/setup-host as the maintainer scripts. SHELF_VERSION and
+# SHELF_STAGE are stage.sh's.
 # usage: appliance-image/build-deb.sh [OUTDIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,14 +12,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 app=$root/usr/lib/shelf
 
-if [ -n "${SHELF_STAGE:-}" ]; then
-  mkdir -p "$(dirname "$app")" && cp -a "$SHELF_STAGE" "$app"
-  if [ -n "${SHELF_VERSION:-}" ]; then
-    node -e 'const f=process.argv[1]; const p=require(f); p.version=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(p, null, 2)+"\n")' "$app/package.json" "$SHELF_VERSION"
-  fi
-else
-  "$here/stage.sh" "$app"
-fi
+"$here/stage.sh" "$app"
 version=$(node -p 'require(process.argv[1]).version' "$app/package.json")
 arch=$(dpkg --print-architecture)
 

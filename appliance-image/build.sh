@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the tarball for Linux systems without dpkg: a release staged by stage.sh (it runs on the host's
 # Node, whose ABI must match abi.json: install.sh checks), its install.sh, and a .sha256 file beside it.
-# SHELF_STAGE reuses a directory stage.sh made.
+# SHELF_VERSION and SHELF_STAGE are stage.sh's.
 # usage: appliance-image/build.sh [OUTDIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(realpath -m "${1:-$here/out}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ -n "${SHELF_STAGE:-}" ]; then cp -a "$SHELF_STAGE" "$work/stage"; else "$here/stage.sh" "$work/stage"; fi
+"$here/stage.sh" "$work/stage"
 version=$(node -p 'require(process.argv[1]).version' "$work/stage/package.json")
 name="shelf-$version-linux-$(uname -m)"
 mv "$work/stage" "$work/$name"

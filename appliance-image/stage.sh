@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Stages one release of Shelf into DIR: compiled server, production dependencies built for this Node (no
 # build leftovers), the appliance's default config, the unit, docs, the `shelf` command, and abi.json naming
-# the Node ABI the native modules were built for. SHELF_VERSION overrides package.json's version.
+# the Node ABI the native modules were built for. SHELF_VERSION overrides package.json's version; SHELF_STAGE
+# names a directory this script made before, copied instead of building again (the packages of one test run).
 # usage: appliance-image/stage.sh DIR
 set -euo pipefail
+dir=$(realpath -m "$1")
 cd "$(dirname "$0")/.."
-dir=$1
-rm -rf "$dir" && mkdir -p "$dir"
+rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
+set_version() {
+  [ -z "${SHELF_VERSION:-}" ] || node -e 'const f=process.argv[1]; const p=require(f); p.version=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(p, null, 2)+"\n")' "$dir/package.json" "$SHELF_VERSION"
+}
+if [ -n "${SHELF_STAGE:-}" ]; then
+  cp -a "$SHELF_STAGE" "$dir"
+  set_version
+  exit 0
+fi
+mkdir "$dir"
 # Compiled into the stage, not ./dist: tests running beside this build read ./dist.
 npx tsc -p tsconfig.json --outDir "$dir/dist"
 cp -r package.json package-lock.json README.md docs systemd "$dir/"
-if [ -n "${SHELF_VERSION:-}" ]; then
-  node -e 'const f=process.argv[1]; const p=require(f); p.version=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(p, null, 2)+"\n")' "$dir/package.json" "$SHELF_VERSION"
-fi
+set_version
 mkdir -p "$dir/config" "$dir/bin"
 # The default config with the appliance's data directory (one file to keep up to date, not two).
 sed 's#^  dataDir: .*#  dataDir: /var/lib/shelf/data#' config/shelf.yaml > "$dir/config/shelf.yaml"

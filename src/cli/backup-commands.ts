@@ -4,16 +4,13 @@ import type { ShelfConfig } from '../config/schema.js';
 import { backup, restore } from '../lifecycle/backup.js';
 import { withJobContext } from '../lifecycle/job-context.js';
 import { createLogger } from '../observability/logger.js';
+import { commandFailed } from './command-failed.js';
 import { progressBar } from './progress.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
 
 /** `shelf backup` and `shelf restore`: the index, the blobs it names and the keys, in a directory. */
-export function addBackupCommands(program: Command, configOption: () => Option, loadConfig: LoadConfig, version: string): void {
-  const fail = (err: unknown) => {
-    console.error(`failed: ${(err as Error).message}`);
-    process.exitCode = 1;
-  };
+export function addBackupCommands(program: Command, configOption: () => Option, loadConfig: LoadConfig): void {
   program
     .command('backup')
     .description('copy the index (online, consistent while Shelf serves), the blobs it refers to and the keys into a directory')
@@ -24,7 +21,7 @@ export function addBackupCommands(program: Command, configOption: () => Option, 
       const config = loadConfig(options.config);
       const bar = progressBar('backup');
       await withJobContext(config, createLogger('warn'), (context) =>
-        backup(context, dir, { version, indexOnly: options.indexOnly === true, onProgress: (done, total) => bar.update(done, total) }),
+        backup(context, dir, { indexOnly: options.indexOnly === true, onProgress: (done, total) => bar.update(done, total) }),
       )
         .then((manifest) => {
           bar.finish();
@@ -32,7 +29,7 @@ export function addBackupCommands(program: Command, configOption: () => Option, 
         })
         .catch((err: unknown) => {
           bar.finish();
-          fail(err);
+          commandFailed(err);
         });
     });
   program
@@ -46,6 +43,6 @@ export function addBackupCommands(program: Command, configOption: () => Option, 
           console.log(`restored the index of ${report.manifest.createdAt} (Shelf ${report.manifest.version}, schema ${report.manifest.schemaVersion}); ${report.blobsCopied} blobs copied in`);
           if (report.previousIndex) console.log(`the index it replaced is kept as ${report.previousIndex}`);
         })
-        .catch(fail);
+        .catch(commandFailed);
     });
 }

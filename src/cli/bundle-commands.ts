@@ -11,16 +11,13 @@ import { createLogger } from '../observability/logger.js';
 import { readSeedList } from '../seed/seed-list.js';
 import { bundleBytes } from '../bundles/manifest.js';
 import { commaList } from './comma-list.js';
+import { commandFailed } from './command-failed.js';
 import { progressBar } from './progress.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
 
 /** `shelf keys`, `shelf export` and `shelf import`: signed bundles for air-gapped sites. */
 export function addBundleCommands(program: Command, configOption: () => Option, loadConfig: LoadConfig): void {
-  const fail = (err: unknown) => {
-    console.error(`failed: ${(err as Error).message}`);
-    process.exitCode = 1;
-  };
   const keys = program.command('keys').description('the key bundles are signed with');
   keys
     .command('create')
@@ -33,7 +30,7 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
           console.error(`made ${file} (key ${keyId(publicKey)}); give the public key below to the importing side's bundles.trustedKeys`);
           process.stdout.write(publicKeyPem(publicKey));
         })
-        .catch(fail);
+        .catch(commandFailed);
     });
   keys
     .command('export-public')
@@ -42,7 +39,7 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
     .action(async (options: { config: string }) => {
       await loadSigningKey(storagePaths(loadConfig(options.config)).bundleSigningKey)
         .then((key) => process.stdout.write(publicKeyPem(publicKeyOf(key))))
-        .catch(fail);
+        .catch(commandFailed);
     });
 
   program
@@ -79,7 +76,7 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
         if (!manifest) return;
         const bytes = bundleBytes(manifest);
         console.log(`bundle ${manifest.id}: ${manifest.records.length} records, ${manifest.blobs.length} blobs, ${bytes} bytes${manifest.predecessor ? `, after ${manifest.predecessor}` : ''}`);
-      }).catch(fail);
+      }).catch(commandFailed);
     });
 
   program
@@ -97,6 +94,6 @@ export function addBundleCommands(program: Command, configOption: () => Option, 
             ? `imported bundle ${summary.id}: ${summary.records} records, ${summary.blobs} blobs (${summary.newBlobs} new)`
             : `bundle ${summary.id} was imported before; nothing changed`,
         );
-      }).catch(fail);
+      }).catch(commandFailed);
     });
 }

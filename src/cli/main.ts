@@ -11,6 +11,7 @@ import type { PromotionSelection } from '../formats/format-module.js';
 import { Promotion } from '../repos/promotion.js';
 import type { Repository } from '../repos/repository.js';
 import { progressBar } from './progress.js';
+import { commandFailed } from './command-failed.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { repairBlobs } from '../repos/repair.js';
 import { ConfigError, loadConfigFile, unconfiguredRepositories } from '../config/load.js';
@@ -26,14 +27,12 @@ import { addServiceCommand } from './service-command.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
 
-const version = SHELF_VERSION;
-
 const configOption = () =>
   new Option('-c, --config <file>', 'config file').default(process.env.SHELF_CONFIG ?? DEFAULT_CONFIG);
 
 const program = new Command('shelf')
   .description('Pull-through caching artifact appliance for Docker/OCI, npm, PyPI, Maven and generic files')
-  .version(version, '-v, --version');
+  .version(SHELF_VERSION, '-v, --version');
 
 program
   .command('serve')
@@ -180,10 +179,7 @@ function promoteSelection(options: PromoteOptions): PromotionSelection {
 /** A maintenance job beside the running service (or without it), with exit code 1 and the reason when it fails. */
 async function runMaintenance(configFile: string, job: (context: JobContext) => Promise<void>): Promise<void> {
   const config = loadOrExit(configFile);
-  await withJobContext(config, createLogger('warn'), job).catch((err: unknown) => {
-    console.error(`failed: ${(err as Error).message}`);
-    process.exitCode = 1;
-  });
+  await withJobContext(config, createLogger('warn'), job).catch(commandFailed);
 }
 
 function printGcReport(report: GcReport): void {
@@ -199,7 +195,7 @@ function printGcReport(report: GcReport): void {
 addIdentityCommands(program, configOption, loadOrExit);
 addSeedCommand(program, configOption, loadOrExit);
 addBundleCommands(program, configOption, loadOrExit);
-addBackupCommands(program, configOption, loadOrExit, version);
+addBackupCommands(program, configOption, loadOrExit);
 addServiceCommand(program, configOption, loadOrExit);
 
 function loadOrExit(file: string) {

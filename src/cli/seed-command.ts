@@ -13,6 +13,7 @@ import { SeedJournal } from '../seed/seed-list.js';
 import { runSeed, type SeedItem } from '../seed/seeder.js';
 import { TOKEN_USERNAME } from '../security/identity.js';
 import { commaList } from './comma-list.js';
+import { commandFailed } from './command-failed.js';
 import { progressBar } from './progress.js';
 
 interface SeedOptions {
@@ -57,8 +58,7 @@ export function addSeedCommand(program: Command, configOption: () => Option, loa
       try {
         process.exitCode = await seed(options, loadConfig);
       } catch (err) {
-        console.error(`failed: ${(err as Error).message}`);
-        process.exitCode = 1;
+        commandFailed(err);
       }
     });
 }

@@ -66,9 +66,10 @@ export function addServiceCommand(program: Command, configOption: () => Option, 
     .option('--logrotate-dir <dir>', "logrotate's directory", '/etc/logrotate.d')
     .action(async (options: { config: string; user: string; unitDir: string; logrotateDir: string }) => {
       const config = loadConfig(options.config);
+      const { dataDir, auditLog } = storagePaths(config);
       const paths = writablePaths(config);
       const ids = { uid: Number(execFileSync('id', ['-u', options.user], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', options.user], { encoding: 'utf8' })) };
-      for (const dir of [...paths, storagePaths(config).dataDir]) {
+      for (const dir of [...paths, dataDir]) {
         if (await stat(dir).then(() => true, () => false)) continue;
         // Parents as mkdir -p makes them (traversable by the service user); the directory itself is the service's.
         await mkdir(dirname(dir), { recursive: true });
@@ -85,8 +86,8 @@ export function addServiceCommand(program: Command, configOption: () => Option, 
       }
       const logrotate = join(options.logrotateDir, 'shelf');
       await mkdir(options.logrotateDir, { recursive: true });
-      await writeFile(logrotate, auditLogrotate(options.config, storagePaths(config).auditLog, options.user));
-      console.log(`${logrotate}: rotates ${storagePaths(config).auditLog}`);
+      await writeFile(logrotate, auditLogrotate(options.config, auditLog, options.user));
+      console.log(`${logrotate}: rotates ${auditLog}`);
       if (existsSync('/run/systemd/system')) {
         execFileSync('systemctl', ['daemon-reload']);
         console.log('systemd reloaded; `systemctl restart shelf` applies a changed config');

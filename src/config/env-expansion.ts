@@ -40,7 +40,7 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv = process.env): s
   return out;
 }
 
-export class UnsetVariableError extends Error {
+class UnsetVariableError extends Error {
   constructor(readonly names: string[]) {
     super(
       names.length === 1

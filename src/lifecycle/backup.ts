@@ -8,6 +8,7 @@ import { BLOB_PREFIXES, FsBlobStore } from '../storage/blob-store.js';
 import { SqliteIndex } from '../storage/sqlite-index.js';
 import type { JobContext } from './job-context.js';
 import { withLease } from './lease.js';
+import { SHELF_VERSION } from '../version.js';
 
 /** What a backup directory holds, written last: a directory without it is an unfinished backup. */
 export interface BackupManifest {
@@ -22,7 +23,6 @@ export interface BackupManifest {
 }
 
 export interface BackupOptions {
-  version: string;
   indexOnly: boolean;
   onProgress?: (done: number, total: number) => void;
 }
@@ -49,7 +49,7 @@ export async function backup(context: Pick<JobContext, 'config' | 'index' | 'blo
       const copy = new SqliteIndex(partial, { readOnly: true });
       const manifest: BackupManifest = {
         format: 'shelf-backup/1',
-        version: options.version,
+        version: SHELF_VERSION,
         schemaVersion: copy.schemaVersion,
         createdAt: new Date().toISOString(),
         indexOnly: options.indexOnly,

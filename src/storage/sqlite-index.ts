@@ -251,7 +251,7 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     if (from > 0 && from < MIGRATIONS.length) {
       const copy = join(dirname(file), 'backups', `index-schema-${from}-before-${MIGRATIONS.length}-${Date.now()}-${process.pid}.sqlite`);
       mkdirSync(dirname(copy), { recursive: true });
-      this.db.prepare('VACUUM INTO ?').run(copy);
+      this.copyTo(copy);
     }
     const step = this.db.transaction((version: number) => {
       // Re-read inside the write lock: another process may have migrated meanwhile.
@@ -592,11 +592,15 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   }
 
   async snapshot(file: string): Promise<void> {
-    await this.db.backup(file);
-    // One self-contained file: the copy is taken out of WAL mode, so opening it makes no -wal or -shm beside it.
-    const copy = new Database(file);
-    copy.pragma('journal_mode = DELETE');
-    copy.close();
+    this.copyTo(file);
+  }
+
+  /**
+   * A consistent copy in one self-contained file, taken while other processes read and write (a read
+   * transaction; writers go on). Works on a read-only connection too.
+   */
+  private copyTo(file: string): void {
+    this.db.prepare('VACUUM INTO ?').run(file);
   }
 
   async ping(): Promise<void> {
