@@ -228,6 +228,11 @@ export const configSchema = z.strictObject({
       minFreeBytes: byteSize.optional(),
       /** The most all remote repositories' caches together hold (see cacheEviction); hosted content is never evicted. */
       maxCacheBytes: byteSize.optional(),
+      /**
+       * Memory each serving process keeps for small files (up to 1 MiB) it has read and verified, served
+       * again without touching the disk; 0 turns it off. Counts toward the per-worker memory budget.
+       */
+      memoryCacheBytes: byteSize.default(64 * 1024 * 1024),
       cacheEviction: z
         .strictObject({
           /** Eviction starts when a cache passes this share of its limit (cache.maxBytes, maxCacheBytes)... */

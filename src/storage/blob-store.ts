@@ -8,6 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests } from './checksums.js';
 import type { DiskGuard } from './disk-guard.js';
+import { VerifiedBlobCache } from './verified-blob-cache.js';
 
 /** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
 const LOOP_HASH_MAX_BYTES = 64 * 1024;
@@ -96,12 +97,16 @@ export class FsBlobStore {
   readonly tempDir: string;
   /** Where blobs found damaged are moved, out of service but kept for inspection. */
   readonly quarantineDir: string;
+  private readonly verified: VerifiedBlobCache;
 
   constructor(
     root: string,
     /** Refuses new blobs while the disk is low; none: only a full disk stops writes. */
     private readonly guard?: DiskGuard,
+    /** How many bytes of small, verified blobs this process keeps in memory (see VerifiedBlobCache). */
+    memoryCacheBytes = 0,
   ) {
+    this.verified = new VerifiedBlobCache(memoryCacheBytes);
     this.blobDir = join(root, 'sha256');
     this.tempDir = join(root, 'tmp');
     this.quarantineDir = join(root, 'quarantine');
@@ -129,7 +134,7 @@ export class FsBlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    return (await this.statBlob(sha256)) !== undefined;
+    return this.verified.has(sha256) || (await this.statBlob(sha256)) !== undefined;
   }
 
   /**
@@ -167,8 +172,18 @@ export class FsBlobStore {
    * A small blob's bytes (or one range of them) in one buffer: an open, one read and a close, without a
    * stream's machinery, which costs more than the read itself for files of a few kilobytes. The whole blob
    * is read and verified before anything is returned; a damaged one is quarantined (CorruptBlobError).
+   * Verified bytes are kept in memory (within memoryCacheBytes) and served from there next time.
    */
   async read(sha256: string, size: number, range?: ByteRange): Promise<Buffer> {
+    let buffer = this.verified.get(sha256);
+    if (!buffer) {
+      buffer = await this.readVerified(sha256, size);
+      this.verified.remember(sha256, buffer);
+    }
+    return range ? buffer.subarray(range.start, range.end + 1) : buffer;
+  }
+
+  private async readVerified(sha256: string, size: number): Promise<Buffer> {
     const handle = await this.openHandle(sha256);
     let buffer: Buffer;
     try {
@@ -183,7 +198,7 @@ export class FsBlobStore {
       await this.quarantine(sha256);
       throw new CorruptBlobError(sha256, actual);
     }
-    return range ? buffer.subarray(range.start, range.end + 1) : buffer;
+    return buffer;
   }
 
   /** Whether the blob file is there; an indexed path whose blob is not must not be answered as present. */
@@ -193,6 +208,7 @@ export class FsBlobStore {
 
   /** Moves a damaged blob out of service; the next writer of the same content stores it afresh. */
   async quarantine(sha256: string): Promise<void> {
+    this.verified.forget(sha256);
     await rename(this.pathOf(sha256), join(this.quarantineDir, `${sha256}.${Date.now()}`)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -270,6 +286,7 @@ export class FsBlobStore {
       return kept;
     }
     await unlink(aside);
+    this.verified.forget(sha256);
     return size;
   }
 

@@ -9,9 +9,9 @@ import { FsBlobStore } from '../../src/storage/blob-store.js';
 
 const hex = (alg: string, data: Buffer | string) => createHash(alg).update(data).digest('hex');
 
-async function freshStore() {
+async function freshStore(memoryCacheBytes = 0) {
   const root = mkdtempSync(join(tmpdir(), 'shelf-blobs-'));
-  const store = new FsBlobStore(root);
+  const store = new FsBlobStore(root, undefined, memoryCacheBytes);
   await store.init();
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   return store;
@@ -112,6 +112,22 @@ t.test('read: a small blob, or a range of it, in one buffer, verified; a damaged
   writeFileSync(store.pathOf(other.sha256), 'abcdefghiX');
   await t.rejects(store.read(other.sha256, other.size, { start: 0, end: 1 }), { code: 'BLOB_CORRUPT' }, 'a range of a damaged blob too');
   await t.rejects(store.requirePresent(other.sha256), { code: 'BLOB_MISSING' });
+});
+
+t.test('read: verified bytes are kept in memory and served from there, within the budget', async (t) => {
+  const store = await freshStore(16);
+  const blob = await store.write(chunks('0123456789'));
+  t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789');
+  writeFileSync(store.pathOf(blob.sha256), '012345678X');
+  t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789', 'the verified copy, not the damaged file');
+  t.equal((await store.read(blob.sha256, blob.size, { start: 8, end: 9 })).toString(), '89');
+
+  const other = await store.write(chunks('abcdefghij'));
+  t.equal((await store.read(other.sha256, other.size)).toString(), 'abcdefghij');
+  await t.rejects(store.read(blob.sha256, blob.size), { code: 'BLOB_CORRUPT' }, 'pushed out by the second (16 bytes hold one), read from disk again');
+
+  await store.quarantine(other.sha256);
+  await t.rejects(store.read(other.sha256, other.size), { code: 'BLOB_MISSING' }, 'a quarantined blob is forgotten too');
 });
 
 t.test('open: a whole blob is verified as it streams, and a damaged one ends short', async (t) => {

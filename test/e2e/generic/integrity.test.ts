@@ -14,6 +14,8 @@ await upstream.start();
 t.teardown(() => upstream.dispose());
 
 const shelf = await startShelf({
+  // Damage is done to the files on disk: a copy verified earlier and kept in memory would (rightly) be served instead.
+  storage: { memoryCacheBytes: 0 },
   repositories: [
     { key: 'files', format: 'generic', type: 'local', allowRedeploy: true },
     { key: 'cache', format: 'generic', type: 'remote', url: upstream.url, metadataTtlSeconds: 3600 },
