@@ -82,7 +82,10 @@ export async function openStorage(
     throw new Error(`storage.dataDir ${paths.dataDir} cannot be created (${err.code ?? err.message})${hint}`);
   });
   const disk = new DiskGuard(paths.dataDir, config.storage.minFreeBytes, onDiskSpaceChange);
-  const blobs = new FsBlobStore(paths.blobs, disk, config.storage.memoryCacheBytes);
+  const blobs = new FsBlobStore(paths.blobs, disk, {
+    memoryCacheBytes: config.storage.memoryCacheBytes,
+    trustVerifiedSeconds: config.storage.trustVerifiedSeconds,
+  });
   await blobs.init();
   return { blobs, index: new SqliteIndex(paths.index), disk };
 }

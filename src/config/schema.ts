@@ -233,6 +233,11 @@ export const configSchema = z.strictObject({
        * again without touching the disk; 0 turns it off. Counts toward the per-worker memory budget.
        */
       memoryCacheBytes: byteSize.default(64 * 1024 * 1024),
+      /**
+       * A large file streamed whole and found to hash right is streamed unhashed for this long while its
+       * inode, size, mtime and ctime are unchanged (any write changes them); 0 hashes every whole read.
+       */
+      trustVerifiedSeconds: z.number().int().nonnegative().default(3600),
       cacheEviction: z
         .strictObject({
           /** Eviction starts when a cache passes this share of its limit (cache.maxBytes, maxCacheBytes)... */

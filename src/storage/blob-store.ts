@@ -8,7 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests } from './checksums.js';
 import type { DiskGuard } from './disk-guard.js';
-import { VerifiedBlobCache } from './verified-blob-cache.js';
+import { RecentlyVerifiedFiles, VerifiedBlobCache } from './verified-blob-cache.js';
 
 /** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
 const LOOP_HASH_MAX_BYTES = 64 * 1024;
@@ -98,15 +98,21 @@ export class FsBlobStore {
   /** Where blobs found damaged are moved, out of service but kept for inspection. */
   readonly quarantineDir: string;
   private readonly verified: VerifiedBlobCache;
+  private readonly verifiedFiles: RecentlyVerifiedFiles;
 
   constructor(
     root: string,
     /** Refuses new blobs while the disk is low; none: only a full disk stops writes. */
     private readonly guard?: DiskGuard,
-    /** How many bytes of small, verified blobs this process keeps in memory (see VerifiedBlobCache). */
-    memoryCacheBytes = 0,
+    options: {
+      /** How many bytes of small, verified blobs this process keeps in memory (see VerifiedBlobCache). */
+      memoryCacheBytes?: number;
+      /** How long a large blob file verified whole, and unchanged since, is streamed unhashed (see RecentlyVerifiedFiles). */
+      trustVerifiedSeconds?: number;
+    } = {},
   ) {
-    this.verified = new VerifiedBlobCache(memoryCacheBytes);
+    this.verified = new VerifiedBlobCache(options.memoryCacheBytes ?? 0);
+    this.verifiedFiles = new RecentlyVerifiedFiles(options.trustVerifiedSeconds ?? 0);
     this.blobDir = join(root, 'sha256');
     this.tempDir = join(root, 'tmp');
     this.quarantineDir = join(root, 'quarantine');
@@ -141,12 +147,20 @@ export class FsBlobStore {
    * A stream of the blob's bytes (or of one range of them); fails with MissingBlobError when absent. A whole
    * blob is hashed as it streams: when the bytes turn out not to match, the blob is quarantined and the
    * stream fails at its end, so the client's transfer breaks off instead of completing with damaged bytes.
-   * (A range is not checked: that would mean reading the whole blob for every part of it.)
+   * (A range is not checked: that would mean reading the whole blob for every part of it.) A file this
+   * process verified recently and that is unchanged since is not hashed again (see RecentlyVerifiedFiles).
    */
   async open(sha256: string, range?: ByteRange): Promise<Readable> {
     const handle = await this.openHandle(sha256);
-    const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
-    if (range) return stream;
+    let identity: string | undefined;
+    try {
+      identity = range ? undefined : await this.verifiedFiles.identityOf(handle);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
+    if (range || this.verifiedFiles.isTrusted(sha256, identity)) return stream;
     const hash = createHash('sha256');
     // The latest chunk is held back until the previous ones are passed on, and the last one until the whole
     // blob has hashed right: a damaged blob's transfer then ends short, which every client notices.
@@ -160,7 +174,10 @@ export class FsBlobStore {
       },
       flush: (done) => {
         const actual = hash.digest('hex');
-        if (actual === sha256) return done(null, held);
+        if (actual === sha256) {
+          this.verifiedFiles.verified(sha256, identity);
+          return done(null, held);
+        }
         void this.quarantine(sha256).finally(() => done(new CorruptBlobError(sha256, actual)));
       },
     });
@@ -209,6 +226,7 @@ export class FsBlobStore {
   /** Moves a damaged blob out of service; the next writer of the same content stores it afresh. */
   async quarantine(sha256: string): Promise<void> {
     this.verified.forget(sha256);
+    this.verifiedFiles.forget(sha256);
     await rename(this.pathOf(sha256), join(this.quarantineDir, `${sha256}.${Date.now()}`)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -287,6 +305,7 @@ export class FsBlobStore {
     }
     await unlink(aside);
     this.verified.forget(sha256);
+    this.verifiedFiles.forget(sha256);
     return size;
   }
 

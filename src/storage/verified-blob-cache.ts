@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -28,5 +29,41 @@ export class VerifiedBlobCache {
 
   forget(sha256: string): void {
     this.entries?.delete(sha256);
+  }
+}
+
+/**
+ * Large blob files this process streamed whole and found to hash right, by the identity of the file
+ * (device, inode, size, modification and change times in nanoseconds). Any write to a file, or a file put
+ * in its place, changes that identity, and the change time cannot be set back; a file whose identity is
+ * unchanged since it was verified, less than `trustSeconds` ago, is streamed without hashing it again.
+ * What this leaves to `shelf storage verify` is damage below the filesystem (a failing disk).
+ */
+export class RecentlyVerifiedFiles {
+  private readonly files: LRUCache<string, string> | undefined;
+
+  /** `trustSeconds` 0 trusts nothing: every whole read is hashed. */
+  constructor(trustSeconds: number) {
+    if (trustSeconds > 0) this.files = new LRUCache({ max: 100_000, ttl: trustSeconds * 1000, ttlAutopurge: false });
+  }
+
+  /** The identity of the open file, when this process could trust it; undefined when it trusts nothing. */
+  async identityOf(handle: FileHandle): Promise<string | undefined> {
+    if (!this.files) return undefined;
+    const s = await handle.stat({ bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  }
+
+  isTrusted(sha256: string, identity: string | undefined): boolean {
+    return identity !== undefined && this.files?.get(sha256) === identity;
+  }
+
+  /** Called once the file with `identity` was read whole and hashed to `sha256`. */
+  verified(sha256: string, identity: string | undefined): void {
+    if (identity !== undefined) this.files?.set(sha256, identity);
+  }
+
+  forget(sha256: string): void {
+    this.files?.delete(sha256);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,9 +9,9 @@ import { FsBlobStore } from '../../src/storage/blob-store.js';
 
 const hex = (alg: string, data: Buffer | string) => createHash(alg).update(data).digest('hex');
 
-async function freshStore(memoryCacheBytes = 0) {
+async function freshStore(options: { memoryCacheBytes?: number; trustVerifiedSeconds?: number } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'shelf-blobs-'));
-  const store = new FsBlobStore(root, undefined, memoryCacheBytes);
+  const store = new FsBlobStore(root, undefined, options);
   await store.init();
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   return store;
@@ -115,7 +115,7 @@ t.test('read: a small blob, or a range of it, in one buffer, verified; a damaged
 });
 
 t.test('read: verified bytes are kept in memory and served from there, within the budget', async (t) => {
-  const store = await freshStore(16);
+  const store = await freshStore({ memoryCacheBytes: 16 });
   const blob = await store.write(chunks('0123456789'));
   t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789');
   writeFileSync(store.pathOf(blob.sha256), '012345678X');
@@ -147,6 +147,23 @@ t.test('open: a whole blob is verified as it streams, and a damaged one ends sho
     { code: 'BLOB_CORRUPT' },
   );
   t.ok(Buffer.concat(received).length < content.length, 'the last chunk was held back');
+  t.notOk(await store.has(blob.sha256), 'quarantined');
+});
+
+t.test('open: a file verified whole is trusted only while unchanged; damage with its mtime set back is still found', async (t) => {
+  const store = await freshStore({ trustVerifiedSeconds: 3600 });
+  const content = Buffer.alloc(2 * 1024 * 1024, 7);
+  const blob = await store.write([content]);
+  const readAll = async () => Buffer.concat((await (await store.open(blob.sha256)).toArray()) as Buffer[]);
+  t.same(await readAll(), content, 'verified whole');
+  t.same(await readAll(), content, 'and again, unchanged');
+  const path = store.pathOf(blob.sha256);
+  const { mtime, atime } = statSync(path);
+  const damaged = Buffer.from(content);
+  damaged[1_500_000] = 8;
+  writeFileSync(path, damaged);
+  utimesSync(path, atime, mtime);
+  await t.rejects(readAll(), { code: 'BLOB_CORRUPT' }, 'the change time moved, so it was hashed again');
   t.notOk(await store.has(blob.sha256), 'quarantined');
 });
 
