@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
+import { SqliteReadMemo } from './sqlite-read-memo.js';
 import type {
   ArtifactRecord,
   BundleApplied,
@@ -211,6 +212,7 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${
 export class SqliteIndex implements MetadataIndex, IdentityStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly memo: SqliteReadMemo;
 
   /**
    * `readOnly` opens a copy (a backup) to read as it is: no schema migration, no change to the file.
@@ -218,21 +220,33 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   constructor(file: string, options: { readOnly?: boolean } = {}) {
     if (options.readOnly) {
       this.db = new Database(file, { readonly: true, fileMustExist: true });
-      return;
+    } else {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate(file);
     }
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('foreign_keys = ON');
-    this.migrate(file);
+    this.memo = new SqliteReadMemo(this.db);
   }
 
-  /** Prepares each SQL text once: preparing costs more than running a point lookup. */
+  /**
+   * Prepares each SQL text once: preparing costs more than running a point lookup. Every statement that
+   * writes tells the read memo first (all writes after start-up go through here).
+   */
   private sql(text: string): Database.Statement {
     let statement = this.statements.get(text);
     if (!statement) {
       statement = this.db.prepare(text);
+      if (!statement.reader) {
+        const run = statement.run;
+        const memo = this.memo;
+        statement.run = function (this: Database.Statement, ...params: unknown[]) {
+          memo.writing();
+          return run.apply(this, params);
+        };
+      }
       this.statements.set(text, statement);
     }
     return statement;
@@ -263,9 +277,10 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   }
 
   async getArtifact(repo: string, path: string): Promise<ArtifactRecord | undefined> {
-    const row = this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`).get(repo, path) as
-      | ArtifactRow
-      | undefined;
+    // Each caller gets its own record; the memo keeps the row.
+    const row = this.memo.get(`artifact\u0000${repo}\u0000${path}`, () =>
+      this.sql(`${SELECT_ARTIFACT} WHERE repo = ? AND path = ?`).get(repo, path),
+    ) as ArtifactRow | undefined;
     return row && toRecord(row);
   }
 
@@ -703,7 +718,7 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   }
 
   async securityRevision(): Promise<number> {
-    return (this.sql('SELECT revision FROM security_revision WHERE id = 1').get() as { revision: number }).revision;
+    return this.memo.get('security-revision', () => (this.sql('SELECT revision FROM security_revision WHERE id = 1').get() as { revision: number }).revision);
   }
 
   async takeLoginAttempt(keys: LoginThrottleKey[], at: number, windowMs: number, maxDelayMs: number): Promise<{ retryAt?: number }> {

@@ -198,3 +198,29 @@ t.test('an index of an older schema is copied aside before its migrations run, a
   await again.close();
   t.equal(readdirSync(join(dir, 'backups')).length, 1, 'an index already up to date is not copied');
 });
+
+t.test('the read memo: a change on this connection is seen at once, one from another connection from the next loop turn', async (t) => {
+  const { index, file } = freshIndex();
+  const other = new SqliteIndex(file);
+  t.teardown(() => other.close());
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  const user = (name: string) => ({ name, passwordHash: null, email: null, admin: false, disabled: false, createdAt: 1 });
+
+  t.equal(await index.getArtifact('r', 'f'), undefined);
+  await index.putArtifact({ repo: 'r', path: 'f', blob: blob(1), contentType: 'x/y' }, 'always');
+  t.match(await index.getArtifact('r', 'f'), { blob: blob(1) }, 'its own write, in the same turn');
+  const revision = await index.securityRevision();
+  await index.putUser(user('ann'));
+  t.equal(await index.securityRevision(), revision + 1, 'its own security change, in the same turn');
+
+  await nextTurn();
+  t.match(await index.getArtifact('r', 'f'), { blob: blob(1) });
+  await other.putArtifact({ repo: 'r', path: 'f', blob: blob(2), contentType: 'x/y' }, 'always');
+  await other.putUser(user('bob'));
+  await nextTurn();
+  t.match(await index.getArtifact('r', 'f'), { blob: blob(2) }, "another process's write");
+  t.equal(await index.securityRevision(), revision + 2, "another process's security change");
+  const first = await index.getArtifact('r', 'f');
+  first!.blob.size = -1;
+  t.equal((await index.getArtifact('r', 'f'))!.blob.size, blob(2).size, 'each caller gets its own record');
+});
