@@ -1,18 +1,17 @@
-// Serves 1 KiB, 1 MiB and 100 MiB cached files through Shelf and the same files through nginx, in the
-// same run, and prints requests/s, MB/s and the Shelf/nginx ratio. A benchmark, not a test: no thresholds.
-// usage: npm run bench [-- --seconds 10 --workers 2]
-import { execFileSync } from 'node:child_process';
+// Serves 1 KiB, 1 MiB and 100 MiB cached files through Shelf and the same files through nginx (with as many
+// workers as Shelf, sendfile on), in the same run, and prints requests/s, MB/s, latency percentiles and the
+// Shelf/nginx ratios; for 1 KiB also against the ceiling of any Node server here (node:http answering from
+// memory). A benchmark, not a test: no thresholds.
+// usage: npm run bench [-- --seconds 10 --workers 2 --repeats 3 --json FILE]
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { compareRows, freePort, measure, startShelfServer } from './harness.js';
+import { benchOptions, freePort, machineFacts, Report, startShelfServer, stopShelfServer, waitForOk } from './harness.js';
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' } },
-});
-const seconds = Number(values.seconds);
+const options = benchOptions();
+const { seconds, workers, repeats } = options;
 const harness = new URL('../test/harness/static-upstream.sh', import.meta.url).pathname;
 
 const files = [
@@ -30,32 +29,40 @@ for (const file of files) writeFileSync(join(www, file.name), randomBytes(file.b
 
 const nginxPort = await freePort();
 const shelfPort = await freePort();
-execFileSync('bash', [harness, 'start', www, String(nginxPort)]);
+const helloPort = await freePort();
+execFileSync('bash', [harness, 'start', www, String(nginxPort)], { env: { ...process.env, NGINX_WORKERS: String(workers) } });
 const shelf = await startShelfServer(root, {
   port: shelfPort,
-  workers: Number(values.workers),
+  workers,
   repository: `{ key: cache, format: generic, type: remote, url: "http://127.0.0.1:${nginxPort}/", metadataTtlSeconds: 86400 }`,
 });
-
-async function cleanup() {
-  shelf.kill('SIGTERM');
-  execFileSync('bash', [harness, 'stop', www, String(nginxPort)]);
-  rmSync(root, { recursive: true, force: true });
-}
+const hello = spawn(process.execPath, [new URL('node-hello.js', import.meta.url).pathname, String(helloPort), String(workers), '1024'], { stdio: 'inherit' });
 
 try {
+  await waitForOk(`http://127.0.0.1:${helloPort}/`);
   // Warm the cache: every measured Shelf request is a HIT.
   for (const file of files) await (await fetch(`http://127.0.0.1:${shelfPort}/cache/${file.name}`)).arrayBuffer();
 
-  const rows = [];
+  const report = new Report('generic: cache HITs through Shelf against nginx serving the files', {
+    facts: machineFacts({ nginx: ['nginx', '-v'] }),
+    settings: { seconds, repeats, shelfWorkers: workers, nginxWorkers: workers, shelfLogging: 'info, to a file', nginxLogging: 'access log' },
+  });
   for (const file of files) {
-    const options = { connections: file.connections, seconds };
-    const nginx = measure(`http://127.0.0.1:${nginxPort}/${file.name}`, options);
-    const shelfResult = measure(`http://127.0.0.1:${shelfPort}/cache/${file.name}`, options);
-    rows.push(...compareRows(file.name, 'nginx', nginx, shelfResult));
+    const servers = [
+      { name: 'nginx', url: `http://127.0.0.1:${nginxPort}/${file.name}` },
+      { name: 'shelf', url: `http://127.0.0.1:${shelfPort}/cache/${file.name}` },
+      ...(file.bytes === 1024 ? [{ name: 'node:http', url: `http://127.0.0.1:${helloPort}/` }] : []),
+    ];
+    report.load(file.name, servers, { connections: file.connections, seconds, repeats });
+    if (file.bytes === 1024) {
+      const [, shelfRun, node] = report.cases.at(-1).servers;
+      console.log(`shelf/node:http req/s: ${Math.round((shelfRun.median.rps / node.median.rps) * 100) / 100}`);
+    }
   }
-  console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf serving cached (HIT) files from a remote repository`);
-  console.table(rows);
+  report.save(options.json);
 } finally {
-  await cleanup();
+  hello.kill('SIGTERM');
+  await stopShelfServer(shelf);
+  execFileSync('bash', [harness, 'stop', www, String(nginxPort)]);
+  rmSync(root, { recursive: true, force: true });
 }

@@ -1,8 +1,11 @@
-// What the benchmarks share: free ports, Shelf started with one repository, waiting for a server, and a
-// wrk run parsed into numbers.
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+// What the benchmarks share: their common options, the machine's facts, free ports, Shelf started with one
+// repository, waiting for a server, wrk runs parsed into numbers, and a report of repeated runs (medians
+// and spread, ratios to the peer) printed as tables and written as JSON.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -14,21 +17,33 @@ export const freePort = () =>
     });
   });
 
-/** `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only, readable by anyone. */
+/**
+ * `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only,
+ * readable by anyone, logging at its default level (every request) into `root/shelf.log`, as deployed.
+ */
 export async function startShelfServer(root, { port, workers, repository }) {
   writeFileSync(
     join(root, 'shelf.yaml'),
     `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }
 storage: { dataDir: ${join(root, 'data')} }
-logging: { level: warn }
 security: { permissions: [{ name: bench-read, repositories: [ANY], anonymous: [read] }] }
 repositories:
   - ${repository}
 `,
   );
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], { stdio: 'inherit' });
+  const log = openSync(join(root, 'shelf.log'), 'a');
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], { stdio: ['ignore', log, log] });
+  closeSync(log);
   await waitForOk(`http://127.0.0.1:${port}/-/healthz`);
   return child;
+}
+
+/** Stops a server started by startShelfServer and waits until it has exited. */
+export async function stopShelfServer(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 export async function waitForOk(url) {
@@ -41,6 +56,48 @@ export async function waitForOk(url) {
   throw new Error(`${url} did not answer`);
 }
 
+/**
+ * The options every bench takes (`--seconds`, `--workers`, `--repeats`, `--json FILE`) and its own.
+ * `workers` 0 means one per CPU, for Shelf and for the peer alike.
+ */
+export function benchOptions(own = {}) {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '10' },
+      workers: { type: 'string', default: '0' },
+      repeats: { type: 'string', default: '3' },
+      json: { type: 'string' },
+      ...own,
+    },
+  });
+  const workers = Number(values.workers) || availableParallelism();
+  return { ...values, seconds: Number(values.seconds), repeats: Math.max(1, Number(values.repeats)), workers };
+}
+
+/** The first line a tool prints about itself (on stdout or stderr, whatever its exit status). */
+const firstLine = (command, args) => {
+  const { stdout, stderr, error } = spawnSync(command, args, { encoding: 'utf8' });
+  if (error) return 'not installed';
+  return `${stdout}${stderr}`.trim().split('\n')[0];
+};
+
+/** Versions of the tools a bench compares with: `{ nginx: ['nginx', '-v'], … }`. */
+export function machineFacts(tools = {}) {
+  const shelf = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cpus: availableParallelism(),
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    shelf,
+    wrk: firstLine('wrk', ['-v']),
+    ...Object.fromEntries(Object.entries(tools).map(([name, [command, ...args]]) => [name, firstLine(command, args)])),
+  };
+}
+
+const LATENCY_UNITS = { us: 0.001, ms: 1, s: 1000 };
+
 /** wrk (Debian's package) generates the load from C, so the client is not the bottleneck. */
 export function measure(url, { connections, seconds, headers = [] }) {
   const out = execFileSync(
@@ -51,52 +108,118 @@ export function measure(url, { connections, seconds, headers = [] }) {
   const number = (re) => Number(re.exec(out)?.[1] ?? NaN);
   const m = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out);
   const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m?.[2]] ?? NaN;
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const percentile = (p) => {
+    const found = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+    return found ? Number(found[1]) * LATENCY_UNITS[found[2]] : NaN;
+  };
   return {
     rps: number(/Requests\/sec:\s+([\d.]+)/),
-    bytesPerSecond: Number(m?.[1]) * unit,
-    p99ms: p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN,
-    errors: number(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    mbps: (Number(m?.[1]) * unit) / 1e6,
+    p50ms: percentile(50),
+    p90ms: percentile(90),
+    p99ms: percentile(99),
+    requests: number(/(\d+) requests in/),
+    errors: (number(/Non-2xx or 3xx responses: (\d+)/) || 0) + (number(/Socket errors: .*?timeout (\d+)/) || 0),
   };
 }
 
-/** Table rows for one case: the peer, Shelf, and Shelf's ratio to the peer. */
-export function compareRows(label, peerName, peer, shelf) {
-  const row = (server, r) => ({
-    case: label,
-    server,
-    'req/s': Math.round(r.rps),
-    'MB/s': Math.round((r.bytesPerSecond / 1e6) * 10) / 10,
-    'p99 ms': Math.round(r.p99ms * 10) / 10,
-    errors: r.errors,
-  });
-  return [
-    row(peerName, peer),
-    row('shelf', shelf),
-    {
-      case: label,
-      server: `shelf/${peerName}`,
-      'req/s': Math.round((shelf.rps / peer.rps) * 100) / 100,
-      'MB/s': Math.round((shelf.bytesPerSecond / peer.bytesPerSecond) * 100) / 100,
-      'p99 ms': '',
-      errors: '',
-    },
-  ];
-}
+export const median = (list) => {
+  const sorted = [...list].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 
-const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+const round = (n, digits = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
+
+/** `median (min–max)` of runs, as printed. */
+const spread = (values, digits) =>
+  values.length === 1 ? `${round(values[0], digits)}` : `${round(median(values), digits)} (${round(Math.min(...values), digits)}–${round(Math.max(...values), digits)})`;
 
 /**
- * Times a real client's install (`timeInstall(url)` → ms) `runs` times against the peer and through Shelf,
- * and prints the medians and their ratio.
+ * Collects a bench's cases, each measured `repeats` times per server with the servers taking turns (so
+ * that a noisy moment hits all of them), prints them with their medians, spreads and ratios, and writes
+ * everything, each run included, as JSON.
  */
-export function compareInstalls(title, peerName, peerUrl, shelfUrl, runs, timeInstall) {
-  const direct = Array.from({ length: runs }, () => timeInstall(peerUrl));
-  const through = Array.from({ length: runs }, () => timeInstall(shelfUrl));
-  console.log(`\n${title}, median of ${runs}:`);
-  console.table([
-    { server: peerName, 'median ms': Math.round(median(direct)) },
-    { server: 'shelf (warm)', 'median ms': Math.round(median(through)) },
-    { server: `shelf/${peerName}`, 'median ms': Math.round((median(through) / median(direct)) * 100) / 100 },
-  ]);
+export class Report {
+  constructor(name, { facts, settings }) {
+    this.name = name;
+    this.facts = facts;
+    this.settings = settings;
+    this.cases = [];
+    console.log(`\n${name}`);
+    console.table(facts);
+    console.table(settings);
+  }
+
+  /**
+   * wrk against each of `servers` ({ name, url }) `repeats` times; ratios are each server's median to the
+   * first's (the peer), and to `ceiling` when one is named.
+   */
+  load(label, servers, { connections, seconds, headers = [], repeats }) {
+    const runs = new Map(servers.map((s) => [s.name, []]));
+    for (let i = 0; i < repeats; i++) {
+      for (const server of servers) runs.get(server.name).push(measure(server.url, { connections, seconds, headers }));
+    }
+    const entry = { case: label, kind: 'load', connections, servers: [] };
+    for (const server of servers) {
+      const list = runs.get(server.name);
+      const pick = (key) => list.map((r) => r[key]);
+      entry.servers.push({
+        name: server.name,
+        runs: list,
+        median: Object.fromEntries(['rps', 'mbps', 'p50ms', 'p90ms', 'p99ms'].map((key) => [key, median(pick(key))])),
+        errors: pick('errors').reduce((a, b) => a + b, 0),
+      });
+    }
+    this.cases.push(entry);
+    const rows = entry.servers.map((s) => ({
+      case: label,
+      server: s.name,
+      'req/s': spread(s.runs.map((r) => r.rps), 0),
+      'MB/s': spread(s.runs.map((r) => r.mbps), 1),
+      'p50 ms': round(s.median.p50ms, 2),
+      'p90 ms': round(s.median.p90ms, 2),
+      'p99 ms': round(s.median.p99ms, 2),
+      errors: s.errors,
+    }));
+    console.table(rows);
+    this.printRatios(label, entry.servers, (s) => s.median.rps, 'req/s');
+  }
+
+  /** Wall times (`run(server)` → ms) of a real client's job against each server, `repeats` times, taking turns. */
+  times(label, servers, repeats, run) {
+    const runs = new Map(servers.map((s) => [s.name, []]));
+    for (let i = 0; i < repeats; i++) for (const server of servers) runs.get(server.name).push(run(server));
+    const entry = {
+      case: label,
+      kind: 'time',
+      servers: servers.map((s) => ({ name: s.name, runs: runs.get(s.name), median: { ms: median(runs.get(s.name)) } })),
+    };
+    this.cases.push(entry);
+    console.table(entry.servers.map((s) => ({ case: label, server: s.name, 'ms, median (min–max)': spread(s.runs, 0) })));
+    this.printRatios(label, entry.servers, (s) => s.median.ms, 'time');
+  }
+
+  /** Other figures a bench measures (RSS, counts), recorded as they are. */
+  figures(label, rows) {
+    this.cases.push({ case: label, kind: 'figures', rows });
+    console.log(label);
+    console.table(rows);
+  }
+
+  printRatios(label, servers, value, what) {
+    const [peer, ...others] = servers;
+    const ratios = others.map((s) => ({ case: label, ratio: `${s.name}/${peer.name}`, [what]: round(value(s) / value(peer), 2) }));
+    const entry = this.cases.at(-1);
+    entry.ratios = ratios;
+    if (ratios.length) console.table(ratios);
+  }
+
+  /** Writes the JSON record when `--json FILE` was given. */
+  save(file) {
+    if (!file) return;
+    const record = { bench: this.name, date: new Date().toISOString(), facts: this.facts, settings: this.settings, cases: this.cases };
+    writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+    console.log(`\nwritten: ${file}`);
+  }
 }
