@@ -7,13 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { compareInstalls, compareRows, freePort, measure, startShelfServer } from './harness.js';
+import { benchOptions, freePort, machineFacts, Report, startShelfServer, stopShelfServer } from './harness.js';
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' }, installs: { type: 'string', default: '3' } },
-});
-const seconds = Number(values.seconds);
+const values = benchOptions({ installs: { type: 'string', default: '3' } });
+const { seconds, workers, repeats } = values;
 const harness = new URL('../test/harness/', import.meta.url).pathname;
 
 const root = mkdtempSync(join(tmpdir(), 'shelf-bench-maven-'));
@@ -23,10 +20,10 @@ execFileSync('bash', [join(harness, 'maven/fixture-repo.sh'), fixture]);
 
 const nginxPort = await freePort();
 const shelfPort = await freePort();
-execFileSync('bash', [join(harness, 'static-upstream.sh'), 'start', fixture, String(nginxPort)]);
+execFileSync('bash', [join(harness, 'static-upstream.sh'), 'start', fixture, String(nginxPort)], { env: { ...process.env, NGINX_WORKERS: String(workers) } });
 const shelf = await startShelfServer(root, {
   port: shelfPort,
-  workers: Number(values.workers),
+  workers,
   repository: `{ key: central, format: maven, type: remote, url: "http://127.0.0.1:${nginxPort}/", metadataTtlSeconds: 86400, negativeCacheTtlSeconds: 86400 }`,
 });
 const nginx = `http://127.0.0.1:${nginxPort}`;
@@ -57,16 +54,22 @@ function timeInstall(mirror) {
 
 try {
   timeInstall(shelfUrl); // warms Shelf's cache, negative entries included
-  const rows = [];
+  const report = new Report('maven: cache HITs and mvn package through Shelf against nginx serving the same layout', {
+    facts: machineFacts({ nginx: ['nginx', '-v'], maven: ['mvn', '-v'] }),
+    settings: { seconds, repeats, installs: Number(values.installs), shelfWorkers: workers, nginxWorkers: workers },
+  });
   for (const c of cases) {
-    const options = { connections: c.connections, seconds };
-    rows.push(...compareRows(c.label, 'nginx', measure(`${nginx}${c.path}`, options), measure(`${shelfUrl}${c.path}`, options)));
+    const servers = [
+      { name: 'nginx', url: `${nginx}${c.path}` },
+      { name: 'shelf', url: `${shelfUrl}${c.path}` },
+    ];
+    report.load(c.label, servers, { connections: c.connections, seconds, repeats, headers: c.headers });
   }
-  console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf's remote repository warm (HIT)`);
-  console.table(rows);
-  compareInstalls('mvn package of the sample project (empty local repository)', 'nginx', nginx, shelfUrl, Number(values.installs), timeInstall);
+  const installs = [{ name: 'nginx', url: nginx }, { name: 'shelf (warm)', url: shelfUrl }];
+  report.times('mvn package of the sample project (empty local repository)', installs, Number(values.installs), (server) => timeInstall(server.url));
+  report.save(values.json);
 } finally {
-  shelf.kill('SIGTERM');
+  await stopShelfServer(shelf);
   execFileSync('bash', [join(harness, 'static-upstream.sh'), 'stop', fixture, String(nginxPort)]);
   rmSync(root, { recursive: true, force: true });
 }

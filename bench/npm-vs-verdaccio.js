@@ -6,13 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { compareInstalls, compareRows, freePort, measure, startShelfServer } from './harness.js';
+import { benchOptions, freePort, machineFacts, Report, startShelfServer, stopShelfServer } from './harness.js';
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' }, installs: { type: 'string', default: '5' } },
-});
-const seconds = Number(values.seconds);
+const values = benchOptions({ installs: { type: 'string', default: '5' } });
+const { seconds, workers, repeats } = values;
 const harness = new URL('../test/harness/npm/', import.meta.url).pathname;
 
 const root = mkdtempSync(join(tmpdir(), 'shelf-bench-npm-'));
@@ -25,7 +22,7 @@ const shelfPort = await freePort();
 execFileSync('bash', [join(harness, 'verdaccio.sh'), 'start', join(root, 'verdaccio'), String(verdaccioPort)]);
 const shelf = await startShelfServer(root, {
   port: shelfPort,
-  workers: Number(values.workers),
+  workers,
   repository: `{ key: npm, format: npm, type: remote, url: "http://127.0.0.1:${verdaccioPort}/", metadataTtlSeconds: 86400 }`,
 });
 
@@ -60,17 +57,22 @@ function timeInstall(registry) {
 try {
   // Warm Shelf: every measured request is served from its cache.
   timeInstall(shelfUrl);
-  const rows = [];
+  const report = new Report('npm: cache HITs and npm install through Shelf against Verdaccio serving the same packages', {
+    facts: machineFacts({ npm: ['npm', '-v'], verdaccio: ['node', '-p', `require('${join(tmpdir(), 'shelf-test-verdaccio-6.8.0', 'node_modules', 'verdaccio', 'package.json')}').version`] }),
+    settings: { seconds, repeats, installs: Number(values.installs), shelfWorkers: workers, verdaccioWorkers: '1 (one Node process)' },
+  });
   for (const c of cases) {
-    const options = { connections: c.connections, seconds, headers: c.headers };
-    rows.push(...compareRows(c.label, 'verdaccio', measure(`${verdaccio}${c.path}`, options), measure(`${shelfUrl}${c.path}`, options)));
+    const servers = [
+      { name: 'verdaccio', url: `${verdaccio}${c.path}` },
+      { name: 'shelf', url: `${shelfUrl}${c.path}` },
+    ];
+    report.load(c.label, servers, { connections: c.connections, seconds, repeats, headers: c.headers });
   }
-  console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf's remote repository warm (HIT)`);
-  console.table(rows);
-
-  compareInstalls(`npm install ${TREE.join(' ')} (empty npm cache)`, 'verdaccio', verdaccio, shelfUrl, Number(values.installs), timeInstall);
+  const installs = [{ name: 'verdaccio', url: verdaccio }, { name: 'shelf (warm)', url: shelfUrl }];
+  report.times(`npm install ${TREE.join(' ')} (empty npm cache)`, installs, Number(values.installs), (server) => timeInstall(server.url));
+  report.save(values.json);
 } finally {
-  shelf.kill('SIGTERM');
+  await stopShelfServer(shelf);
   execFileSync('bash', [join(harness, 'verdaccio.sh'), 'stop', join(root, 'verdaccio'), String(verdaccioPort)]);
   rmSync(root, { recursive: true, force: true });
 }

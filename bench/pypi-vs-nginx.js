@@ -6,13 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { compareInstalls, compareRows, freePort, measure, startShelfServer } from './harness.js';
+import { benchOptions, freePort, machineFacts, Report, startShelfServer, stopShelfServer } from './harness.js';
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '0' }, installs: { type: 'string', default: '5' } },
-});
-const seconds = Number(values.seconds);
+const values = benchOptions({ installs: { type: 'string', default: '5' } });
+const { seconds, workers, repeats } = values;
 const staticUpstream = new URL('../test/harness/static-upstream.sh', import.meta.url).pathname;
 const fixturesScript = new URL('../test/harness/pypi/fixtures.sh', import.meta.url).pathname;
 
@@ -25,10 +22,10 @@ execFileSync('chmod', ['-R', 'a+rX', join(root, 'www')]);
 
 const nginxPort = await freePort();
 const shelfPort = await freePort();
-execFileSync('bash', [staticUpstream, 'start', join(root, 'www'), String(nginxPort)]);
+execFileSync('bash', [staticUpstream, 'start', join(root, 'www'), String(nginxPort)], { env: { ...process.env, NGINX_WORKERS: String(workers) } });
 const shelf = await startShelfServer(root, {
   port: shelfPort,
-  workers: Number(values.workers),
+  workers,
   repository: `{ key: pypi, format: pypi, type: remote, url: "http://127.0.0.1:${nginxPort}/simple/", metadataTtlSeconds: 86400 }`,
 });
 const nginx = `http://127.0.0.1:${nginxPort}`;
@@ -55,17 +52,22 @@ function timeInstall(indexUrl) {
 
 try {
   timeInstall(`${shelfUrl}/simple/`); // warms Shelf's cache: every measured request is a HIT
-  const rows = [];
+  const report = new Report('pypi: cache HITs and pip install through Shelf against nginx serving the same index', {
+    facts: machineFacts({ nginx: ['nginx', '-v'], pip: ['python3', '-m', 'pip', '--version'] }),
+    settings: { seconds, repeats, installs: Number(values.installs), shelfWorkers: workers, nginxWorkers: workers },
+  });
   for (const c of cases) {
-    const options = { connections: c.connections, seconds };
-    rows.push(...compareRows(c.label, 'nginx', measure(`${nginx}${c.nginx}`, options), measure(`${shelfUrl}${c.shelf}`, options)));
+    const servers = [
+      { name: 'nginx', url: `${nginx}${c.nginx}` },
+      { name: 'shelf', url: `${shelfUrl}${c.shelf}` },
+    ];
+    report.load(c.label, servers, { connections: c.connections, seconds, repeats, headers: c.headers });
   }
-  console.log(`\n${seconds}s per run, keep-alive, loopback; Shelf's remote repository warm (HIT)`);
-  console.table(rows);
-  const title = 'pip install shelf-fix-a shelf.fix-norm shelf-fix-big (fresh venv, no pip cache)';
-  compareInstalls(title, 'nginx', `${nginx}/simple/`, `${shelfUrl}/simple/`, Number(values.installs), timeInstall);
+  const installs = [{ name: 'nginx', url: `${nginx}/simple/` }, { name: 'shelf (warm)', url: `${shelfUrl}/simple/` }];
+  report.times('pip install shelf-fix-a shelf.fix-norm shelf-fix-big (fresh venv, no pip cache)', installs, Number(values.installs), (server) => timeInstall(server.url));
+  report.save(values.json);
 } finally {
-  shelf.kill('SIGTERM');
+  await stopShelfServer(shelf);
   execFileSync('bash', [staticUpstream, 'stop', join(root, 'www'), String(nginxPort)]);
   rmSync(root, { recursive: true, force: true });
 }

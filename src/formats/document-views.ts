@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { etagMatches } from '../http/send-artifact.js';
-import { gzip as gzipCallback } from 'node:zlib';
+import { gunzip as gunzipCallback, gunzipSync, gzip as gzipCallback, gzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { RequestContext } from '../http/request-context.js';
 import { sendText } from '../http/respond.js';
@@ -12,14 +12,15 @@ import { loadPackageMembers } from './package-routing.js';
 
 /**
  * Metadata documents that formats build from their repositories' contents (npm packuments, PyPI project
- * pages) and serve many times: built once per change of their sources, kept in memory, rendered per
- * client base URL. Links inside a built document start with BASE_URL_PLACEHOLDER until rendering.
+ * pages) and serve many times: built once per change of their sources, kept in memory gzipped, rendered
+ * per client base URL. Links inside a built document start with BASE_URL_PLACEHOLDER until rendering.
  */
 export const BASE_URL_PLACEHOLDER = '@@shelf-base-url@@';
 
 /** Sources smaller than this are built inline; a worker thread's round trip costs more than the work. */
 const INLINE_BUILD_BYTES = 256 * 1024;
 const gzip = promisify(gzipCallback);
+const gunzip = promisify(gunzipCallback);
 
 /**
  * Builds `task` with `build` on the event loop when its sources are small, otherwise in a worker thread
@@ -35,17 +36,96 @@ export async function buildOffLoop<Task, Result>(
   return sourceBytes < INLINE_BUILD_BYTES ? build(task) : workers.run<Result>(workerModule, task);
 }
 
-export class DocumentViews<View extends object> {
-  private readonly cache: LRUCache<string, View | false>;
-  private readonly building = new Map<string, Promise<View | undefined>>();
-  private readonly rendered = new WeakMap<View, Map<string, { body: Buffer; etag: string }>>();
+/** What a format builds: the texts it serves (with BASE_URL_PLACEHOLDER links) and whatever else it needs. */
+export interface BuiltView {
+  texts: Record<string, string>;
+}
 
-  /** `textLength`: the characters a view holds, for the size bound (512 MiB of views per process). */
-  constructor(textLength: (view: View) => number) {
+/** A view as kept: its texts gzipped (see CompactTexts), the rest as built. */
+export type StoredView<View extends BuiltView> = Omit<View, 'texts'> & { texts: CompactTexts<keyof View['texts'] & string> };
+
+/** At most this many renderings (form × base URL × encoding) of one view are kept. */
+const MAX_RENDERINGS = 8;
+/** Below this, gzip and gunzip run on the event loop; the thread pool's round trip costs more. */
+const INLINE_ZLIB_BYTES = 64 * 1024;
+
+const gzipped = (bytes: Buffer) => (bytes.length < INLINE_ZLIB_BYTES ? Promise.resolve(gzipSync(bytes)) : gzip(bytes));
+const gunzipped = (bytes: Buffer) => (bytes.length < INLINE_ZLIB_BYTES / 8 ? Promise.resolve(gunzipSync(bytes)) : gunzip(bytes));
+
+interface Rendering {
+  body: Buffer;
+  etag: string;
+}
+
+/**
+ * A view's texts, kept gzipped (metadata shrinks to a sixth or less: a large packument's view takes a few
+ * MB instead of tens) and rendered per client base URL on first use: the links filled in, gzipped again,
+ * and an ETag over the plain text. Clients that do not accept gzip get the rendering unzipped per request.
+ */
+export class CompactTexts<Form extends string> {
+  private readonly renderings = new Map<string, Promise<Rendering>>();
+
+  private constructor(
+    private readonly templates: Record<Form, { gzip: Buffer; linked: boolean; etag?: string }>,
+  ) {}
+
+  static async of<Form extends string>(texts: Record<Form, string>): Promise<CompactTexts<Form>> {
+    const entries = await Promise.all(
+      Object.entries<string>(texts).map(async ([form, text]) => {
+        const plain = Buffer.from(text);
+        const linked = text.includes(BASE_URL_PLACEHOLDER);
+        // A text without links is the same for every base URL: its one rendering is the template itself.
+        return [form, { gzip: await gzipped(plain), linked, ...(!linked && { etag: etagOf(plain) }) }] as const;
+      }),
+    );
+    return new CompactTexts(Object.fromEntries(entries) as Record<Form, { gzip: Buffer; linked: boolean; etag?: string }>);
+  }
+
+  /** The memory the templates take (renderings are about as large again, once per base URL in use). */
+  get bytes(): number {
+    return Object.values<{ gzip: Buffer }>(this.templates).reduce((sum, t) => sum + t.gzip.length, 0);
+  }
+
+  /** One text as built, links still BASE_URL_PLACEHOLDER. */
+  async text(form: Form): Promise<string> {
+    return (await gunzipped(this.templates[form].gzip)).toString('utf8');
+  }
+
+  /** The gzipped text of `form` with its links at `baseUrl`, rendered once. */
+  render(form: Form, baseUrl: string): Promise<Rendering> {
+    const template = this.templates[form];
+    if (!template.linked) return Promise.resolve({ body: template.gzip, etag: template.etag! });
+    const key = `${form} ${baseUrl}`;
+    let rendering = this.renderings.get(key);
+    if (!rendering) {
+      rendering = this.text(form).then(async (text) => {
+        const plain = Buffer.from(text.replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
+        return { body: await gzipped(plain), etag: etagOf(plain) };
+      });
+      rendering.catch(() => this.renderings.delete(key));
+      if (this.renderings.size >= MAX_RENDERINGS) this.renderings.clear();
+      this.renderings.set(key, rendering);
+    }
+    return rendering;
+  }
+}
+
+/** Weak: the same document gzipped or not. */
+const etagOf = (plain: Buffer) => `W/"${createHash('sha256').update(plain).digest('base64url').slice(0, 32)}"`;
+
+export class DocumentViews<View extends BuiltView> {
+  private readonly cache: LRUCache<string, StoredView<View> | false>;
+  private readonly building = new Map<string, Promise<StoredView<View> | undefined>>();
+
+  /**
+   * `otherBytes`: an estimate of the memory a view takes besides its texts (its maps of versions or files),
+   * for the size bound: `maxBytes` of views per process.
+   */
+  constructor(otherBytes: (view: Omit<View, 'texts'>) => number, maxBytes = 256 * 1024 * 1024) {
     this.cache = new LRUCache({
-      maxSize: 512 * 1024 * 1024,
-      // Strings are UTF-16 in memory, and each view keeps a rendering or two beside its text.
-      sizeCalculation: (view) => (view ? textLength(view) * 4 : 1) || 1,
+      maxSize: maxBytes,
+      // A rendering for one base URL is counted beside the templates.
+      sizeCalculation: (view) => (view ? view.texts.bytes * 2 + otherBytes(view) : 1) || 1,
     });
   }
 
@@ -53,12 +133,14 @@ export class DocumentViews<View extends object> {
    * The view for `key` (which must name every source's identity), built once however many requests ask
    * at the same time; `undefined` (nothing to show) is remembered too.
    */
-  async get(key: string, build: () => Promise<View | undefined>): Promise<View | undefined> {
+  async get(key: string, build: () => Promise<View | undefined>): Promise<StoredView<View> | undefined> {
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached || undefined;
     let pending = this.building.get(key);
     if (!pending) {
-      pending = build().finally(() => this.building.delete(key));
+      pending = build()
+        .then(async (view) => view && ({ ...view, texts: await CompactTexts.of(view.texts) } as StoredView<View>))
+        .finally(() => this.building.delete(key));
       this.building.set(key, pending);
     }
     const view = await pending;
@@ -76,7 +158,7 @@ export class DocumentViews<View extends object> {
     sourceOf: (member: Repository) => Promise<MemberSource<Source> | undefined>,
     build: (sources: Source[]) => Promise<View | undefined>,
     ctx?: RequestContext,
-  ): Promise<View | undefined> {
+  ): Promise<StoredView<View> | undefined> {
     const members = await loadPackageMembers(repo, name, sourceOf);
     if (ctx) {
       // The answer is as fresh as its least fresh cached source.
@@ -91,12 +173,17 @@ export class DocumentViews<View extends object> {
 
   /**
    * Answers with one of a view's texts, its links at the client's base URL, gzipped when the client accepts
-   * it (metadata shrinks to a sixth, and gzip runs on libuv's thread pool, off the event loop). Each form
-   * is rendered once per base URL and encoding.
+   * it, which every package client does.
    */
-  async send(ctx: RequestContext, view: View, form: string, text: string, contentType: string, headers: Record<string, string> = {}): Promise<void> {
-    const gzipped = acceptsGzip(ctx.req.headers['accept-encoding']);
-    const { body, etag } = await this.render(view, form, text, ctx.baseUrl, gzipped);
+  async send(
+    ctx: RequestContext,
+    view: StoredView<View>,
+    form: keyof View['texts'] & string,
+    contentType: string,
+    headers: Record<string, string> = {},
+  ): Promise<void> {
+    const accepted = acceptsGzip(ctx.req.headers['accept-encoding']);
+    const { body, etag } = await view.texts.render(form, ctx.baseUrl);
     const cache = ctx.access.cache && { 'x-shelf-cache': ctx.access.cache };
     // Clients keep the document and revalidate it (pip's HTTP cache does): an unchanged one costs a 304.
     const validators = { etag: headers.etag ?? etag, 'cache-control': 'max-age=0, must-revalidate' };
@@ -104,23 +191,8 @@ export class DocumentViews<View extends object> {
       ctx.res.writeHead(304, { ...VARY, ...cache, ...validators }).end();
       return;
     }
-    sendText(ctx, 200, body, contentType, { ...VARY, ...cache, ...validators, ...headers, ...(gzipped && { 'content-encoding': 'gzip' }) });
-  }
-
-  private async render(view: View, form: string, text: string, baseUrl: string, gzipped: boolean): Promise<{ body: Buffer; etag: string }> {
-    let forView = this.rendered.get(view);
-    if (!forView) this.rendered.set(view, (forView = new Map()));
-    const key = `${form} ${gzipped ? 'gzip' : 'identity'} ${baseUrl}`;
-    let rendered = forView.get(key);
-    if (!rendered) {
-      const plain = Buffer.from(text.replaceAll(BASE_URL_PLACEHOLDER, baseUrl));
-      // Weak: the same document gzipped or not.
-      const etag = `W/"${createHash('sha256').update(plain).digest('base64url').slice(0, 32)}"`;
-      rendered = { body: gzipped ? await gzip(plain) : plain, etag };
-      if (forView.size >= 8) forView.clear();
-      forView.set(key, rendered);
-    }
-    return rendered;
+    const sent = accepted ? body : await gunzipped(body);
+    sendText(ctx, 200, sent, contentType, { ...VARY, ...cache, ...validators, ...headers, ...(accepted && { 'content-encoding': 'gzip' }) });
   }
 }
 

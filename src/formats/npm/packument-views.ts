@@ -3,7 +3,7 @@ import type { RequestContext } from '../../http/request-context.js';
 import type { Repository } from '../../repos/repository.js';
 import type { ArtifactRecord } from '../../storage/metadata-index.js';
 import type { WorkerPool } from '../../workers/pool.js';
-import { BASE_URL_PLACEHOLDER, buildOffLoop, DocumentViews } from '../document-views.js';
+import { BASE_URL_PLACEHOLDER, buildOffLoop, DocumentViews, type StoredView } from '../document-views.js';
 import { cachedDocument, hostedRecords, presentFiles, presentIdentity, readRecord, type MemberSource } from '../member-sources.js';
 import { npmPaths } from './names.js';
 import { buildPackumentView, type PackumentSource, type PackumentTask, type PackumentView } from './packument.js';
@@ -20,12 +20,13 @@ type SourceHandle = MemberSource<PackumentSource>;
  * upstream document builds a new one.
  */
 export class PackumentViews {
-  private readonly views = new DocumentViews<PackumentView>((view) => view.full.length + view.corgi.length);
+  // Per version: its span, its tarball reference and its dist-tags entry, a few hundred bytes.
+  private readonly views = new DocumentViews<PackumentView>((view) => Object.keys(view.versionSpans).length * 400);
 
   constructor(private readonly workers: WorkerPool) {}
 
   /** The packument `repo` serves for `name`, or undefined when none of its members has the package. */
-  async view(repo: Repository, name: string, ctx?: RequestContext): Promise<PackumentView | undefined> {
+  async view(repo: Repository, name: string, ctx?: RequestContext): Promise<ServedPackument | undefined> {
     return this.views.forPackage(
       repo,
       name,
@@ -40,15 +41,18 @@ export class PackumentViews {
   }
 
   /** Answers with a view's full or abbreviated document, tarball links at the client's base URL. */
-  send(ctx: RequestContext, view: PackumentView, form: 'full' | 'corgi', contentType: string, headers: Record<string, string>): Promise<void> {
-    return this.views.send(ctx, view, form, view[form], contentType, headers);
+  send(ctx: RequestContext, view: ServedPackument, form: 'full' | 'corgi', contentType: string, headers: Record<string, string>): Promise<void> {
+    return this.views.send(ctx, view, form, contentType, headers);
   }
 }
 
+/** A packument view as kept and served. */
+export type ServedPackument = StoredView<PackumentView>;
+
 /** One version's manifest from a view, with tarball links at `baseUrl`. */
-export function versionManifest(view: PackumentView, version: string, baseUrl: string): string | undefined {
+export async function versionManifest(view: ServedPackument, version: string, baseUrl: string): Promise<string | undefined> {
   const span = view.versionSpans[version];
-  return span && view.full.slice(span[0], span[1]).replaceAll(BASE_URL_PLACEHOLDER, baseUrl);
+  return span && (await view.texts.text('full')).slice(span[0], span[1]).replaceAll(BASE_URL_PLACEHOLDER, baseUrl);
 }
 
 function sourceBytes(source: PackumentSource): number {

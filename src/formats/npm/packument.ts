@@ -54,11 +54,13 @@ export interface PackageSummary {
 
 export interface PackumentView {
   name: string;
-  /** The full document (`application/json`), tarball URLs starting with BASE_URL_PLACEHOLDER. */
-  full: string;
-  /** The abbreviated install document (`application/vnd.npm.install-v1+json`). */
-  corgi: string;
-  /** Where each version's manifest lies in `full` (start, end), for `GET /<name>/<version>`. */
+  texts: {
+    /** The full document (`application/json`), tarball URLs starting with BASE_URL_PLACEHOLDER. */
+    full: string;
+    /** The abbreviated install document (`application/vnd.npm.install-v1+json`). */
+    corgi: string;
+  };
+  /** Where each version's manifest lies in `texts.full` (start, end), for `GET /<name>/<version>`. */
   versionSpans: Record<string, [number, number]>;
   distTags: Record<string, string>;
   /** By tarball file name. */
@@ -166,8 +168,7 @@ export function buildPackumentView(task: PackumentTask): PackumentView | undefin
   const latestManifest = versions.get(latest)!;
   return {
     name: task.name,
-    full: head + body,
-    corgi,
+    texts: { full: head + body, corgi },
     versionSpans,
     distTags,
     tarballs,

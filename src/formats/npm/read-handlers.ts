@@ -8,13 +8,13 @@ import type { FormatServices } from '../format-module.js';
 import { packageFile } from '../package-routing.js';
 import { expectationFromDist } from './integrity.js';
 import { npmPaths } from './names.js';
-import type { PackumentView, TarballRef } from './packument.js';
-import { versionManifest, type PackumentViews } from './packument-views.js';
+import type { TarballRef } from './packument.js';
+import { versionManifest, type PackumentViews, type ServedPackument } from './packument-views.js';
 
 const CORGI_TYPE = 'application/vnd.npm.install-v1+json';
 const JSON_TYPE = 'application/json';
 
-export async function requireView(views: PackumentViews, repo: Repository, name: string, ctx?: RequestContext): Promise<PackumentView> {
+export async function requireView(views: PackumentViews, repo: Repository, name: string, ctx?: RequestContext): Promise<ServedPackument> {
   const view = await views.view(repo, name, ctx);
   if (!view) throw RemoteRepo.notFound(repo, `package ${name}`);
   return view;
@@ -35,7 +35,7 @@ export async function getPackument(ctx: RequestContext, repo: Repository, name: 
 export async function getVersion(ctx: RequestContext, repo: Repository, name: string, spec: string, views: PackumentViews) {
   const view = await requireView(views, repo, name, ctx);
   const version = view.distTags[spec] ?? spec;
-  const manifest = versionManifest(view, version, ctx.baseUrl);
+  const manifest = await versionManifest(view, version, ctx.baseUrl);
   if (manifest === undefined) throw notFound(`version ${spec} of ${name}`);
   sendText(ctx, 200, manifest, JSON_TYPE);
 }

@@ -61,8 +61,7 @@ export interface ServedFile extends ProjectFile {
 
 export interface ProjectView {
   project: string;
-  html: string;
-  json: string;
+  texts: { html: string; json: string };
   /** The files with Shelf's URLs (BASE_URL_PLACEHOLDER-based), in page order. */
   files: ServedFile[];
   refs: Record<string, FileRef>;
@@ -97,8 +96,7 @@ export function buildProjectView(task: ProjectTask): ProjectView | undefined {
   const versions = [...new Set(files.flatMap((f) => (f.version ? [f.version] : [])))].sort(compareVersions);
   return {
     project: task.project,
-    html: renderProjectHtml(task.project, files),
-    json: renderProjectJson(task.project, files, versions),
+    texts: { html: renderProjectHtml(task.project, files), json: renderProjectJson(task.project, files, versions) },
     files,
     refs,
     versions,
@@ -146,8 +144,7 @@ export interface ProjectListTask {
 }
 
 export interface ProjectList {
-  html: string;
-  json: string;
+  texts: { html: string; json: string };
   /** The names, for callers who may read only some of them. */
   names: string[];
 }
@@ -160,5 +157,5 @@ export function buildProjectList(task: ProjectListTask): ProjectList {
     for (const name of list) names.add(normalizeProject(name));
   }
   const sorted = [...names].sort();
-  return { html: renderProjectListHtml(sorted), json: renderProjectListJson(sorted), names: sorted };
+  return { texts: { html: renderProjectListHtml(sorted), json: renderProjectListJson(sorted) }, names: sorted };
 }

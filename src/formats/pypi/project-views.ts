@@ -3,7 +3,7 @@ import type { RequestContext } from '../../http/request-context.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { Repository } from '../../repos/repository.js';
 import type { WorkerPool } from '../../workers/pool.js';
-import { buildOffLoop, DocumentViews } from '../document-views.js';
+import { buildOffLoop, DocumentViews, type StoredView } from '../document-views.js';
 import { cachedDocument, hostedRecords, presentFiles, presentIdentity, readRecord, type MemberSource } from '../member-sources.js';
 import { leafMembers } from '../package-routing.js';
 import { pypiPaths } from './names.js';
@@ -30,12 +30,13 @@ const MAX_INDEX_BYTES = 256 * 1024 * 1024;
  * (see document-views.ts) from the members that may answer for each project (see package-routing.ts).
  */
 export class ProjectViews {
-  private readonly pages = new DocumentViews<ProjectView>((view) => view.html.length + view.json.length);
-  private readonly lists = new DocumentViews<ProjectList>((list) => list.html.length + list.json.length);
+  // Per file: its served entry and its reference, a few hundred bytes; per listed project, its name.
+  private readonly pages = new DocumentViews<ProjectView>((view) => view.files.length * 600);
+  private readonly lists = new DocumentViews<ProjectList>((list) => list.names.length * 64);
 
   constructor(private readonly workers: WorkerPool) {}
 
-  async view(repo: Repository, project: string, ctx?: RequestContext): Promise<ProjectView | undefined> {
+  async view(repo: Repository, project: string, ctx?: RequestContext): Promise<StoredView<ProjectView> | undefined> {
     return this.pages.forPackage(
       repo,
       project,
@@ -50,7 +51,7 @@ export class ProjectViews {
   }
 
   /** Every project any member holds (hosted) or its upstream lists, sorted. */
-  async projectList(repo: Repository): Promise<ProjectList> {
+  async projectList(repo: Repository): Promise<StoredView<ProjectList>> {
     const members = await Promise.all(leafMembers(repo).map(async (member) => ({ member, names: await projectNames(member) })));
     const key = [repo.key, ...members.map((m) => `${m.member.key}:${m.names.identity}`)].join('\u0000');
     return (await this.lists.get(key, async () => {
@@ -60,13 +61,13 @@ export class ProjectViews {
     }))!;
   }
 
-  sendPage(ctx: RequestContext, view: ProjectView, form: 'html' | 'json', contentType: string): Promise<void> {
-    return this.pages.send(ctx, view, form, view[form], contentType);
+  sendPage(ctx: RequestContext, view: StoredView<ProjectView>, form: 'html' | 'json', contentType: string): Promise<void> {
+    return this.pages.send(ctx, view, form, contentType);
   }
 
   /** The list, or when the caller may read only some projects (`visible`), the part they may read. */
-  async sendList(ctx: RequestContext, list: ProjectList, form: 'html' | 'json', contentType: string, visible?: (project: string) => boolean): Promise<void> {
-    if (!visible) return this.lists.send(ctx, list, form, list[form], contentType);
+  async sendList(ctx: RequestContext, list: StoredView<ProjectList>, form: 'html' | 'json', contentType: string, visible?: (project: string) => boolean): Promise<void> {
+    if (!visible) return this.lists.send(ctx, list, form, contentType);
     const names = list.names.filter(visible);
     sendText(ctx, 200, form === 'html' ? renderProjectListHtml(names) : renderProjectListJson(names), contentType, { 'cache-control': 'private, no-store' });
   }

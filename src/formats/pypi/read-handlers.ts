@@ -5,7 +5,7 @@ import { sendArtifact } from '../../http/send-artifact.js';
 import type { Artifact, Repository } from '../../repos/repository.js';
 import type { FormatServices } from '../format-module.js';
 import type { AccessControl } from '../../security/access-control.js';
-import { BASE_URL_PLACEHOLDER } from '../document-views.js';
+import { BASE_URL_PLACEHOLDER, type StoredView } from '../document-views.js';
 import { leafMembers, packageFile } from '../package-routing.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import { parseCoreMetadata, readWheelMetadata } from './wheel-metadata.js';
@@ -27,7 +27,7 @@ function negotiated(ctx: RequestContext): 'html' | 'json' {
   return form;
 }
 
-async function requireProject(views: ProjectViews, repo: Repository, project: string, ctx?: RequestContext): Promise<ProjectView> {
+async function requireProject(views: ProjectViews, repo: Repository, project: string, ctx?: RequestContext): Promise<StoredView<ProjectView>> {
   const view = await views.view(repo, project, ctx);
   if (!view) throw RemoteRepo.notFound(repo, `project ${project}`);
   return view;

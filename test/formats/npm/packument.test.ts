@@ -33,7 +33,7 @@ function upstreamDocument(name: string, versions: string[], distTags: Record<str
 
 t.test('an upstream document: tarball links rewritten to the served repository, corgi derived', async (t) => {
   const view = buildPackumentView({ name: '@s/pkg', servedRepo: 'npm', sources: [upstreamDocument('@s/pkg', ['1.0.0', '1.1.0'], { latest: '1.1.0' })] })!;
-  const full = JSON.parse(view.full);
+  const full = JSON.parse(view.texts.full);
   t.equal(full.versions['1.0.0'].dist.tarball, `${BASE_URL_PLACEHOLDER}/npm/@s/pkg/-/pkg-1.0.0.tgz`);
   t.equal(full.description, 'from upstream');
   t.equal(full._rev, view.rev);
@@ -45,12 +45,12 @@ t.test('an upstream document: tarball links rewritten to the served repository, 
     shasum: 'a'.repeat(40),
     upstreamUrl: 'http://upstream.invalid/@s/pkg/-/pkg-1.0.0.tgz',
   });
-  const corgi = JSON.parse(view.corgi);
+  const corgi = JSON.parse(view.texts.corgi);
   t.same(Object.keys(corgi).sort(), ['dist-tags', 'modified', 'name', 'versions']);
   t.equal(corgi.modified, '2021-01-01T00:00:00.000Z');
   t.same(Object.keys(corgi.versions['1.0.0']).sort(), ['dependencies', 'dist', 'name', 'version'], 'no description, scripts or readme');
   const span = view.versionSpans['1.1.0']!;
-  t.equal(JSON.parse(view.full.slice(span[0], span[1])).version, '1.1.0', 'version spans locate each manifest');
+  t.equal(JSON.parse(view.texts.full.slice(span[0], span[1])).version, '1.1.0', 'version spans locate each manifest');
   t.equal(view.summary.version, '1.1.0');
 });
 
@@ -60,9 +60,9 @@ t.test('install scripts are flagged in the abbreviated document', async (t) => {
     kind: 'document',
     document: json({ name: 'native', versions: { '1.0.0': manifest('native', '1.0.0', { scripts: { install: 'node-gyp rebuild' } }) } }),
   };
-  const corgi = JSON.parse(buildPackumentView({ name: 'native', servedRepo: 'r', sources: [doc] })!.corgi);
+  const corgi = JSON.parse(buildPackumentView({ name: 'native', servedRepo: 'r', sources: [doc] })!.texts.corgi);
   t.equal(corgi.versions['1.0.0'].hasInstallScript, true);
-  t.equal(JSON.parse(buildPackumentView({ name: 'native', servedRepo: 'r', sources: [doc] })!.full)['dist-tags'].latest, '1.0.0', 'latest defaults to the highest version');
+  t.equal(JSON.parse(buildPackumentView({ name: 'native', servedRepo: 'r', sources: [doc] })!.texts.full)['dist-tags'].latest, '1.0.0', 'latest defaults to the highest version');
 });
 
 t.test('hosted versions: time from publish dates, deprecations, package fields from latest', async (t) => {
@@ -76,7 +76,7 @@ t.test('hosted versions: time from publish dates, deprecations, package fields f
       { manifest: json(manifest('mine', '1.0.0', { description: 'the stable one' })), publishedAt: Date.UTC(2026, 0, 1), deprecated: 'use 2' },
     ],
   };
-  const full = JSON.parse(buildPackumentView({ name: 'mine', servedRepo: 'npm-local', sources: [hosted] })!.full);
+  const full = JSON.parse(buildPackumentView({ name: 'mine', servedRepo: 'npm-local', sources: [hosted] })!.texts.full);
   t.equal(full.time.created, '2026-01-01T00:00:00.000Z');
   t.equal(full.time.modified, '2026-01-03T00:00:00.000Z');
   t.equal(full.time['2.0.0-beta.1'], '2026-01-02T00:00:00.000Z');
@@ -96,7 +96,7 @@ t.test('merging: the first source owns a version; tags naming absent versions ar
   };
   const second = upstreamDocument('p', ['1.0.0', '2.0.0'], { latest: '2.0.0', next: '3.0.0', old: '1.0.0' });
   const view = buildPackumentView({ name: 'p', servedRepo: 'v', sources: [first, second] })!;
-  const full = JSON.parse(view.full);
+  const full = JSON.parse(view.texts.full);
   t.equal(full.versions['1.0.0'].marker, 'a');
   t.equal(view.tarballs['p-1.0.0.tgz']!.repo, 'a');
   t.equal(view.tarballs['p-2.0.0.tgz']!.repo, 'remote');

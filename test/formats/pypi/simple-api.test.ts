@@ -43,7 +43,7 @@ t.test('PEP 691 JSON pages and project lists', async (t) => {
   t.same(parseProjectPage('{not json', 'application/vnd.pypi.simple.v1+json', 'http://x/'), []);
   t.same(parseProjectList('<a href="a/">A.B</a><a href="c/">c</a>', 'text/html'), ['A.B', 'c']);
   t.same(parseProjectList(JSON.stringify({ projects: [{ name: 'x' }, { nope: 1 }] }), 'application/vnd.pypi.simple.v1+json'), ['x']);
-  t.match(buildProjectList({ kind: 'list', members: [['b', 'A.B'], { body: '<a>a_b</a><a>c</a>', contentType: 'text/html' }] }).json, '"projects":[{"name":"a-b"},{"name":"b"},{"name":"c"}]');
+  t.match(buildProjectList({ kind: 'list', members: [['b', 'A.B'], { body: '<a>a_b</a><a>c</a>', contentType: 'text/html' }] }).texts.json, '"projects":[{"name":"a-b"},{"name":"b"},{"name":"c"}]');
 });
 
 t.test('rendered HTML escapes what it quotes', async (t) => {
@@ -80,7 +80,7 @@ t.test('project views: the first source owns a file name; links point at the ser
   t.equal(view.files[0]!.url, `${BASE_URL_PLACEHOLDER}/pypi/packages/p/p-1.0.tar.gz`);
   t.same(view.versions, ['1.0', '1.10', '2.0rc1']);
   t.same(view.info, { summary: 'mine' });
-  t.notMatch(view.json, '"api-version":"1.1"', 'sizes unknown for upstream files: API 1.0');
+  t.notMatch(view.texts.json, '"api-version":"1.1"', 'sizes unknown for upstream files: API 1.0');
   t.equal(buildProjectView({ kind: 'page', project: 'p', servedRepo: 'r', sources: [] }), undefined);
 });
 

@@ -3,7 +3,9 @@
 # fixtures can be published into it with the real npm client. Copied from the shared harness and improved:
 # the tool is installed once per machine (TOOLDIR, under flock, since test files run in parallel), bodies up
 # to 200 MB are accepted (big fixture tarballs), and every request is logged as JSON to count them.
-# usage: verdaccio.sh start|stop DIR PORT [TOOLDIR]
+# With VERDACCIO_UPLINK=URL it is a caching proxy of that registry instead (what it has cached it serves
+# without asking again for VERDACCIO_MAXAGE, default 2m as Verdaccio's own).
+# usage: [VERDACCIO_UPLINK=URL] verdaccio.sh start|stop DIR PORT [TOOLDIR]
 set -euo pipefail
 cmd=$1 dir=$(realpath -m "$2") port=$3
 tool=$(realpath -m "${4:-${TMPDIR:-/tmp}/shelf-test-verdaccio-6.8.0}")
@@ -19,18 +21,23 @@ start)
         || { echo "verdaccio install failed; see $tool.install.log" >&2; exit 1; }
     fi
   ) 9>"$tool.lock"
+  uplinks='{}' proxy=''
+  if [ -n "${VERDACCIO_UPLINK:-}" ]; then
+    uplinks="{ up: { url: '$VERDACCIO_UPLINK', maxage: ${VERDACCIO_MAXAGE:-2m}, timeout: 60s } }" proxy='    proxy: up'
+  fi
   cat > "$dir/config.yaml" <<YAML
 storage: $dir/storage
 auth:
   htpasswd:
     file: $dir/htpasswd
     max_users: -1
-uplinks: {}
+uplinks: $uplinks
 packages:
   '**':
     access: \$all
     publish: \$all
     unpublish: \$all
+$proxy
 max_body_size: 200mb
 server:
   keepAliveTimeout: 60
