@@ -21,21 +21,27 @@ export const freePort = () =>
  * `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only,
  * readable by anyone, logging at its default level (every request) into `root/shelf.log`, as deployed.
  */
-export async function startShelfServer(root, { port, workers, repository }) {
+export async function startShelfServer(root, { port, workers, repository, repositories = [repository] }) {
   writeFileSync(
     join(root, 'shelf.yaml'),
     `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }
 storage: { dataDir: ${join(root, 'data')} }
 security: { permissions: [{ name: bench-read, repositories: [ANY], anonymous: [read] }] }
 repositories:
-  - ${repository}
-`,
+${repositories.map((r) => `  - ${r}\n`).join('')}`,
   );
   const log = openSync(join(root, 'shelf.log'), 'a');
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], { stdio: ['ignore', log, log] });
   closeSync(log);
   await waitForOk(`http://127.0.0.1:${port}/-/healthz`);
   return child;
+}
+
+/** Resident memory of a process and its children (Shelf's primary and workers), in MiB. */
+export function residentMiB(pid) {
+  const rssKiB = (p) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  return Math.round((rssKiB(pid) + children.reduce((sum, child) => sum + rssKiB(child), 0)) / 1024);
 }
 
 /** Stops a server started by startShelfServer and waits until it has exited. */
@@ -188,12 +194,17 @@ export class Report {
 
   /** Wall times (`run(server)` → ms) of a real client's job against each server, `repeats` times, taking turns. */
   times(label, servers, repeats, run) {
-    const runs = new Map(servers.map((s) => [s.name, []]));
-    for (let i = 0; i < repeats; i++) for (const server of servers) runs.get(server.name).push(run(server));
+    const runs = Object.fromEntries(servers.map((s) => [s.name, []]));
+    for (let i = 0; i < repeats; i++) for (const server of servers) runs[server.name].push(run(server));
+    this.recordTimes(label, runs);
+  }
+
+  /** Wall times measured by the bench itself: `{ server: [ms, …] }`, the peer first. */
+  recordTimes(label, runs) {
     const entry = {
       case: label,
       kind: 'time',
-      servers: servers.map((s) => ({ name: s.name, runs: runs.get(s.name), median: { ms: median(runs.get(s.name)) } })),
+      servers: Object.entries(runs).map(([name, list]) => ({ name, runs: list, median: { ms: median(list) } })),
     };
     this.cases.push(entry);
     console.table(entry.servers.map((s) => ({ case: label, server: s.name, 'ms, median (min–max)': spread(s.runs, 0) })));
