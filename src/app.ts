@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { RestApi } from './api/rest-api.js';
@@ -28,7 +29,7 @@ import { decodeSegments } from './repos/repo-path.js';
 import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
 import type { Repository } from './repos/repository.js';
-import { FsBlobStore } from './storage/blob-store.js';
+import { FsBlobStore, type OtherDigestsElsewhere } from './storage/blob-store.js';
 import { DiskGuard, type DiskSpace } from './storage/disk-guard.js';
 import type { IdentityStore } from './storage/identity-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
@@ -40,6 +41,7 @@ import { JwtSigner, loadOrCreateSigningKey } from './security/jwt.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
+import { ThreadedDigests } from './workers/threaded-digests.js';
 
 export interface ShelfAppOptions {
   config: ShelfConfig;
@@ -72,6 +74,7 @@ export type ShelfIndex = MetadataIndex & IdentityStore;
 export async function openStorage(
   config: ShelfConfig,
   onDiskSpaceChange?: (space: DiskSpace) => void,
+  otherDigests?: OtherDigestsElsewhere,
 ): Promise<{ blobs: FsBlobStore; index: ShelfIndex; disk: DiskGuard }> {
   const paths = storagePaths(config);
   await mkdir(paths.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
@@ -85,6 +88,7 @@ export async function openStorage(
   const blobs = new FsBlobStore(paths.blobs, disk, {
     memoryCacheBytes: config.storage.memoryCacheBytes,
     trustVerifiedSeconds: config.storage.trustVerifiedSeconds,
+    ...(otherDigests && { otherDigests }),
   });
   await blobs.init();
   return { blobs, index: new SqliteIndex(paths.index), disk };
@@ -110,6 +114,8 @@ export class ShelfApp {
     readonly index: ShelfIndex,
     private readonly disk: DiskGuard,
     signingKey: Buffer,
+    /** Threads that compute large writes' other digests (see ThreadedDigests). */
+    private readonly digestThreads: WorkerPool,
   ) {
     const { config, log, flights } = options;
     const eviction = new CacheEviction({ blobs, index, config, log });
@@ -179,12 +185,14 @@ export class ShelfApp {
   }
 
   static async create(options: ShelfAppOptions): Promise<ShelfApp> {
-    const { blobs, index, disk } = await openStorage(options.config, (space) => {
+    const digestThreads = new WorkerPool(availableParallelism());
+    const onDiskSpaceChange = (space: DiskSpace) => {
       if (space.low) options.log.warn(space, 'the data disk is low on space: nothing new is stored until space is freed');
       else options.log.info(space, 'the data disk has room again: writes are accepted');
-    });
+    };
+    const { blobs, index, disk } = await openStorage(options.config, onDiskSpaceChange, new ThreadedDigests(digestThreads));
     const signingKey = await loadOrCreateSigningKey(storagePaths(options.config).signingKey);
-    const app = new ShelfApp(options, blobs, index, disk, signingKey);
+    const app = new ShelfApp(options, blobs, index, disk, signingKey, digestThreads);
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
     return app;
@@ -341,6 +349,7 @@ export class ShelfApp {
   async close(): Promise<void> {
     clearInterval(this.uploadSweep);
     await this.workers.close();
+    await this.digestThreads.close();
     await this.passwordChecks.close();
     await this.downloads.close();
     await this.services.access.audit.close();

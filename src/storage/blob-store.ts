@@ -10,6 +10,27 @@ import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDiges
 import type { DiskGuard } from './disk-guard.js';
 import { RecentlyVerifiedFiles, VerifiedBlobCache } from './verified-blob-cache.js';
 
+/**
+ * Computes a blob's sha1, md5 and sha512 away from the event loop, from its temp file as it is written:
+ * the one loop of a serving process then hashes only sha256 (which names and verifies the content), and a
+ * large download costs it a quarter of the hashing.
+ */
+export interface OtherDigestsElsewhere {
+  follow(path: string): DigestFollower;
+}
+
+export interface DigestFollower {
+  /** The file at the path now holds this many bytes (written, not just queued). */
+  wrote(bytes: number): void;
+  /** Nothing more will be written: the digests of all the bytes. */
+  finished(): Promise<OtherDigests>;
+  /** The write failed or was refused: stop, nothing is wanted. */
+  abandon(): void;
+}
+
+/** A writer hands its other digests off once this many bytes have come (the hand-off costs more for less). */
+const INLINE_DIGEST_BYTES = 1024 * 1024;
+
 /** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
 const LOOP_HASH_MAX_BYTES = 64 * 1024;
 
@@ -99,6 +120,7 @@ export class FsBlobStore {
   readonly quarantineDir: string;
   private readonly verified: VerifiedBlobCache;
   private readonly verifiedFiles: RecentlyVerifiedFiles;
+  private readonly otherDigests: OtherDigestsElsewhere | undefined;
 
   constructor(
     root: string,
@@ -109,10 +131,13 @@ export class FsBlobStore {
       memoryCacheBytes?: number;
       /** How long a large blob file verified whole, and unchanged since, is streamed unhashed (see RecentlyVerifiedFiles). */
       trustVerifiedSeconds?: number;
+      /** Where large writes' other digests are computed; none: inline. */
+      otherDigests?: OtherDigestsElsewhere;
     } = {},
   ) {
     this.verified = new VerifiedBlobCache(options.memoryCacheBytes ?? 0);
     this.verifiedFiles = new RecentlyVerifiedFiles(options.trustVerifiedSeconds ?? 0);
+    this.otherDigests = options.otherDigests;
     this.blobDir = join(root, 'sha256');
     this.tempDir = join(root, 'tmp');
     this.quarantineDir = join(root, 'quarantine');
@@ -350,12 +375,13 @@ export class FsBlobStore {
     await this.ensureSpace();
     const tempPath = join(this.tempDir, `${process.pid}-${randomUUID()}.part`);
     const handle = await open(tempPath, 'wx');
-    return new BlobWriter(this, handle, tempPath, options);
+    return new BlobWriter(this, handle, tempPath, options, this.otherDigests);
   }
 }
 
 export class BlobWriter {
   private readonly hasher: MultiHasher;
+  private follower: DigestFollower | undefined;
   private finished = false;
 
   constructor(
@@ -363,6 +389,7 @@ export class BlobWriter {
     private readonly handle: FileHandle,
     readonly tempPath: string,
     private readonly options: BlobWriteOptions,
+    private readonly otherDigests?: OtherDigestsElsewhere,
   ) {
     if (options.knownDigests && options.expect?.sha256 === undefined) throw new Error('known digests need an expected sha256 to be checked by');
     this.hasher = new MultiHasher(options.knownDigests);
@@ -385,6 +412,11 @@ export class BlobWriter {
       const { bytesWritten } = await this.handle.write(chunk, offset);
       offset += bytesWritten;
     }
+    if (this.otherDigests && this.hasher.computesOthers && this.hasher.size > INLINE_DIGEST_BYTES) {
+      this.hasher.handOffOthers();
+      this.follower = this.otherDigests.follow(this.tempPath);
+    }
+    this.follower?.wrote(this.hasher.size);
   }
 
   /** Verifies what was written against the expectation, then makes it visible by its sha256. */
@@ -392,7 +424,7 @@ export class BlobWriter {
     if (this.finished) throw new Error('blob writer already finished');
     this.finished = true;
     try {
-      const checksums = this.hasher.digest();
+      const checksums = this.hasher.digest(await this.follower?.finished());
       const expect = this.options.expect ?? {};
       if (expect.size !== undefined && expect.size !== this.hasher.size) {
         throw new SizeMismatchError(expect.size, this.hasher.size);
@@ -419,6 +451,7 @@ export class BlobWriter {
   }
 
   private async discard(): Promise<void> {
+    this.follower?.abandon();
     await this.handle.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
   }

@@ -14,24 +14,44 @@ export type OtherDigests = Omit<Checksums, 'sha256'>;
  * digests from a source that vouches for them, only sha256 (the one the content is verified by).
  */
 export class MultiHasher {
-  private readonly hashes: Hash[];
+  private readonly sha256 = createHash('sha256');
+  /** sha1, md5 and sha512, while they are computed here. */
+  private others: Hash[] | undefined;
   size = 0;
 
   constructor(private readonly known?: OtherDigests) {
-    this.hashes = (known ? (['sha256'] as const) : CHECKSUM_ALGORITHMS).map((alg) => createHash(alg));
+    if (!known) this.others = OTHER_ALGORITHMS.map((alg) => createHash(alg));
   }
 
   update(chunk: Buffer): void {
     this.size += chunk.length;
-    for (const hash of this.hashes) hash.update(chunk);
+    this.sha256.update(chunk);
+    for (const hash of this.others ?? []) hash.update(chunk);
   }
 
-  digest(): Checksums {
-    if (this.known) return { sha256: this.hashes[0]!.digest('hex'), ...this.known };
-    const [sha256, sha1, md5, sha512] = this.hashes.map((h) => h.digest('hex')) as [string, string, string, string];
-    return { sha256, sha1, md5, sha512 };
+  /** Whether the other digests are still computed here (neither known nor handed off). */
+  get computesOthers(): boolean {
+    return this.others !== undefined;
+  }
+
+  /** From now on the other digests are computed elsewhere, over all the bytes; digest() must be given them. */
+  handOffOthers(): void {
+    this.others = undefined;
+  }
+
+  digest(computedElsewhere?: OtherDigests): Checksums {
+    const sha256 = this.sha256.digest('hex');
+    if (this.others) {
+      const [sha1, md5, sha512] = this.others.map((h) => h.digest('hex')) as [string, string, string];
+      return { sha256, sha1, md5, sha512 };
+    }
+    const others = this.known ?? computedElsewhere;
+    if (!others) throw new Error('the other digests were handed off and not given back');
+    return { sha256, ...others };
   }
 }
+
+const OTHER_ALGORITHMS = ['sha1', 'md5', 'sha512'] as const;
 
 const HEX_LENGTH: Record<ChecksumAlgorithm, number> = { sha256: 64, sha1: 40, md5: 32, sha512: 128 };
 

@@ -201,3 +201,38 @@ t.test('sweep deletes an old unreferenced blob, and keeps one a write or a link 
   t.same(readdirSync(store.tempDir), [], 'nothing left aside');
   await t.rejects(store.touch(garbage.sha256), { code: 'BLOB_MISSING' }, 'a link to a swept blob fails instead of indexing nothing');
 });
+
+t.test('a large write hands its sha1, md5 and sha512 to a worker thread that follows the temp file', async (t) => {
+  const { WorkerPool } = await import('../../src/workers/pool.js');
+  const { ThreadedDigests } = await import('../../src/workers/threaded-digests.js');
+  const pool = new WorkerPool(2);
+  t.teardown(() => pool.close());
+  const root = mkdtempSync(join(tmpdir(), 'shelf-blobs-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  let follows = 0;
+  const threaded = new ThreadedDigests(pool);
+  const store = new FsBlobStore(root, undefined, { otherDigests: { follow: (path) => (follows++, threaded.follow(path)) } });
+  await store.init();
+
+  const content = randomBytes(5 * 1024 * 1024 + 17);
+  const pieces = Array.from({ length: 40 }, (_, i) => content.subarray(i * 131_073, (i + 1) * 131_073)).filter((p) => p.length > 0);
+  const slowly = async function* () {
+    for (const piece of pieces) {
+      yield piece;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  const blob = await store.write(slowly());
+  t.equal(follows, 1);
+  t.same(blob, { sha256: hex('sha256', content), sha1: hex('sha1', content), md5: hex('md5', content), sha512: hex('sha512', content), size: content.length });
+
+  await t.rejects(store.write([content], { expect: { sha512: hex('sha512', 'other') } }), { code: 'DIGEST_MISMATCH' }, 'digests from the thread are checked too');
+  const small = await store.write(chunks('small'));
+  t.equal(follows, 2, 'a small write is hashed inline');
+  t.equal(small.md5, hex('md5', 'small'));
+
+  const writer = await store.createWriter();
+  await writer.append(content);
+  await writer.abort();
+  t.same(readdirSync(store.tempDir), [], 'an abandoned write leaves nothing');
+});
