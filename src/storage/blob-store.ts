@@ -28,6 +28,29 @@ export interface DigestFollower {
   abandon(): void;
 }
 
+/** Appended bytes a writer holds in memory at most before its source has to wait for the disk. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** Writes all of `buffers` at the file's position, however many calls that takes; resolves to the bytes written. */
+async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<number> {
+  const total = buffers.reduce((sum, b) => sum + b.length, 0);
+  let left = buffers;
+  for (let done = 0; done < total; ) {
+    const { bytesWritten } = await handle.writev(left);
+    done += bytesWritten;
+    left = skipBytes(left, bytesWritten);
+  }
+  return total;
+}
+
+function skipBytes(buffers: Buffer[], count: number): Buffer[] {
+  let i = 0;
+  while (i < buffers.length && count >= buffers[i]!.length) count -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (count > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(count);
+  return rest;
+}
+
 /** A writer hands its other digests off once this many bytes have come (the hand-off costs more for less). */
 const INLINE_DIGEST_BYTES = 1024 * 1024;
 
@@ -383,6 +406,13 @@ export class BlobWriter {
   private readonly hasher: MultiHasher;
   private follower: DigestFollower | undefined;
   private finished = false;
+  /** Appended, not yet handed to the disk: written together (writev) while the next chunks arrive. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushing: Promise<void> | undefined;
+  /** Bytes on disk (in the temp file). */
+  private flushed = 0;
+  private failure: unknown;
 
   constructor(
     private readonly store: FsBlobStore,
@@ -395,10 +425,6 @@ export class BlobWriter {
     this.hasher = new MultiHasher(options.knownDigests);
   }
 
-  get bytesWritten(): number {
-    return this.hasher.size;
-  }
-
   async append(chunk: Buffer): Promise<void> {
     const limit = this.options.maxBytes;
     if (limit !== undefined && this.hasher.size + chunk.length > limit) throw new TooLargeError(limit);
@@ -406,17 +432,40 @@ export class BlobWriter {
     if (expectedSize !== undefined && this.hasher.size + chunk.length > expectedSize) {
       throw new SizeMismatchError(expectedSize, this.hasher.size + chunk.length);
     }
+    if (this.failure) throw this.failure;
     this.hasher.update(chunk);
-    let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, offset);
-      offset += bytesWritten;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.flushing ??= this.flush();
+    // The source waits only while the disk is behind by this much.
+    if (this.pendingBytes >= MAX_PENDING_BYTES) await this.flushing;
+  }
+
+  /** Writes what is pending, and what is appended meanwhile, until nothing is. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.flushed += await writeAll(this.handle, batch);
+        if (this.otherDigests && this.hasher.computesOthers && this.flushed > INLINE_DIGEST_BYTES) {
+          this.hasher.handOffOthers();
+          this.follower = this.otherDigests.follow(this.tempPath);
+        }
+        this.follower?.wrote(this.flushed);
+      }
+    } catch (err) {
+      this.failure = err;
+    } finally {
+      this.flushing = undefined;
     }
-    if (this.otherDigests && this.hasher.computesOthers && this.hasher.size > INLINE_DIGEST_BYTES) {
-      this.hasher.handOffOthers();
-      this.follower = this.otherDigests.follow(this.tempPath);
-    }
-    this.follower?.wrote(this.hasher.size);
+  }
+
+  /** Everything appended is on disk, or the write's failure is thrown. */
+  private async drained(): Promise<void> {
+    await this.flushing;
+    if (this.failure) throw this.failure;
   }
 
   /** Verifies what was written against the expectation, then makes it visible by its sha256. */
@@ -424,6 +473,7 @@ export class BlobWriter {
     if (this.finished) throw new Error('blob writer already finished');
     this.finished = true;
     try {
+      await this.drained();
       const checksums = this.hasher.digest(await this.follower?.finished());
       const expect = this.options.expect ?? {};
       if (expect.size !== undefined && expect.size !== this.hasher.size) {
@@ -452,6 +502,7 @@ export class BlobWriter {
 
   private async discard(): Promise<void> {
     this.follower?.abandon();
+    await this.flushing;
     await this.handle.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
   }

@@ -14,6 +14,7 @@ export const ABANDONED = 2;
 export interface FollowTask {
   path: string;
   shared: SharedArrayBuffer;
+  algorithms: (keyof OtherDigests)[];
 }
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -22,10 +23,10 @@ const CHUNK_BYTES = 1024 * 1024;
  * Runs in a worker thread: sha1, md5 and sha512 of a file while it is being written, reading only what the
  * writer says is there and sleeping (Atomics.wait) until it says more, until it says it is finished.
  */
-export default function followDigests({ path, shared }: FollowTask): OtherDigests {
+export default function followDigests({ path, shared, algorithms }: FollowTask): Partial<OtherDigests> {
   const signal = new Int32Array(shared, 0, 2);
   const written = new BigInt64Array(shared, 8, 1);
-  const hashes = { sha1: createHash('sha1'), md5: createHash('md5'), sha512: createHash('sha512') };
+  const hashes = Object.fromEntries(algorithms.map((algorithm) => [algorithm, createHash(algorithm)]));
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   const fd = openSync(path, 'r');
   try {
@@ -48,5 +49,5 @@ export default function followDigests({ path, shared }: FollowTask): OtherDigest
   } finally {
     closeSync(fd);
   }
-  return { sha1: hashes.sha1.digest('hex'), md5: hashes.md5.digest('hex'), sha512: hashes.sha512.digest('hex') };
+  return Object.fromEntries(Object.entries(hashes).map(([algorithm, hash]) => [algorithm, hash.digest('hex')]));
 }
