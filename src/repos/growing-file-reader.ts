@@ -5,7 +5,7 @@ import type { ByteRange } from '../storage/blob-store.js';
 import { deserializeError, type Flight, type FlightEnd } from './flights.js';
 
 const POLL_MS = 15;
-const CHUNK = 1024 * 1024;
+const CHUNK = 256 * 1024;
 
 /**
  * Streams a file another writer (in this or another process) is still appending to, from `range.start`,
