@@ -104,11 +104,11 @@ export function machineFacts(tools = {}) {
 
 const LATENCY_UNITS = { us: 0.001, ms: 1, s: 1000 };
 
-/** wrk (Debian's package) generates the load from C, so the client is not the bottleneck. */
-export function measure(url, { connections, seconds, headers = [] }) {
+/** wrk (Debian's package) generates the load from C, so the client is not the bottleneck; `script`: a Lua file choosing the requests. */
+export function measure(url, { connections, seconds, headers = [], script }) {
   const out = execFileSync(
     'wrk',
-    ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url],
+    ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), ...(script ? ['-s', script] : []), url],
     { encoding: 'utf8' },
   );
   const number = (re) => Number(re.exec(out)?.[1] ?? NaN);

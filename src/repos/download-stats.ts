@@ -14,7 +14,8 @@ export class DownloadStats {
     private readonly index: MetadataIndex,
     flushIntervalMs = 1000,
   ) {
-    this.timer = setInterval(() => void this.flush(), flushIntervalMs);
+    // A failed flush is tried again with the next one.
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), flushIntervalMs);
     this.timer.unref();
   }
 
@@ -38,11 +39,30 @@ export class DownloadStats {
 
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
-    const tallies = [...this.pending.values()];
-    const cache = [...this.cache.values()];
+    const tallies = this.pending;
+    const cache = this.cache;
     this.pending = new Map();
     this.cache = new Map();
-    await this.index.recordDownloads(tallies, cache);
+    try {
+      await this.index.recordDownloads([...tallies.values()], [...cache.values()]);
+    } catch (err) {
+      // A full disk or a busy index is passing: the counts are kept for the next flush, not lost.
+      for (const tally of tallies.values()) this.merge(this.pending, `${tally.repo}\u0000${tally.path}`, tally, (kept) => {
+        kept.count += tally.count;
+        kept.lastAt = Math.max(kept.lastAt, tally.lastAt);
+      });
+      for (const tally of cache.values()) this.merge(this.cache, tally.repo, tally, (kept) => {
+        kept.hits += tally.hits;
+        kept.misses += tally.misses;
+      });
+      throw err;
+    }
+  }
+
+  private merge<T>(into: Map<string, T>, key: string, value: T, add: (kept: T) => void): void {
+    const kept = into.get(key);
+    if (kept) add(kept);
+    else into.set(key, value);
   }
 
   async close(): Promise<void> {
