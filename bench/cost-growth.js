@@ -35,7 +35,7 @@ mkdirSync(www);
 chmodSync(www, 0o755);
 const shelfPort = await freePort();
 const repositories = ['{ key: files, format: generic, type: local }', `{ key: cache, format: generic, type: remote, url: "http://127.0.0.1:${nginxPort}/" }`];
-const start = () => startShelfServer(root, { port: shelfPort, workers, repositories });
+const start = () => startShelfServer(root, { port: shelfPort, workers, repositories, anonymous: ['read', 'write'] });
 const base = `http://127.0.0.1:${shelfPort}`;
 
 /** Adds index rows for f/<from>.bin … f/<to - 1>.bin, all naming the one stored blob of f/0.bin. */

@@ -19,14 +19,14 @@ export const freePort = () =>
 
 /**
  * `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only,
- * readable by anyone, logging at its default level (every request) into `root/shelf.log`, as deployed.
+ * or `repositories`, open to anyone for `anonymous` (reading, by default), logging at its default level (every request) into `root/shelf.log`, as deployed.
  */
-export async function startShelfServer(root, { port, workers, repository, repositories = [repository] }) {
+export async function startShelfServer(root, { port, workers, repository, repositories = [repository], anonymous = ['read'] }) {
   writeFileSync(
     join(root, 'shelf.yaml'),
     `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }
 storage: { dataDir: ${join(root, 'data')} }
-security: { permissions: [{ name: bench-read, repositories: [ANY], anonymous: [read] }] }
+security: { permissions: [{ name: bench, repositories: [ANY], anonymous: [${anonymous.join(', ')}] }] }
 repositories:
 ${repositories.map((r) => `  - ${r}\n`).join('')}`,
   );

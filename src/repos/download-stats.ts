@@ -1,9 +1,12 @@
 import type { CacheTally, DownloadTally, MetadataIndex } from '../storage/metadata-index.js';
 import type { Artifact } from './repository.js';
 
+/** Downloads written to the index per transaction (a few milliseconds of the serving loop). */
+const FLUSH_BATCH = 256;
+
 /**
  * Counts downloads, and remote repositories' cache hits and misses, in memory and writes them to the index
- * in one transaction a second, so that serving a file never waits for a database write.
+ * once a second, in small transactions, so that serving a file never waits for a database write.
  */
 export class DownloadStats {
   private pending = new Map<string, DownloadTally>();
@@ -39,23 +42,36 @@ export class DownloadStats {
 
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
-    const tallies = this.pending;
-    const cache = this.cache;
+    const tallies = [...this.pending.values()];
+    let cache = [...this.cache.values()];
     this.pending = new Map();
     this.cache = new Map();
-    try {
-      await this.index.recordDownloads([...tallies.values()], [...cache.values()]);
-    } catch (err) {
-      // A full disk or a busy index is passing: the counts are kept for the next flush, not lost.
-      for (const tally of tallies.values()) this.merge(this.pending, `${tally.repo}\u0000${tally.path}`, tally, (kept) => {
+    // Small transactions, the loop served between them: a second of HITs on many paths is many rows.
+    for (let from = 0; from < tallies.length; from += FLUSH_BATCH) {
+      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        await this.index.recordDownloads(tallies.slice(from, from + FLUSH_BATCH), cache);
+        cache = [];
+      } catch (err) {
+        // A full disk or a busy index is passing: the counts not written are kept for the next flush.
+        this.keep(tallies.slice(from), cache);
+        throw err;
+      }
+    }
+  }
+
+  private keep(tallies: DownloadTally[], cache: CacheTally[]): void {
+    for (const tally of tallies) {
+      this.merge(this.pending, `${tally.repo}\u0000${tally.path}`, tally, (kept) => {
         kept.count += tally.count;
         kept.lastAt = Math.max(kept.lastAt, tally.lastAt);
       });
-      for (const tally of cache.values()) this.merge(this.cache, tally.repo, tally, (kept) => {
+    }
+    for (const tally of cache) {
+      this.merge(this.cache, tally.repo, tally, (kept) => {
         kept.hits += tally.hits;
         kept.misses += tally.misses;
       });
-      throw err;
     }
   }
 

@@ -6,11 +6,13 @@ import { LRUCache } from 'lru-cache';
  * long as the database is unchanged. A read transaction costs SQLite a few microseconds however little it
  * reads, as much as the rest of a cache HIT; so whether anything changed is asked once per event-loop turn
  * (`data_version` moves when another connection commits, `total_changes()` when this one writes), and every
- * write through this connection forgets everything at once. A change committed elsewhere is thus seen from
+ * write through this connection makes everything read before it stale at once. A change committed elsewhere is thus seen from
  * the next turn of the loop on, a change made here immediately.
  */
 export class SqliteReadMemo {
-  private readonly rows = new LRUCache<string, { row: unknown }>({ max: 10_000 });
+  private readonly rows = new LRUCache<string, { row: unknown; generation: number }>({ max: 10_000 });
+  /** Moves at every change: rows read before it are stale (and age out of the LRU). */
+  private generation = 0;
   private readonly changeStamp: Database.Statement;
   private stamp: string | undefined;
   private checkedThisTurn = false;
@@ -23,15 +25,15 @@ export class SqliteReadMemo {
   get<T>(key: string, read: () => T): T {
     this.forgetIfChanged();
     const kept = this.rows.get(key);
-    if (kept) return kept.row as T;
+    if (kept?.generation === this.generation) return kept.row as T;
     const row = read();
-    this.rows.set(key, { row });
+    this.rows.set(key, { row, generation: this.generation });
     return row;
   }
 
   /** This connection is about to write. */
   writing(): void {
-    this.rows.clear();
+    this.generation++;
     this.checkedThisTurn = false;
   }
 
@@ -40,7 +42,7 @@ export class SqliteReadMemo {
     const { version, changes } = this.changeStamp.get() as { version: number; changes: number };
     const stamp = `${version}:${changes}`;
     if (stamp !== this.stamp) {
-      this.rows.clear();
+      this.generation++;
       this.stamp = stamp;
     }
     this.checkedThisTurn = true;
