@@ -185,8 +185,8 @@ export class ShelfApp {
   }
 
   static async create(options: ShelfAppOptions): Promise<ShelfApp> {
-    // Three threads follow each large write (see ThreadedDigests); mostly they sleep until the writer writes.
-    const digestThreads = new WorkerPool(3 * availableParallelism());
+    // A thread follows each large write (see ThreadedDigests); mostly it sleeps until the writer writes.
+    const digestThreads = new WorkerPool(2 * availableParallelism());
     const onDiskSpaceChange = (space: DiskSpace) => {
       if (space.low) options.log.warn(space, 'the data disk is low on space: nothing new is stored until space is freed');
       else options.log.info(space, 'the data disk has room again: writes are accepted');

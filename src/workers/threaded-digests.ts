@@ -4,12 +4,11 @@ import { ABANDONED, FINISHED, FOLLOW_STATE_BYTES, type FollowTask } from './foll
 import type { WorkerPool } from './pool.js';
 
 const MODULE = new URL('./follow-digests.js', import.meta.url);
-const FOLLOWED: FollowTask['algorithms'][] = [['sha1'], ['md5'], ['sha512']];
 
 /**
- * Large writes' sha1, md5 and sha512, each computed by a worker thread of its own that follows the temp
- * file as it grows (see follow-digests.ts). The pool is separate: a thread may follow a slow download for
- * minutes (asleep while it waits), which must not hold up the metadata builds of the shared pool.
+ * Large writes' sha1, md5 and sha512, computed by a worker thread that follows the temp file as it grows
+ * (see follow-digests.ts). The pool is separate: a thread may follow a slow download for minutes (asleep
+ * while it waits), which must not hold up the metadata builds of the shared pool.
  */
 export class ThreadedDigests implements OtherDigestsElsewhere {
   constructor(private readonly pool: WorkerPool) {}
@@ -22,10 +21,10 @@ export class ThreadedDigests implements OtherDigestsElsewhere {
       Atomics.add(signal, 0, 1);
       Atomics.notify(signal, 0);
     };
-    // One thread per algorithm: md5 and sha512 are each slower than sha256, so together they would lag.
-    const digests = Promise.all(
-      FOLLOWED.map((algorithms) => this.pool.run<Partial<OtherDigests>>(MODULE, { path, shared, algorithms } satisfies FollowTask)),
-    ).then((parts) => Object.assign({}, ...parts) as OtherDigests);
+    // One thread for the three: split over three threads they finish no sooner on a loaded machine, and
+    // each thread costs its own heap.
+    const algorithms: FollowTask['algorithms'] = ['sha1', 'md5', 'sha512'];
+    const digests = this.pool.run<OtherDigests>(MODULE, { path, shared, algorithms } satisfies FollowTask);
     // Abandoned follows reject; nobody waits for them.
     digests.catch(() => undefined);
     return {
