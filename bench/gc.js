@@ -2,26 +2,20 @@
 // --artifacts entries (default 100,000) referring to some of them; the rest is garbage. Measures GC time and
 // peak RSS (in its own process, as `shelf gc` runs beside the service), and the p99 latency of a cache-HIT
 // load on the serving Shelf while GC runs, against the same load without GC. A benchmark: no thresholds.
-// usage: npm run bench:gc [-- --blobs 1000000 --artifacts 100000 --seconds 10 --workers 2]
-import { execFileSync, spawn } from 'node:child_process';
+// GC runs once (it consumes the garbage it measures); the load without it is measured --repeats times.
+// usage: npm run bench:gc [-- --blobs 1000000 --artifacts 100000 --seconds 10 --workers 2 --repeats 3 --json FILE]
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { SqliteIndex } from '../dist/storage/sqlite-index.js';
-import { freePort, measure, startShelfServer } from './harness.js';
+import { benchOptions, freePort, machineFacts, measure, median, Report, startShelfServer, stopShelfServer } from './harness.js';
 
-const { values } = parseArgs({
-  options: {
-    blobs: { type: 'string', default: '1000000' },
-    artifacts: { type: 'string', default: '100000' },
-    seconds: { type: 'string', default: '10' },
-    workers: { type: 'string', default: '2' },
-  },
-});
-const [blobCount, artifactCount, seconds] = [Number(values.blobs), Number(values.artifacts), Number(values.seconds)];
+const values = benchOptions({ blobs: { type: 'string', default: '1000000' }, artifacts: { type: 'string', default: '100000' } });
+const { seconds, workers, repeats } = values;
+const [blobCount, artifactCount] = [Number(values.blobs), Number(values.artifacts)];
 const root = mkdtempSync(join(tmpdir(), 'shelf-bench-gc-'));
 const dataDir = join(root, 'data');
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
@@ -62,7 +56,7 @@ console.log(`made in ${Math.round((Date.now() - madeAt) / 1000)} s`);
 const port = await freePort();
 const shelf = await startShelfServer(root, {
   port,
-  workers: Number(values.workers),
+  workers,
   repository: '{ key: files, format: generic, type: local }',
 });
 // The CLI's config: the same data directory; every unreferenced blob counts (no grace period).
@@ -79,17 +73,22 @@ try {
   const url = `http://127.0.0.1:${port}/files/hit.bin`;
   await (await fetch(url)).arrayBuffer();
   const load = { connections: 16, seconds };
-  const quiet = measure(url, load);
+  const report = new Report('gc: garbage collection of a large store, and HITs served meanwhile', {
+    facts: machineFacts(),
+    settings: { seconds, repeats, shelfWorkers: workers, blobFiles: blobCount, indexEntries: artifactCount + 1, connections: load.connections },
+  });
+  const quietRuns = Array.from({ length: repeats }, () => measure(url, load));
+  const quiet = { p99ms: median(quietRuns.map((r) => r.p99ms)), rps: median(quietRuns.map((r) => r.rps)) };
 
   const started = Date.now();
   let peakKiB = NaN;
-  let report = '';
+  let output = '';
   const gc = new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, 'dist/cli/main.js', 'gc', '--config', gcConfig], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stdout.on('data', (chunk) => (report += chunk));
+    child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => {
       peakKiB = Number(stderr.trim().split('\n').at(-1));
@@ -101,9 +100,8 @@ try {
   const during = measure(url, load);
   const gcMs = await gc;
 
-  console.log(`\n${report.trim()}`);
-  console.log(`\nGC of ${blobCount} blob files (${blobCount - artifactCount} unreferenced), ${artifactCount + 1} index entries, ${values.workers} serving workers:`);
-  console.table([
+  console.log(`\n${output.trim()}`);
+  report.figures(`GC of ${blobCount} blob files (${blobCount - artifactCount} unreferenced), ${artifactCount + 1} index entries; HITs without GC: median of ${repeats}`, [
     { measure: 'GC time (s)', value: Math.round(gcMs / 100) / 10 },
     { measure: 'GC peak RSS (MiB)', value: Math.round(peakKiB / 1024) },
     { measure: 'HIT p99 without GC (ms)', value: quiet.p99ms },
@@ -111,9 +109,9 @@ try {
     { measure: 'p99 ratio (during / without)', value: Math.round((during.p99ms / quiet.p99ms) * 100) / 100 },
     { measure: 'HIT req/s without / during GC', value: `${Math.round(quiet.rps)} / ${Math.round(during.rps)}` },
   ]);
+  report.save(values.json);
   if (gcMs < seconds * 1000) console.log(`(GC took less than the ${seconds} s load: part of the "during" load ran after it)`);
 } finally {
-  shelf.kill('SIGTERM');
-  execFileSync('sleep', ['1']);
+  await stopShelfServer(shelf);
   rmSync(root, { recursive: true, force: true });
 }
