@@ -6,8 +6,8 @@ import { LRUCache } from 'lru-cache';
  * long as the database is unchanged. A read transaction costs SQLite a few microseconds however little it
  * reads, as much as the rest of a cache HIT; so whether anything changed is asked once per event-loop turn
  * (`data_version` moves when another connection commits, `total_changes()` when this one writes), and every
- * write through this connection makes everything read before it stale at once. A change committed elsewhere is thus seen from
- * the next turn of the loop on, a change made here immediately.
+ * write through this connection makes everything read before it stale at once. A change committed
+ * elsewhere is thus seen from the next turn of the loop on, a change made here immediately.
  */
 export class SqliteReadMemo {
   private readonly rows = new LRUCache<string, { row: unknown; generation: number }>({ max: 10_000 });
