@@ -24,9 +24,9 @@ const root = mkdtempSync(join(tmpdir(), 'shelf-bench-docker-'));
 const images = join(tmpdir(), `shelf-bench-docker-images-${values.big}`);
 execFileSync('bash', [join(harness, 'make-images.sh'), images, values.big], { stdio: ['ignore', 'ignore', 'inherit'] });
 
-function startRegistry(name, ...args) {
+async function startRegistry(name, ...args) {
   const dir = join(root, name);
-  const port = execFileSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"], { encoding: 'utf8' }).trim();
+  const port = String(await freePort());
   execFileSync('bash', [registrySh, 'start', dir, port, ...args], { stdio: 'ignore' });
   return {
     host: `127.0.0.1:${port}`,
@@ -40,7 +40,7 @@ function startRegistry(name, ...args) {
   };
 }
 
-const upstream = startRegistry('upstream');
+const upstream = await startRegistry('upstream');
 execFileSync('bash', [join(harness, 'push-images.sh'), upstream.host, images], { stdio: 'ignore' });
 const SET = ['library/busybox:1.0', 'team/app/api:1.0', 'multi/arch:1.0', 'big/blob:1.0'];
 
@@ -70,8 +70,8 @@ const pullSet = (prefix) => timed(async () => {
 });
 
 const proxies = [];
-const startProxy = () => {
-  const proxy = startRegistry(`proxy-${proxies.length + 1}`, '--proxy', `http://${upstream.host}`);
+const startProxy = async () => {
+  const proxy = await startRegistry(`proxy-${proxies.length + 1}`, '--proxy', `http://${upstream.host}`);
   proxies.push(proxy);
   return proxy;
 };
@@ -84,7 +84,7 @@ try {
   const cold = { distribution: [], shelf: [] };
   const upstreamRequests = [];
   for (let i = 0; i < repeats; i++) {
-    const proxy = startProxy();
+    const proxy = await startProxy();
     let before = upstream.requests();
     cold.distribution.push(await pullSet(proxy.host));
     const after = upstream.requests();
@@ -107,7 +107,7 @@ try {
   const burst = {};
   const burstRequests = [];
   const coldShelf = `${shelfHost}/${coldKeys.at(-1)}`;
-  for (const [name, prefix] of [['distribution', startProxy().host], ['shelf', coldShelf]]) {
+  for (const [name, prefix] of [['distribution', (await startProxy()).host], ['shelf', coldShelf]]) {
     const before = upstream.requests();
     burst[name] = [await timed(() => Promise.all(Array.from({ length: concurrent }, () => copy(prefix, 'big/blob:1.0'))))];
     burstRequests.push({ server: name, ...difference(upstream.requests(), before) });

@@ -44,17 +44,25 @@ export interface BuiltView {
 /** A view as kept: its texts gzipped (see CompactTexts), the rest as built. */
 export type StoredView<View extends BuiltView> = Omit<View, 'texts'> & { texts: CompactTexts<keyof View['texts'] & string> };
 
-/** At most this many renderings (form × base URL × encoding) of one view are kept. */
+/** At most this many renderings (form × base URL) of one view are kept. */
 const MAX_RENDERINGS = 8;
 /** Below this, gzip and gunzip run on the event loop; the thread pool's round trip costs more. */
 const INLINE_ZLIB_BYTES = 64 * 1024;
 
 const gzipped = (bytes: Buffer) => (bytes.length < INLINE_ZLIB_BYTES ? Promise.resolve(gzipSync(bytes)) : gzip(bytes));
+// Measured on the compressed size: metadata unzips to about eight times as much.
 const gunzipped = (bytes: Buffer) => (bytes.length < INLINE_ZLIB_BYTES / 8 ? Promise.resolve(gunzipSync(bytes)) : gunzip(bytes));
 
 interface Rendering {
   body: Buffer;
   etag: string;
+}
+
+/** One text as kept: gzipped, whether it has links to fill in, and (without links) its one ETag. */
+interface Template {
+  gzip: Buffer;
+  linked: boolean;
+  etag?: string;
 }
 
 /**
@@ -66,7 +74,7 @@ export class CompactTexts<Form extends string> {
   private readonly renderings = new Map<string, Promise<Rendering>>();
 
   private constructor(
-    private readonly templates: Record<Form, { gzip: Buffer; linked: boolean; etag?: string }>,
+    private readonly templates: Record<Form, Template>,
   ) {}
 
   static async of<Form extends string>(texts: Record<Form, string>): Promise<CompactTexts<Form>> {
@@ -78,12 +86,12 @@ export class CompactTexts<Form extends string> {
         return [form, { gzip: await gzipped(plain), linked, ...(!linked && { etag: etagOf(plain) }) }] as const;
       }),
     );
-    return new CompactTexts(Object.fromEntries(entries) as Record<Form, { gzip: Buffer; linked: boolean; etag?: string }>);
+    return new CompactTexts(Object.fromEntries(entries) as Record<Form, Template>);
   }
 
   /** The memory the templates take (renderings are about as large again, once per base URL in use). */
   get bytes(): number {
-    return Object.values<{ gzip: Buffer }>(this.templates).reduce((sum, t) => sum + t.gzip.length, 0);
+    return Object.values<Template>(this.templates).reduce((sum, t) => sum + t.gzip.length, 0);
   }
 
   /** One text as built, links still BASE_URL_PLACEHOLDER. */

@@ -218,17 +218,15 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
    * `readOnly` opens a copy (a backup) to read as it is: no schema migration, no change to the file.
    */
   constructor(file: string, options: { readOnly?: boolean } = {}) {
-    if (options.readOnly) {
-      this.db = new Database(file, { readonly: true, fileMustExist: true });
-    } else {
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 10000');
-      this.db.pragma('foreign_keys = ON');
-      this.migrate(file);
-    }
+    this.db = options.readOnly ? new Database(file, { readonly: true, fileMustExist: true }) : new Database(file);
+    // Before anything prepares a statement: sql() hands every writing statement to it.
     this.memo = new SqliteReadMemo(this.db);
+    if (options.readOnly) return;
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate(file);
   }
 
   /**

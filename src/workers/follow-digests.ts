@@ -4,17 +4,15 @@ import type { OtherDigests } from '../storage/checksums.js';
 
 /**
  * What a writer and the thread that follows its file share: [0] a counter bumped at every change, [1] the
- * state (WRITING, FINISHED, ABANDONED), then as a 64-bit integer at byte 8, the bytes written so far.
+ * state (0 while writing, then FINISHED or ABANDONED), then as a 64-bit integer at byte 8, the bytes written so far.
  */
 export const FOLLOW_STATE_BYTES = 16;
-export const WRITING = 0;
 export const FINISHED = 1;
 export const ABANDONED = 2;
 
 export interface FollowTask {
   path: string;
   shared: SharedArrayBuffer;
-  algorithms: (keyof OtherDigests)[];
 }
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -23,10 +21,10 @@ const CHUNK_BYTES = 1024 * 1024;
  * Runs in a worker thread: sha1, md5 and sha512 of a file while it is being written, reading only what the
  * writer says is there and sleeping (Atomics.wait) until it says more, until it says it is finished.
  */
-export default function followDigests({ path, shared, algorithms }: FollowTask): Partial<OtherDigests> {
+export default function followDigests({ path, shared }: FollowTask): OtherDigests {
   const signal = new Int32Array(shared, 0, 2);
   const written = new BigInt64Array(shared, 8, 1);
-  const hashes = Object.fromEntries(algorithms.map((algorithm) => [algorithm, createHash(algorithm)]));
+  const hashes = { sha1: createHash('sha1'), md5: createHash('md5'), sha512: createHash('sha512') };
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   const fd = openSync(path, 'r');
   try {
@@ -49,5 +47,5 @@ export default function followDigests({ path, shared, algorithms }: FollowTask):
   } finally {
     closeSync(fd);
   }
-  return Object.fromEntries(Object.entries(hashes).map(([algorithm, hash]) => [algorithm, hash.digest('hex')]));
+  return { sha1: hashes.sha1.digest('hex'), md5: hashes.md5.digest('hex'), sha512: hashes.sha512.digest('hex') };
 }

@@ -23,8 +23,7 @@ export class ThreadedDigests implements OtherDigestsElsewhere {
     };
     // One thread for the three: split over three threads they finish no sooner on a loaded machine, and
     // each thread costs its own heap.
-    const algorithms: FollowTask['algorithms'] = ['sha1', 'md5', 'sha512'];
-    const digests = this.pool.run<OtherDigests>(MODULE, { path, shared, algorithms } satisfies FollowTask);
+    const digests = this.pool.run<OtherDigests>(MODULE, { path, shared } satisfies FollowTask);
     // Abandoned follows reject; nobody waits for them.
     digests.catch(() => undefined);
     return {
