@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ListenerName } from '../cluster/connection-balancer.js';
 import { createSecureContext } from 'node:tls';
 import type { ShelfApp } from '../app.js';
 import type { ShelfConfig, TlsConfig } from '../config/schema.js';
+import { closeGracefully, trackConnections } from './graceful-close.js';
 
 type ConnectionLimits = Pick<ShelfConfig['server'], 'headersTimeoutSeconds' | 'idleTimeoutSeconds' | 'maxConnectionsPerWorker'>;
 
@@ -27,14 +27,16 @@ function serverOptions(limits: ConnectionLimits) {
   };
 }
 
-function applyLimits<T extends Server>(server: T, limits: ConnectionLimits): T {
+/** The socket limits, and the connection tracking that a graceful close needs. */
+function prepare<T extends Server>(server: T, limits: ConnectionLimits): T {
   server.maxConnections = limits.maxConnectionsPerWorker;
   server.setTimeout(limits.idleTimeoutSeconds * 1000);
+  trackConnections(server);
   return server;
 }
 
 /** An HTTP server for `handler` with the socket limits, not yet bound. */
-const httpServer = (handler: RequestListener, limits: ConnectionLimits) => applyLimits(createServer(serverOptions(limits), handler), limits);
+const httpServer = (handler: RequestListener, limits: ConnectionLimits) => prepare(createServer(serverOptions(limits), handler), limits);
 
 export async function listen(
   app: ShelfApp,
@@ -95,48 +97,38 @@ export async function startListeners(app: ShelfApp, server: ShelfConfig['server'
       if (hsts) res.setHeader('strict-transport-security', hsts);
       app.handle(req, res);
     });
-    byName.set('https', applyLimits(secure, server));
+    byName.set('https', prepare(secure, server));
     reloadTls = async () => secure.setSecureContext(await readKeyPair(tls));
   }
   const servers = [...byName.values()];
   if (!handedOver) {
     if (tls) await bind(byName.get('https')!, server.host, tls.port);
     await bind(plain, server.host, server.port);
-    return { servers, reloadTls, accept: (_listener, socket) => socket.destroy(), close: (grace) => closeAll(servers, grace) };
+    return { servers, reloadTls, accept: (_listener, socket) => socket.destroy(), close: (grace) => closeGracefully(servers, grace) };
   }
   // Node starts its headers-timeout checks when a server starts listening; these never bind, so start them.
   for (const s of servers) s.emit('listening');
-  const open = new Set<Socket>();
   let closing = false;
+  let open = 0;
   return {
     servers,
     reloadTls,
     accept(listener, socket) {
       const target = byName.get(listener);
-      if (!target || closing || open.size >= server.maxConnectionsPerWorker) {
+      if (!target || closing || open >= server.maxConnectionsPerWorker) {
         socket.destroy();
         return;
       }
-      open.add(socket);
-      socket.once('close', () => open.delete(socket));
+      open++;
+      socket.once('close', () => open--);
       target.emit('connection', socket);
       socket.resume();
     },
-    async close(graceSeconds) {
+    close(graceSeconds) {
       closing = true;
-      for (const s of servers) s.close();
-      const deadline = Date.now() + graceSeconds * 1000;
-      while (open.size > 0 && Date.now() < deadline) {
-        for (const s of servers) s.closeIdleConnections();
-        await sleep(100);
-      }
-      for (const socket of open) socket.destroy();
+      return closeGracefully(servers, graceSeconds);
     },
   };
-}
-
-function closeAll(servers: Server[], graceSeconds: number): Promise<void> {
-  return Promise.all(servers.map((s) => closeGracefully(s, graceSeconds))).then(() => undefined);
 }
 
 /** 308 (method and body kept) to the same path on the HTTPS port; probes stay on HTTP for load balancers. */
@@ -147,13 +139,4 @@ function redirectToHttps(app: ShelfApp, tlsPort: number): RequestListener {
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
     res.writeHead(308, { location: `https://${host}${tlsPort === 443 ? '' : `:${tlsPort}`}${url}`, 'content-length': 0 }).end();
   };
-}
-
-/** Stops accepting connections, lets in-flight requests finish within the grace period, then cuts the rest. */
-export async function closeGracefully(server: Server, graceSeconds: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), graceSeconds * 1000);
-  await closed;
-  clearTimeout(timer);
 }

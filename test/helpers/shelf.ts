@@ -10,7 +10,8 @@ import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Identity } from '../../src/security/identity.js';
 import { LocalFlightCoordinator } from '../../src/repos/flights.js';
-import { boundPort, closeGracefully, listen } from '../../src/server/http-server.js';
+import { boundPort, listen } from '../../src/server/http-server.js';
+import { closeGracefully } from '../../src/server/graceful-close.js';
 import { freePort } from './ports.js';
 
 export interface RunningShelf {
@@ -48,7 +49,7 @@ export async function startShelf(raw: Record<string, unknown>): Promise<RunningS
     url: `http://127.0.0.1:${boundPort(server)}`,
     dataDir,
     async stop() {
-      await closeGracefully(server, 1);
+      await closeGracefully([server], 1);
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

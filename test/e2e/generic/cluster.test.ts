@@ -41,12 +41,17 @@ async function writeBigFile(path: string, mib: number): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Downloads into a hash, so 50 concurrent 50 MiB bodies need no memory. */
-const downloadHash = (url: string) =>
+/** Downloads into a hash, so 50 concurrent 50 MiB bodies need no memory; `bytesPerSecond` reads slowly. */
+const downloadHash = (url: string, bytesPerSecond?: number) =>
   new Promise<{ status: number; sha256: string; cache: string | undefined }>((resolve, reject) => {
     httpGet(url, (res) => {
       const hash = createHash('sha256');
-      res.on('data', (c: Buffer) => hash.update(c));
+      res.on('data', (c: Buffer) => {
+        hash.update(c);
+        if (!bytesPerSecond) return;
+        res.pause();
+        setTimeout(() => res.resume(), (c.length / bytesPerSecond) * 1000);
+      });
       res.on('end', () =>
         resolve({ status: res.statusCode!, sha256: hash.digest('hex'), cache: res.headers['x-shelf-cache'] as string }),
       );
@@ -102,13 +107,22 @@ t.test('kill -9 of the workers mid-upload: nothing partial is served or indexed'
   t.same(readdirSync(tempDir), [], 'the dead workers\' temp files are gone');
 });
 
-t.test('SIGTERM lets an in-flight download finish, then stops', async (t) => {
-  const done = downloadHash(`${shelf.url}/remote/big.bin`);
-  await sleep(20);
+t.test('SIGTERM lets in-flight downloads finish, a slow reader included, then stops', async (t) => {
+  // The slow reader gets a file uploaded just now: it is verified as it streams, so its last chunk goes out
+  // only at the end, and is still waiting in the socket's buffer when the response has ended.
+  const slowFile = join(upstream.root, 'slow.bin');
+  const slowExpected = await writeBigFile(slowFile, 12);
+  const put = await fetch(`${shelf.url}/hosted/slow.bin`, { method: 'PUT', body: createReadStream(slowFile) as unknown as BodyInit, duplex: 'half' } as RequestInit);
+  t.equal(put.status, 201);
+  const fast = downloadHash(`${shelf.url}/remote/big.bin`);
+  const slow = downloadHash(`${shelf.url}/hosted/slow.bin`, 8 * 1024 * 1024);
+  await sleep(200);
   shelf.child.kill('SIGTERM');
-  const result = await done;
-  t.equal(result.status, 200);
-  t.equal(result.sha256, await hashFile(join(upstream.root, 'big.bin')), 'the download completed');
+  const [fastResult, slowResult] = await Promise.all([fast, slow]);
+  t.equal(fastResult.status, 200);
+  t.equal(fastResult.sha256, await hashFile(join(upstream.root, 'big.bin')), 'the download completed');
+  t.equal(slowResult.status, 200);
+  t.equal(slowResult.sha256, slowExpected, 'the slow download completed, its last buffered bytes included');
   const code = await new Promise((resolve) => (shelf.child.exitCode !== null ? resolve(shelf.child.exitCode) : shelf.child.once('exit', resolve)));
   t.equal(code, 0, 'the primary exited cleanly');
 });
