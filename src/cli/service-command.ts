@@ -5,6 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import type { Command, Option } from 'commander';
 import { storagePaths } from '../app.js';
 import type { ShelfConfig } from '../config/schema.js';
+import { nginxFrontSite } from '../server/nginx-front.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
 
@@ -53,11 +54,13 @@ ${auditLog} {
 `;
 }
 
-/** `shelf service configure`: the appliance's systemd drop-in and logrotate file, derived from the config. */
+/**
+ * `shelf service configure`: the appliance's systemd drop-in and logrotate file, derived from the config;
+ * `shelf service nginx-front`: the site of a front nginx that sends large verified blobs with sendfile.
+ */
 export function addServiceCommand(program: Command, configOption: () => Option, loadConfig: LoadConfig): void {
-  program
-    .command('service')
-    .description('the systemd service of an installed appliance')
+  const service = program.command('service').description('the systemd service of an installed appliance');
+  service
     .command('configure')
     .description('as root: make the directories the config names, let the service write them (a unit drop-in), and rotate its audit log')
     .addOption(configOption())
@@ -92,5 +95,16 @@ export function addServiceCommand(program: Command, configOption: () => Option, 
         execFileSync('systemctl', ['daemon-reload']);
         console.log('systemd reloaded; `systemctl restart shelf` applies a changed config');
       }
+    });  service
+    .command('nginx-front')
+    .description('print (or write) the nginx site that proxies to Shelf and sends large verified blobs itself (server.xAccelLocation)')
+    .addOption(configOption())
+    .option('--listen <port>', "nginx's listen parameter: a port or address:port", '80')
+    .option('--output <file>', 'write the site here instead of printing it')
+    .action(async (options: { config: string; listen: string; output?: string }) => {
+      const site = nginxFrontSite(loadConfig(options.config), { listen: options.listen, configFile: options.config });
+      if (!options.output) return void process.stdout.write(site);
+      await writeFile(options.output, site);
+      console.log(`${options.output}: nginx proxies port ${options.listen} to Shelf; reload nginx to apply it`);
     });
 }

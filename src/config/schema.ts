@@ -189,6 +189,13 @@ export const configSchema = z.strictObject({
       baseUrl: z.url().optional(),
       /** Honour X-Forwarded-Proto / X-Forwarded-Host from a reverse proxy. */
       trustProxy: z.boolean().default(false),
+      /**
+       * The internal location at which a front nginx serves the blob directory (`shelf service nginx-front`
+       * writes its site). Large blobs this process has verified and that are unchanged since are then
+       * answered with `X-Accel-Redirect`, and nginx sends the file with sendfile. Only requests that arrive
+       * with `X-Sendfile-Type: X-Accel-Redirect` (set by that nginx) are answered so.
+       */
+      xAccelLocation: z.string().regex(/^\/[\w/-]*\/$/, 'a path that starts and ends with /').optional(),
       maxUploadBytes: byteSize.default(10 * 1024 ** 3),
       shutdownGraceSeconds: z.number().int().positive().default(30),
       /** A connection must have sent a request's headers within this (slow-header attacks hold sockets open). */

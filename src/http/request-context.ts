@@ -35,11 +35,14 @@ export interface RequestContext {
   registryApi?: boolean;
   /** Who is calling; resolved once per request by security/access-control.ts. */
   principal?: Promise<Principal>;
+  /** Where the front nginx serves the blob directory, when this request came through it (see send-artifact.ts). */
+  xAccelLocation?: string;
 }
 
-export interface BaseUrlOptions {
+export interface RequestContextOptions {
   baseUrl?: string;
   trustProxy: boolean;
+  xAccelLocation?: string;
 }
 
 /** The first of a comma-separated proxy header's values (the one the outermost proxy set). */
@@ -51,7 +54,7 @@ const forwarded = (req: IncomingMessage, name: string) => firstValue(req.headers
  */
 const lastHop = (req: IncomingMessage) => firstValue(req.headers['x-forwarded-for'])?.split(',').at(-1)?.trim();
 
-export function createRequestContext(req: IncomingMessage, res: ServerResponse, options: BaseUrlOptions): RequestContext {
+export function createRequestContext(req: IncomingMessage, res: ServerResponse, options: RequestContextOptions): RequestContext {
   const rawUrl = req.url ?? '/';
   const queryAt = rawUrl.indexOf('?');
   const rawPath = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
@@ -64,10 +67,11 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     baseUrl: externalBaseUrl(req, options),
     clientAddress: (options.trustProxy && lastHop(req)) || req.socket.remoteAddress || 'unknown',
     access: { bytes: 0 },
+    xAccelLocation: options.xAccelLocation && req.headers['x-sendfile-type'] === 'X-Accel-Redirect' ? options.xAccelLocation : undefined,
   };
 }
 
-function externalBaseUrl(req: IncomingMessage, options: BaseUrlOptions): string {
+function externalBaseUrl(req: IncomingMessage, options: RequestContextOptions): string {
   if (options.baseUrl) return options.baseUrl.replace(/\/+$/, '');
   const proto = (options.trustProxy && forwarded(req, 'x-forwarded-proto')) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
   const host = (options.trustProxy && forwarded(req, 'x-forwarded-host')) || req.headers.host || 'localhost';

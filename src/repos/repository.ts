@@ -30,6 +30,8 @@ export interface Artifact {
   read?(range?: ByteRange): Promise<Buffer>;
   /** Throws unless the stored bytes are there: a HEAD, which reads none, must not answer 200 for lost content. */
   check?(): Promise<void>;
+  /** The stored file relative to the blob directory, when it may be sent unchecked (see FsBlobStore.trustedFile). */
+  trustedFile?(): Promise<string | undefined>;
 }
 
 /** Stored files up to this size are sent from one buffer rather than streamed. */
@@ -125,5 +127,6 @@ export function storedArtifact(blobs: FsBlobStore, record: ArtifactRecord, cache
     open: (range) => blobs.open(sha256, range),
     ...(size <= SMALL_FILE_BYTES && { read: (range?: ByteRange) => blobs.read(sha256, size, range) }),
     check: () => blobs.requirePresent(sha256),
+    trustedFile: () => blobs.trustedFile(sha256),
   };
 }

@@ -2,7 +2,7 @@ import { mapBounded } from '../concurrency.js';
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
@@ -136,6 +136,9 @@ const ignoreMissing = (err: NodeJS.ErrnoException) => {
  * once complete, verified and fsynced (written to tmp/ on the same filesystem, then renamed), so a reader
  * never sees half a file and a crash leaves only temp files behind.
  */
+/** Where a blob store rooted at `root` keeps its blob files (by the first two hex digits, then the digest). */
+export const blobDirOf = (root: string) => join(root, 'sha256');
+
 export class FsBlobStore {
   readonly blobDir: string;
   readonly tempDir: string;
@@ -161,7 +164,7 @@ export class FsBlobStore {
     this.verified = new VerifiedBlobCache(options.memoryCacheBytes ?? 0);
     this.verifiedFiles = new RecentlyVerifiedFiles(options.trustVerifiedSeconds ?? 0);
     this.otherDigests = options.otherDigests;
-    this.blobDir = join(root, 'sha256');
+    this.blobDir = blobDirOf(root);
     this.tempDir = join(root, 'tmp');
     this.quarantineDir = join(root, 'quarantine');
   }
@@ -231,6 +234,17 @@ export class FsBlobStore {
     });
     stream.on('error', (err) => verifier.destroy(err));
     return stream.pipe(verifier);
+  }
+
+  /**
+   * The blob's file, relative to the blob directory, when another server may send it unchecked: this process
+   * verified it whole, and it is unchanged since (see RecentlyVerifiedFiles). Otherwise undefined, and the
+   * caller streams it through `open`, which verifies it (and so makes it trusted for next time).
+   */
+  async trustedFile(sha256: string): Promise<string | undefined> {
+    const path = this.pathOf(sha256);
+    const identity = await this.verifiedFiles.identityOf(path).catch(() => undefined);
+    return this.verifiedFiles.isTrusted(sha256, identity) ? relative(this.blobDir, path) : undefined;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -47,10 +47,10 @@ export class RecentlyVerifiedFiles {
     if (trustSeconds > 0) this.files = new LRUCache({ max: 100_000, ttl: trustSeconds * 1000, ttlAutopurge: false });
   }
 
-  /** The identity of the open file, when this process could trust it; undefined when it trusts nothing. */
-  async identityOf(handle: FileHandle): Promise<string | undefined> {
+  /** The identity of the open file (or the file at a path), when this process could trust it; undefined when it trusts nothing. */
+  async identityOf(file: FileHandle | string): Promise<string | undefined> {
     if (!this.files) return undefined;
-    const s = await handle.stat({ bigint: true });
+    const s = typeof file === 'string' ? await stat(file, { bigint: true }) : await file.stat({ bigint: true });
     return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   }
 
