@@ -21,10 +21,10 @@ export const freePort = () =>
  * `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only,
  * or `repositories`, open to anyone for `anonymous` (reading, by default), logging at its default level (every request) into `root/shelf.log`, as deployed.
  */
-export async function startShelfServer(root, { port, workers, repository, repositories = [repository], anonymous = ['read'] }) {
+export async function startShelfServer(root, { port, workers, repository, repositories = [repository], anonymous = ['read'], server = '' }) {
   writeFileSync(
     join(root, 'shelf.yaml'),
-    `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }
+    `server: { host: 127.0.0.1, port: ${port}, workers: ${workers}${server && `, ${server}`} }
 storage: { dataDir: ${join(root, 'data')} }
 security: { permissions: [{ name: bench, repositories: [ANY], anonymous: [${anonymous.join(', ')}] }] }
 repositories:

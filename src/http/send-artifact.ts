@@ -78,6 +78,7 @@ export async function sendArtifact(ctx: RequestContext, artifact: Artifact, opti
     res.end();
     return;
   }
+  if (ctx.xAccelLocation && (await handOffToFront(ctx, ctx.xAccelLocation, artifact, headers, options))) return;
   if (artifact.read) {
     const bytes = await artifact.read(range);
     res.writeHead(status, headers);
@@ -86,7 +87,6 @@ export async function sendArtifact(ctx: RequestContext, artifact: Artifact, opti
     res.end(bytes);
     return;
   }
-  if (ctx.xAccelLocation && (await handOffToFront(ctx, ctx.xAccelLocation, artifact, headers, options))) return;
   const body = await artifact.open(range);
   res.writeHead(status, headers);
   // A miss streams at the upstream's pace: send the status line now so the client sees progress at once.

@@ -127,6 +127,6 @@ export function storedArtifact(blobs: FsBlobStore, record: ArtifactRecord, cache
     open: (range) => blobs.open(sha256, range),
     ...(size <= SMALL_FILE_BYTES && { read: (range?: ByteRange) => blobs.read(sha256, size, range) }),
     check: () => blobs.requirePresent(sha256),
-    trustedFile: () => blobs.trustedFile(sha256),
+    trustedFile: () => blobs.trustedFile(sha256, size),
   };
 }

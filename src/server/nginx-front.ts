@@ -57,6 +57,10 @@ server {
         proxy_set_header X-Sendfile-Type X-Accel-Redirect;
         proxy_request_buffering off;
         proxy_buffering off;
+        # What nginx passes on per read; its 4k default made a 1 MiB answer four times slower.
+        proxy_buffer_size 64k;
+        proxy_buffers 4 64k;
+        proxy_busy_buffers_size 64k;
         proxy_read_timeout 1h;
         proxy_send_timeout 1h;
     }

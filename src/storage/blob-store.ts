@@ -8,7 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests } from './checksums.js';
 import type { DiskGuard } from './disk-guard.js';
-import { RecentlyVerifiedFiles, VerifiedBlobCache } from './verified-blob-cache.js';
+import { RecentlyVerifiedFiles, TRUST_MIN_BYTES, VerifiedBlobCache } from './verified-blob-cache.js';
 
 /**
  * Computes a blob's sha1, md5 and sha512 away from the event loop, from its temp file as it is written:
@@ -241,7 +241,8 @@ export class FsBlobStore {
    * verified it whole, and it is unchanged since (see RecentlyVerifiedFiles). Otherwise undefined, and the
    * caller streams it through `open`, which verifies it (and so makes it trusted for next time).
    */
-  async trustedFile(sha256: string): Promise<string | undefined> {
+  async trustedFile(sha256: string, size: number): Promise<string | undefined> {
+    if (size < TRUST_MIN_BYTES) return undefined;
     const path = this.pathOf(sha256);
     const identity = await this.verifiedFiles.identityOf(path).catch(() => undefined);
     return this.verifiedFiles.isTrusted(sha256, identity) ? relative(this.blobDir, path) : undefined;
@@ -265,7 +266,9 @@ export class FsBlobStore {
   private async readVerified(sha256: string, size: number): Promise<Buffer> {
     const handle = await this.openHandle(sha256);
     let buffer: Buffer;
+    let identity: string | undefined;
     try {
+      if (size >= TRUST_MIN_BYTES) identity = await this.verifiedFiles.identityOf(handle);
       buffer = Buffer.allocUnsafe(size);
       const { bytesRead } = await handle.read(buffer, 0, size, 0);
       buffer = buffer.subarray(0, bytesRead);
@@ -277,6 +280,7 @@ export class FsBlobStore {
       await this.quarantine(sha256);
       throw new CorruptBlobError(sha256, actual);
     }
+    this.verifiedFiles.verified(sha256, identity);
     return buffer;
   }
 

@@ -32,8 +32,11 @@ export class VerifiedBlobCache {
   }
 }
 
+/** Smaller files are not tracked: hashing them again costs little, and sending them from memory less. */
+export const TRUST_MIN_BYTES = 64 * 1024;
+
 /**
- * Large blob files this process streamed whole and found to hash right, by the identity of the file
+ * Blob files this process read whole and found to hash right, by the identity of the file
  * (device, inode, size, modification and change times in nanoseconds). Any write to a file, or a file put
  * in its place, changes that identity, and the change time cannot be set back; a file whose identity is
  * unchanged since it was verified, less than `trustSeconds` ago, is streamed without hashing it again.

@@ -72,6 +72,18 @@ t.test('an upload through the front, then downloads: the first verified by Shelf
   t.equal(cached.status, 304, 'Shelf still answers conditional requests');
 });
 
+t.test('a file small enough to be read whole is handed off too, once read and verified; a tiny one never', async (t) => {
+  for (const [name, size, handedOff] of [['half.bin', 512 * 1024, true], ['tiny.bin', 1024, false]] as const) {
+    const bytes = randomBytes(size);
+    t.equal((await fetch(`${front}/files/${name}`, { method: 'PUT', body: bytes })).status, 201);
+    t.ok((await bytesOf(await fetch(`${front}/files/${name}`))).equals(bytes));
+    const direct = await fetch(`${shelf.url}/files/${name}`, { headers: { 'x-sendfile-type': 'X-Accel-Redirect' } });
+    t.equal(direct.headers.get('x-accel-redirect') !== null, handedOff, `${name}: handed off ${handedOff}`);
+    await direct.arrayBuffer();
+    t.ok((await bytesOf(await fetch(`${front}/files/${name}`))).equals(bytes));
+  }
+});
+
 t.test('the front does not widen access', async (t) => {
   t.equal((await fetch(`${front}${LOCATION}${digest.slice(0, 2)}/${digest}`)).status, 404, 'the blob location is internal to nginx');
   const refused = await fetch(`${front}/secret/big.bin`, { headers: { 'x-sendfile-type': 'X-Accel-Redirect' } });
