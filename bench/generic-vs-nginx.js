@@ -3,7 +3,7 @@
 // Shelf/nginx ratios; for 1 KiB also against the ceiling of any Node server here (node:http answering from
 // memory); for 1 MiB and 100 MiB also through a front nginx that sends Shelf's verified blobs with sendfile
 // (server.xAccelLocation, the site from `shelf service nginx-front`). A benchmark, not a test: no thresholds.
-// usage: npm run bench [-- --seconds 10 --workers 2 --repeats 3 --json FILE]
+// usage: npm run bench [-- --seconds 10 --workers 2 --repeats 3 --sizes 1k,1m,100m --json FILE]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchOptions, freePort, machineFacts, Report, startShelfServer, stopShelfServer, waitForOk } from './harness.js';
 
-const options = benchOptions();
+const options = benchOptions({ sizes: { type: 'string', default: '1k,1m,100m' } });
 const { seconds, workers, repeats } = options;
 const harness = new URL('../test/harness/static-upstream.sh', import.meta.url).pathname;
 const frontHarness = new URL('../test/harness/front-nginx.sh', import.meta.url).pathname;
@@ -20,7 +20,7 @@ const files = [
   { name: '1k.bin', bytes: 1024, connections: 32 },
   { name: '1m.bin', bytes: 1024 * 1024, connections: 16 },
   { name: '100m.bin', bytes: 100 * 1024 * 1024, connections: 4 },
-];
+].filter((file) => options.sizes.split(',').includes(file.name.replace('.bin', '')));
 
 const root = mkdtempSync(join(tmpdir(), 'shelf-bench-'));
 chmodSync(root, 0o755);
