@@ -492,14 +492,15 @@ export class BlobWriter {
     this.finished = true;
     try {
       await this.drained();
-      const checksums = this.hasher.digest(await this.follower?.finished());
+      // The file is made durable while the thread that follows it finishes the other digests.
+      const [others] = await Promise.all([this.follower?.finished(), this.handle.sync()]);
+      const checksums = this.hasher.digest(others);
       const expect = this.options.expect ?? {};
       if (expect.size !== undefined && expect.size !== this.hasher.size) {
         throw new SizeMismatchError(expect.size, this.hasher.size);
       }
       const mismatch = findMismatch(checksums, expect);
       if (mismatch) throw new DigestMismatchError(mismatch, expect[mismatch]!, checksums[mismatch]);
-      await this.handle.sync();
       await this.handle.close();
       const finalPath = this.store.pathOf(checksums.sha256);
       await mkdir(join(finalPath, '..'), { recursive: true });
