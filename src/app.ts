@@ -42,6 +42,8 @@ import { SqliteIndex } from './storage/sqlite-index.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
 import { ThreadedDigests } from './workers/threaded-digests.js';
+import { DeferredDigests } from './storage/deferred-digests.js';
+import { JobLease } from './lifecycle/lease.js';
 
 export interface ShelfAppOptions {
   config: ShelfConfig;
@@ -112,6 +114,7 @@ export class ShelfApp {
    * masked): without the logger's redaction, which costs more than the rest of the line.
    */
   private readonly requestLog: Logger;
+  private readonly deferredDigests: DeferredDigests;
 
   private constructor(
     private readonly options: ShelfAppOptions,
@@ -125,6 +128,7 @@ export class ShelfApp {
     const { config, log, flights } = options;
     this.requestLog = log.child({}, { redact: [] });
     const eviction = new CacheEviction({ blobs, index, config, log });
+    this.deferredDigests = new DeferredDigests(blobs, index, new ThreadedDigests(digestThreads), log);
     this.metrics = new ShelfMetrics({
       storageBytes: () => index.storageBytes(),
       upstreamBudgets: () => this.upstreamBudgets(),
@@ -146,6 +150,7 @@ export class ShelfApp {
         failure: (repo, code) => metrics.upstreamFailures.inc({ repo, code }),
       },
       cacheGrew: () => eviction.cacheGrew(),
+      deferredDigests: this.deferredDigests,
     });
     this.downloads = new DownloadStats(index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers, {
@@ -202,7 +207,21 @@ export class ShelfApp {
     const app = new ShelfApp(options, blobs, index, disk, signingKey, digestThreads);
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
+    void app.resumeDeferredDigests();
     return app;
+  }
+
+  /** One process (whichever takes the lease) computes the digests a stopped process left to compute. */
+  private async resumeDeferredDigests(): Promise<void> {
+    const lease = await JobLease.take(this.index, 'deferred-digests').catch(() => undefined);
+    if (!lease) return;
+    try {
+      await this.deferredDigests.resume();
+    } catch (err) {
+      this.options.log.warn({ err }, 'could not resume computing deferred digests');
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
   }
 
   private upstreamBudgets(): Map<string, number> {
@@ -355,6 +374,7 @@ export class ShelfApp {
 
   async close(): Promise<void> {
     clearInterval(this.uploadSweep);
+    this.deferredDigests.stop();
     await this.workers.close();
     await this.digestThreads.close();
     await this.passwordChecks.close();

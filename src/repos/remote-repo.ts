@@ -379,6 +379,7 @@ export class RemoteRepo implements Repository {
         ...options.expect,
         ...(size !== undefined && { size }),
       },
+      otherDigestsLater: this.rules.otherDigestsLater === true && this.ctx.deferredDigests !== undefined,
     });
     publish({ type: 'streaming', tempPath: writer.tempPath, contentType, ...(size !== undefined && { size }) });
     const abandon = this.abandonWhenNobodyWaits(flight, () =>
@@ -415,6 +416,7 @@ export class RemoteRepo implements Repository {
       },
       'always',
     );
+    if (blob.sha1 === undefined) this.ctx.deferredDigests?.add(blob.sha256);
     publish({ type: 'stored', sha256: blob.sha256, size: blob.size });
     this.ctx.cacheGrew?.();
   }

@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Format, RepositoryConfig } from '../config/schema.js';
-import type { Checksums } from '../storage/checksums.js';
+import type { Checksums, StoredDigests } from '../storage/checksums.js';
 import type { BlobExpectation, ByteRange, FsBlobStore, StoredBlob } from '../storage/blob-store.js';
+import type { DeferredDigests } from '../storage/deferred-digests.js';
 import type { ArtifactRecord, ListOptions, MetadataIndex, OverwritePolicy } from '../storage/metadata-index.js';
 import type { FlightCoordinator } from './flights.js';
 
@@ -17,7 +18,7 @@ export interface Artifact {
   /** Unknown while a miss streams from an upstream that sent no Content-Length. */
   size?: number;
   /** Unknown while a miss is still streaming from upstream. */
-  checksums?: Checksums;
+  checksums?: StoredDigests;
   /**
    * While a miss streams: the digests it is being verified against (from the format's metadata or the
    * upstream's headers); a body that does not match never arrives whole.
@@ -75,6 +76,11 @@ export interface FormatRules {
    * compares it; paths without one are revalidated with a conditional GET.
    */
   digestHeader?(path: string): string | undefined;
+  /**
+   * Whether cached content's sha1, md5 and sha512 are computed after it is stored rather than while it
+   * streams to the client (see DeferredDigests): for formats whose protocol names content by sha256 only.
+   */
+  otherDigestsLater?: boolean;
 }
 
 /** Hooks for metrics about upstream traffic, so the engine need not know how they are exported. */
@@ -95,6 +101,8 @@ export interface RepoContext {
   upstreamObserver: UpstreamObserver;
   /** Told each time a remote repository stores a file in its cache (which may now be over its limit). */
   cacheGrew?(): void;
+  /** Computes the other digests of what was stored with sha256 only; without it, all are computed as it is written. */
+  deferredDigests?: DeferredDigests;
 }
 
 export interface Repository {

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
-import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests } from './checksums.js';
+import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests, type StoredDigests } from './checksums.js';
 import type { DiskGuard } from './disk-guard.js';
 import { RecentlyVerifiedFiles, TRUST_MIN_BYTES, VerifiedBlobCache } from './verified-blob-cache.js';
 
@@ -51,7 +51,7 @@ function skipBytes(buffers: Buffer[], count: number): Buffer[] {
   return rest;
 }
 
-/** A writer hands its other digests off once this many bytes have come (the hand-off costs more for less). */
+/** A writer hands its other digests off, or leaves them for later, once this many bytes have come (it costs more for less). */
 const INLINE_DIGEST_BYTES = 1024 * 1024;
 
 /** Above this, a buffer is hashed on libuv's thread pool (WebCrypto) rather than on the event loop. */
@@ -62,9 +62,11 @@ async function sha256Of(bytes: Buffer): Promise<string> {
   return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
 }
 
-export interface StoredBlob extends Checksums {
-  size: number;
-}
+/** A stored blob: its sha1, md5 and sha512 are missing while they are computed after it was stored (see DeferredDigests). */
+export type StoredBlob = StoredDigests & { size: number };
+
+/** A stored blob with all its digests. */
+export type CompleteBlob = Checksums & { size: number };
 
 /** What the writer expects of the content; any mismatch aborts the write and stores nothing. */
 export interface BlobExpectation extends Partial<Checksums> {
@@ -86,6 +88,12 @@ export interface BlobWriteOptions {
   knownDigests?: OtherDigests;
   /** Refuse content larger than this many bytes. */
   maxBytes?: number;
+  /**
+   * Past INLINE_DIGEST_BYTES, compute only sha256 while writing, unless another digest is expected: the
+   * others are computed once the blob is stored (see DeferredDigests), so that a client waiting for the
+   * content neither shares the CPU with them nor waits for them at the end.
+   */
+  otherDigestsLater?: boolean;
 }
 
 export class DigestMismatchError extends ShelfError {
@@ -467,16 +475,25 @@ export class BlobWriter {
         this.pending = [];
         this.pendingBytes = 0;
         this.flushed += await writeAll(this.handle, batch);
-        if (this.otherDigests && this.hasher.computesOthers && this.flushed > INLINE_DIGEST_BYTES) {
-          this.hasher.handOffOthers();
-          this.follower = this.otherDigests.follow(this.tempPath);
-        }
+        if (this.hasher.computesOthers && this.flushed > INLINE_DIGEST_BYTES) this.stopComputingOthers();
         this.follower?.wrote(this.flushed);
       }
     } catch (err) {
       this.failure = err;
     } finally {
       this.flushing = undefined;
+    }
+  }
+
+  /** Past INLINE_DIGEST_BYTES, the other digests are left for later when allowed, else computed by a thread. */
+  private stopComputingOthers(): void {
+    const { expect = {}, otherDigestsLater } = this.options;
+    const othersExpected = expect.sha1 !== undefined || expect.md5 !== undefined || expect.sha512 !== undefined;
+    if (otherDigestsLater && !othersExpected) {
+      this.hasher.leaveOthersForLater();
+    } else if (this.otherDigests) {
+      this.hasher.handOffOthers();
+      this.follower = this.otherDigests.follow(this.tempPath);
     }
   }
 
@@ -500,7 +517,7 @@ export class BlobWriter {
         throw new SizeMismatchError(expect.size, this.hasher.size);
       }
       const mismatch = findMismatch(checksums, expect);
-      if (mismatch) throw new DigestMismatchError(mismatch, expect[mismatch]!, checksums[mismatch]);
+      if (mismatch) throw new DigestMismatchError(mismatch, expect[mismatch]!, checksums[mismatch] ?? 'not computed');
       await this.handle.close();
       const finalPath = this.store.pathOf(checksums.sha256);
       await mkdir(join(finalPath, '..'), { recursive: true });

@@ -9,6 +9,9 @@ export type Checksums = Record<ChecksumAlgorithm, string>;
 /** The digests besides sha256, when a signed source vouches for them (see MultiHasher). */
 export type OtherDigests = Omit<Checksums, 'sha256'>;
 
+/** Digests of stored content: sha256 always; the others unless they are computed after it is stored. */
+export type StoredDigests = { sha256: string } & Partial<OtherDigests>;
+
 /**
  * Hashes content with every algorithm the formats need in one pass over the bytes; given the other
  * digests from a source that vouches for them, only sha256 (the one the content is verified by).
@@ -17,6 +20,8 @@ export class MultiHasher {
   private readonly sha256 = createHash('sha256');
   /** sha1, md5 and sha512, while they are computed here. */
   private others: Hash[] | undefined;
+  /** The other digests are computed once the content is stored (see DeferredDigests). */
+  private othersLater = false;
   size = 0;
 
   constructor(private readonly known?: OtherDigests) {
@@ -29,7 +34,7 @@ export class MultiHasher {
     for (const hash of this.others ?? []) hash.update(chunk);
   }
 
-  /** Whether the other digests are still computed here (neither known nor handed off). */
+  /** Whether the other digests are still computed here (neither known, nor handed off, nor left for later). */
   get computesOthers(): boolean {
     return this.others !== undefined;
   }
@@ -39,15 +44,22 @@ export class MultiHasher {
     this.others = undefined;
   }
 
-  digest(computedElsewhere?: OtherDigests): Checksums {
+  /** The other digests are not computed here: digest() gives sha256 only. */
+  leaveOthersForLater(): void {
+    this.others = undefined;
+    this.othersLater = true;
+  }
+
+  digest(computedElsewhere?: OtherDigests): StoredDigests {
     const sha256 = this.sha256.digest('hex');
     if (this.others) {
       const [sha1, md5, sha512] = this.others.map((h) => h.digest('hex')) as [string, string, string];
       return { sha256, sha1, md5, sha512 };
     }
     const others = this.known ?? computedElsewhere;
-    if (!others) throw new Error('the other digests were handed off and not given back');
-    return { sha256, ...others };
+    if (others) return { sha256, ...others };
+    if (this.othersLater) return { sha256 };
+    throw new Error('the other digests were handed off and not given back');
   }
 }
 
@@ -60,6 +72,6 @@ export function isHexDigest(alg: ChecksumAlgorithm, value: string): boolean {
 }
 
 /** The first algorithm whose expected value differs from the actual one, if any. */
-export function findMismatch(actual: Checksums, expected: Partial<Checksums>): ChecksumAlgorithm | undefined {
+export function findMismatch(actual: StoredDigests, expected: Partial<Checksums>): ChecksumAlgorithm | undefined {
   return CHECKSUM_ALGORITHMS.find((alg) => expected[alg] !== undefined && expected[alg]!.toLowerCase() !== actual[alg]);
 }

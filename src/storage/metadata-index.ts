@@ -1,4 +1,5 @@
 import type { StoredBlob } from './blob-store.js';
+import type { OtherDigests } from './checksums.js';
 
 /** Upstream validators and freshness of a cached file in a remote repository. */
 export interface CacheState {
@@ -163,6 +164,10 @@ export interface MetadataIndex {
   blobDigestsWithPrefix(prefix: string): Promise<string[]>;
   /** How many paths, in all repositories, refer to the blob. */
   blobReferences(sha256: string): Promise<number>;
+  /** Blobs stored without their sha1, md5 and sha512, still to be computed (see DeferredDigests), in order after `after`. */
+  blobsAwaitingDigests(after: string, limit: number): Promise<string[]>;
+  /** Records a blob's sha1, md5 and sha512, computed after it was stored. */
+  setOtherDigests(sha256: string, digests: OtherDigests): Promise<void>;
   /** Drops the checksum records of blobs with this digest prefix that no repository refers to any more. */
   forgetUnreferencedBlobs(prefix: string): Promise<number>;
   /** Files, bytes and cache results of every repository that has held or served something. */

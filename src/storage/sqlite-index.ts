@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
+import type { OtherDigests } from './checksums.js';
 import { SqliteReadMemo } from './sqlite-read-memo.js';
 import type {
   ArtifactRecord,
@@ -176,13 +177,19 @@ interface ArtifactRow {
   expires_at: number | null;
 }
 
+/**
+ * What the blobs table holds for digests still to be computed (see DeferredDigests): an empty string, which
+ * no checksum query matches, so that the columns could stay NOT NULL without rebuilding the table.
+ */
+const AWAITED = '';
+
 const SELECT_ARTIFACT = `SELECT a.*, b.size, b.sha1, b.md5, b.sha512 FROM artifacts a JOIN blobs b USING (sha256)`;
 
 function toRecord(row: ArtifactRow): ArtifactRecord {
   const record: ArtifactRecord = {
     repo: row.repo,
     path: row.path,
-    blob: { sha256: row.sha256, size: row.size, sha1: row.sha1, md5: row.md5, sha512: row.sha512 },
+    blob: { sha256: row.sha256, size: row.size, ...(row.sha1 !== AWAITED && { sha1: row.sha1, md5: row.md5, sha512: row.sha512 }) },
     contentType: row.content_type,
     createdAt: row.created_at,
     modifiedAt: row.modified_at,
@@ -326,11 +333,24 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   }
 
   private insertBlob(blob: StoredBlob, now: number): void {
+    // Digests still awaited are filled by a later write of the same content that has them.
     this.sql(
         `INSERT INTO blobs (sha256, size, sha1, md5, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (sha256) DO NOTHING`,
+         ON CONFLICT (sha256) DO UPDATE SET sha1 = excluded.sha1, md5 = excluded.md5, sha512 = excluded.sha512
+           WHERE blobs.sha1 = '${AWAITED}' AND excluded.sha1 <> '${AWAITED}'`,
       )
-      .run(blob.sha256, blob.size, blob.sha1, blob.md5, blob.sha512, now);
+      .run(blob.sha256, blob.size, blob.sha1 ?? AWAITED, blob.md5 ?? AWAITED, blob.sha512 ?? AWAITED, now);
+  }
+
+  async blobsAwaitingDigests(after: string, limit: number): Promise<string[]> {
+    const rows = this.sql(`SELECT sha256 FROM blobs WHERE sha1 = '${AWAITED}' AND sha256 > ? ORDER BY sha256 LIMIT ?`)
+      .all(after, limit) as { sha256: string }[];
+    return rows.map((row) => row.sha256);
+  }
+
+  async setOtherDigests(sha256: string, digests: OtherDigests): Promise<void> {
+    this.sql(`UPDATE blobs SET sha1 = ?, md5 = ?, sha512 = ? WHERE sha256 = ? AND sha1 = '${AWAITED}'`)
+      .run(digests.sha1, digests.md5, digests.sha512, sha256);
   }
 
   async deleteArtifact(repo: string, path: string, unchangedSince?: number): Promise<boolean> {

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'n
 import { join } from 'node:path';
 import { ShelfError } from '../errors.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { DigestMismatchError, SizeMismatchError, TooLargeError, type BlobExpectation, type FsBlobStore, type StoredBlob } from './blob-store.js';
+import { DigestMismatchError, SizeMismatchError, TooLargeError, type BlobExpectation, type CompleteBlob, type FsBlobStore } from './blob-store.js';
 import { CHECKSUM_ALGORITHMS, findMismatch, type Checksums } from './checksums.js';
 
 export interface UploadSession {
@@ -98,7 +98,7 @@ export class UploadSessions {
   }
 
   /** Verifies the whole upload against `expect` and moves it into the blob store; the session ends either way. */
-  async finish(session: UploadSession, expect: BlobExpectation): Promise<StoredBlob> {
+  async finish(session: UploadSession, expect: BlobExpectation): Promise<CompleteBlob> {
     const data = this.dataPath(session.id);
     try {
       const { digests, size } = await this.workers.hashFile(data, [...CHECKSUM_ALGORITHMS]);

@@ -60,5 +60,7 @@ export function dockerRules(config: RepositoryConfig): FormatRules {
       const kind = parseDockerPath(path)?.kind;
       return kind === 'tagList' || kind === 'upstreamReferrers' ? undefined : 'docker-content-digest';
     },
+    // Clients name layers by sha256 only: the rest need not hold up a pull.
+    otherDigestsLater: true,
   };
 }

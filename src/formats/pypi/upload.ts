@@ -4,7 +4,7 @@ import busboy from 'busboy';
 import { badRequest, ShelfError } from '../../errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { LocalRepo } from '../../repos/local-repo.js';
-import type { StoredBlob } from '../../storage/blob-store.js';
+import type { CompleteBlob } from '../../storage/blob-store.js';
 import type { UploadSession, UploadSessions } from '../../storage/upload-sessions.js';
 import { checkDistFile, checkProject, normalizeProject, pypiPaths, versionOfFile } from './names.js';
 import type { HostedFile } from './project-view.js';
@@ -117,7 +117,7 @@ async function store(
   if (!sha256 && !md5 && !blake2) throw badRequest('the upload declares no digest (sha256_digest, md5_digest or blake2_256_digest)');
   if (await target.record(pypiPaths.file(project, filename))) throw fileExists();
 
-  let blob: StoredBlob;
+  let blob: CompleteBlob;
   try {
     blob = await uploads.finish(upload.session, { ...(sha256 && { sha256 }), ...(md5 && { md5 }) });
   } catch (err) {
