@@ -94,6 +94,17 @@ t.test('20 concurrent cold pulls of one large layer make one upstream request', 
   );
   t.ok(bodies.every((b) => sha256(b) === layer), 'every client got the verified layer');
   t.equal(upstream.requests(`/v2/big/again/blobs/${layer}`).filter((r) => r.startsWith('GET')).length, 1);
+
+  // Its sha1, md5 and sha512 are computed once it is stored (a pull waits for none of them); then it is found by them.
+  const sha1 = createHash('sha1').update(bodies[0]!).digest('hex');
+  let found: { path: string }[] = [];
+  for (let i = 0; i < 100 && found.length === 0; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    found = ((await (await fetch(`${shelf.url}/api/search/checksum?sha1=${sha1}`)).json()) as { results: { path: string }[] }).results;
+  }
+  t.ok(found.some((r) => r.path.includes('big/again')), 'found by its sha1');
+  const info = (await (await fetch(`${shelf.url}/api/storage/hub${found.find((r) => r.path.includes('big/again'))!.path}`)).json()) as { checksums: Record<string, string> };
+  t.equal(info.checksums.md5, createHash('md5').update(bodies[0]!).digest('hex'), 'and its md5 is recorded');
 });
 
 t.test('rate limit: the budget is exposed; once spent, cached tags are served and uncached ones refused', async (t) => {
