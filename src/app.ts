@@ -178,7 +178,7 @@ export class ShelfApp {
       (name) => runInJobThread<ReplicationOutcome>(config, { kind: 'replicate', name }),
       (job) => runInJobThread<{ id: string } | undefined>(config, { kind: 'export', ...job }),
     );
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs), disk, replication);
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs, config.server.maxUploadBytes), disk, replication);
     this.services = {
       config,
       downloads: this.downloads,

@@ -5,7 +5,7 @@ import type { GcReport } from '../lifecycle/gc.js';
 import type { RetentionReport } from '../lifecycle/retention.js';
 import type { ImportSummary } from '../bundles/import-job.js';
 import type { ImportedBundle } from '../storage/metadata-index.js';
-import { readJsonBody, requestBody } from '../http/request-body.js';
+import { boundedRequestBody, readJsonBody } from '../http/request-body.js';
 import { badRequest } from '../errors.js';
 import type { AccessControl } from '../security/access-control.js';
 
@@ -25,6 +25,8 @@ export class SystemApi {
   constructor(
     private readonly access: AccessControl,
     private readonly jobs: MaintenanceJobs,
+    /** An archive sent as the body is refused past this (server.maxUploadBytes). */
+    private readonly maxUploadBytes: number,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
@@ -55,7 +57,7 @@ export class SystemApi {
     const actor = this.access.actor(ctx, await this.access.administrator(ctx));
     let path = 'upload';
     const run = async () => {
-      if (ctx.req.headers['content-type']?.startsWith('application/x-tar')) return this.jobs.importUpload(requestBody(ctx, Number.MAX_SAFE_INTEGER));
+      if (ctx.req.headers['content-type']?.startsWith('application/x-tar')) return this.jobs.importUpload(boundedRequestBody(ctx, this.maxUploadBytes));
       const body = (await readJsonBody(ctx)) as { path?: unknown } | undefined;
       if (typeof body?.path !== 'string' || !body.path.startsWith('/')) throw badRequest('send a bundle archive (application/x-tar), or name one on this host as {"path": "/absolute/path"}');
       path = body.path;

@@ -18,6 +18,16 @@ export function requestBody(ctx: RequestContext, maxBytes: number): AsyncIterabl
   return { [Symbol.asyncIterator]: () => ctx.req.iterator({ destroyOnReturn: false }) };
 }
 
+/** The request's body, also a chunked one, up to `maxBytes`: past it the iteration throws TooLargeError (413). */
+export async function* boundedRequestBody(ctx: RequestContext, maxBytes: number): AsyncIterable<Buffer> {
+  let size = 0;
+  for await (const chunk of requestBody(ctx, maxBytes)) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new TooLargeError(maxBytes);
+    yield chunk as Buffer;
+  }
+}
+
 /** Checksums a deploying client declares (X-Checksum-Sha256, -Sha1, -Md5, as Artifactory's clients send). */
 export function declaredChecksums(ctx: RequestContext): Partial<Checksums> {
   const { declared, malformed } = checksumHeaders(ctx.req.headers);

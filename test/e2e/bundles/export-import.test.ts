@@ -205,6 +205,29 @@ t.test('POST /api/import: administrators import a bundle on the host, in a threa
   t.match(readFileSync(join(c.dataDir, 'logs', 'audit.log'), 'utf8'), /"event":"import","user":"root".*"result":"ok"/);
 });
 
+t.test('POST /api/import with an archive as the body: past server.maxUploadBytes, 413 and nothing kept', async (t) => {
+  const c = await startShelf({ server: { maxUploadBytes: 64 * 1024 }, repositories, bundles: { trustedKeys: [publicKey] } });
+  t.teardown(() => c.stop());
+  await new Identity(c.app.index).addUser({ name: 'root', password: 'root-password', admin: true });
+  const admin = { authorization: `Basic ${Buffer.from('root:root-password').toString('base64')}` };
+  // Chunked, so that no Content-Length announces the size: the limit holds while the body streams.
+  const body = new ReadableStream({
+    start(controller) {
+      for (let i = 0; i < 8; i++) controller.enqueue(new Uint8Array(16 * 1024));
+      controller.close();
+    },
+  });
+  const refused = await fetch(`${c.url}/api/import`, {
+    method: 'POST',
+    headers: { ...admin, 'content-type': 'application/x-tar' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  t.equal(refused.status, 413);
+  t.match(await refused.text(), /65536 bytes/);
+  t.same(readdirSync(join(c.dataDir, 'imports')), [], 'the partial archive was removed');
+});
+
 t.test('kill -9 half-way through an import leaves nothing visible; importing again completes', async (t) => {
   for (let i = 0; i < 120; i++) {
     const body = Buffer.alloc(512 * 1024, i);
