@@ -139,14 +139,14 @@ const ignoreMissing = (err: NodeJS.ErrnoException) => {
   if (err.code !== 'ENOENT') throw err;
 };
 
+/** Where a blob store rooted at `root` keeps its blob files (by the first two hex digits, then the digest). */
+export const blobDirOf = (root: string) => join(root, 'sha256');
+
 /**
  * Content-addressed blobs on local disk. A blob lives at sha256/<2 hex>/<64 hex>; it appears there only
  * once complete, verified and fsynced (written to tmp/ on the same filesystem, then renamed), so a reader
  * never sees half a file and a crash leaves only temp files behind.
  */
-/** Where a blob store rooted at `root` keeps its blob files (by the first two hex digits, then the digest). */
-export const blobDirOf = (root: string) => join(root, 'sha256');
-
 export class FsBlobStore {
   readonly blobDir: string;
   readonly tempDir: string;
