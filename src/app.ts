@@ -128,7 +128,7 @@ export class ShelfApp {
     const { config, log, flights } = options;
     this.requestLog = log.child({}, { redact: [] });
     const eviction = new CacheEviction({ blobs, index, config, log });
-    this.deferredDigests = new DeferredDigests(blobs, index, new ThreadedDigests(digestThreads), log);
+    this.deferredDigests = new DeferredDigests(blobs, index, digestThreads, log);
     this.metrics = new ShelfMetrics({
       storageBytes: () => index.storageBytes(),
       upstreamBudgets: () => this.upstreamBudgets(),

@@ -1,13 +1,8 @@
-import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { WorkerPool } from '../workers/pool.js';
 import type { FsBlobStore } from './blob-store.js';
-import type { Checksums } from './checksums.js';
+import { CHECKSUM_ALGORITHMS } from './checksums.js';
 import type { MetadataIndex } from './metadata-index.js';
-
-/** Computes all four digests of a complete file off the event loop (see ThreadedDigests.ofFile). */
-export interface FileDigests {
-  ofFile(path: string, size: number): Promise<Checksums>;
-}
 
 /** Blobs still waiting are taken up after a restart this many at a time. */
 const RESUME_PAGE = 256;
@@ -28,7 +23,8 @@ export class DeferredDigests {
   constructor(
     private readonly blobs: FsBlobStore,
     private readonly index: MetadataIndex,
-    private readonly digests: FileDigests,
+    /** Threads apart from those that build metadata: a large layer keeps one busy for seconds. */
+    private readonly threads: Pick<WorkerPool, 'hashFile'>,
     private readonly log: Logger,
   ) {}
 
@@ -76,22 +72,18 @@ export class DeferredDigests {
   }
 
   private async fill(sha256: string): Promise<void> {
-    const path = this.blobs.pathOf(sha256);
-    const size = await stat(path).then(
-      (s) => s.size,
-      (err: NodeJS.ErrnoException) => {
-        // Collected meanwhile (its index entry went with it), or lost: `shelf storage verify` reports that.
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      },
-    );
-    if (size === undefined) return;
-    const { sha256: actual, sha1, md5, sha512 } = await this.digests.ofFile(path, size);
+    const result = await this.threads.hashFile(this.blobs.pathOf(sha256), [...CHECKSUM_ALGORITHMS]).catch((err: NodeJS.ErrnoException) => {
+      // Collected meanwhile (its index entry went with it), or lost: `shelf storage verify` reports that.
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!result) return;
+    const { sha256: actual, sha1, md5, sha512 } = result.digests;
     if (actual !== sha256) {
       this.log.error({ sha256, actual }, 'a blob was damaged on disk before its other digests were computed; quarantined');
       await this.blobs.quarantine(sha256);
       return;
     }
-    await this.index.setOtherDigests(sha256, { sha1, md5, sha512 });
+    await this.index.setOtherDigests(sha256, { sha1: sha1!, md5: md5!, sha512: sha512! });
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { OtherDigests } from '../storage/checksums.js';
 
@@ -13,22 +13,18 @@ export const ABANDONED = 2;
 export interface FollowTask {
   path: string;
   shared: SharedArrayBuffer;
-  /** Also sha256: a stored file is checked by it before its other digests are recorded (see DeferredDigests). */
-  withSha256?: boolean;
 }
 
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
- * Runs in a worker thread: sha1, md5 and sha512 (and with `withSha256`, sha256) of a file while it is being
- * written, reading only what the writer says is there and sleeping (Atomics.wait) until it says more, until
- * it says it is finished; or of a file already complete, when the writer said so before the thread started.
+ * Runs in a worker thread: sha1, md5 and sha512 of a file while it is being written, reading only what the
+ * writer says is there and sleeping (Atomics.wait) until it says more, until it says it is finished.
  */
-export default function followDigests({ path, shared, withSha256 }: FollowTask): OtherDigests & { sha256?: string } {
+export default function followDigests({ path, shared }: FollowTask): OtherDigests {
   const signal = new Int32Array(shared, 0, 2);
   const written = new BigInt64Array(shared, 8, 1);
-  const hashes: Record<string, Hash> = { sha1: createHash('sha1'), md5: createHash('md5'), sha512: createHash('sha512') };
-  if (withSha256) hashes.sha256 = createHash('sha256');
+  const hashes = { sha1: createHash('sha1'), md5: createHash('md5'), sha512: createHash('sha512') };
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   const fd = openSync(path, 'r');
   try {
@@ -51,5 +47,5 @@ export default function followDigests({ path, shared, withSha256 }: FollowTask):
   } finally {
     closeSync(fd);
   }
-  return Object.fromEntries(Object.entries(hashes).map(([algorithm, hash]) => [algorithm, hash.digest('hex')])) as OtherDigests & { sha256?: string };
+  return { sha1: hashes.sha1.digest('hex'), md5: hashes.md5.digest('hex'), sha512: hashes.sha512.digest('hex') };
 }

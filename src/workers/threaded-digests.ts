@@ -1,5 +1,5 @@
 import type { DigestFollower, OtherDigestsElsewhere } from '../storage/blob-store.js';
-import type { Checksums, OtherDigests } from '../storage/checksums.js';
+import type { OtherDigests } from '../storage/checksums.js';
 import { ABANDONED, FINISHED, FOLLOW_STATE_BYTES, type FollowTask } from './follow-digests.js';
 import type { WorkerPool } from './pool.js';
 
@@ -12,14 +12,6 @@ const MODULE = new URL('./follow-digests.js', import.meta.url);
  */
 export class ThreadedDigests implements OtherDigestsElsewhere {
   constructor(private readonly pool: WorkerPool) {}
-
-  /** All four digests of a complete file (a blob stored with sha256 only; see DeferredDigests). */
-  async ofFile(path: string, size: number): Promise<Checksums> {
-    const shared = new SharedArrayBuffer(FOLLOW_STATE_BYTES);
-    new BigInt64Array(shared, 8, 1)[0] = BigInt(size);
-    new Int32Array(shared, 0, 2)[1] = FINISHED;
-    return (await this.pool.run<Checksums>(MODULE, { path, shared, withSha256: true } satisfies FollowTask));
-  }
 
   follow(path: string): DigestFollower {
     const shared = new SharedArrayBuffer(FOLLOW_STATE_BYTES);

@@ -8,7 +8,6 @@ import { FsBlobStore } from '../../src/storage/blob-store.js';
 import { DeferredDigests } from '../../src/storage/deferred-digests.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 import { WorkerPool } from '../../src/workers/pool.js';
-import { ThreadedDigests } from '../../src/workers/threaded-digests.js';
 
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
 
@@ -18,7 +17,7 @@ async function setUp(t: Test) {
   const blobs = new FsBlobStore(join(root, 'blobs'));
   await blobs.init();
   const index = new SqliteIndex(join(root, 'index.sqlite'));
-  const deferred = new DeferredDigests(blobs, index, new ThreadedDigests(pool), pino({ level: 'silent' }));
+  const deferred = new DeferredDigests(blobs, index, pool, pino({ level: 'silent' }));
   t.teardown(async () => {
     deferred.stop();
     await pool.close();
