@@ -110,6 +110,25 @@ async function checkAppliance(t: Test, suite: string, root: string, work: string
   t.equal((await upload('on-srv.txt', '/etc/hostname')).stdout, '201');
   t.equal((await sh('ls /srv/shelf/data/blobs/sha256 | wc -l')).stdout.trim() !== '0', true, 'blobs are stored under /srv');
   t.equal((await sh('logrotate -f /etc/logrotate.d/shelf && ls /srv/shelf/data/logs')).stdout.includes('audit.log.1'), true, 'logrotate follows the data directory');
+
+  // A front nginx, as docs/appliance.md sets it up: nginx sends the blobs Shelf verified, reading them as a
+  // member of the service's group. One worker, so that the first download makes the file trusted for all.
+  const front = await sh([
+    "sed -i 's#^server:$#server:\\n  trustProxy: true\\n  xAccelLocation: /_shelf/blobs/#; s#^  workers: .*#  workers: 1#' /etc/shelf/shelf.yaml",
+    'shelf service nginx-front --listen 80 --output /etc/nginx/sites-available/shelf',
+    'ln -sf /etc/nginx/sites-available/shelf /etc/nginx/sites-enabled/shelf && rm -f /etc/nginx/sites-enabled/default',
+    'usermod -aG shelf www-data && systemctl restart shelf nginx',
+  ].join(' && '));
+  t.equal(front.code, 0, `the front nginx${front.code ? `: ${front.stdout}${front.stderr}` : ''}`);
+  await sh('head -c 5000000 /dev/urandom > /root/front.bin');
+  t.equal((await sh("curl -s -o /dev/null -w '%{http_code}' -u alice:alice-password-1 -T /root/front.bin http://localhost/generic-local/front.bin")).stdout, '201', 'an upload through nginx');
+  for (const pass of ['verified by Shelf', 'sent by nginx']) {
+    const got = await sh('curl -sf http://localhost/generic-local/front.bin -o /root/front-got.bin && cmp /root/front.bin /root/front-got.bin && echo same');
+    t.equal(got.stdout.trim(), 'same', `a download through nginx, ${pass}`);
+  }
+  const named = await sh('curl -s -D - -o /dev/null -H "X-Sendfile-Type: X-Accel-Redirect" http://localhost:8080/generic-local/front.bin');
+  t.match(named.stdout, /x-accel-redirect: \/_shelf\/blobs\/[0-9a-f]{2}\/[0-9a-f]{64}/i, 'Shelf hands the verified file to nginx');
+  t.equal((await sh('grep -c "Permission denied" /var/log/nginx/error.log')).stdout.trim(), '0', 'and nginx may read it');
 }
 
 /**

@@ -10,7 +10,7 @@ const execFileAsync = promisify(execFile);
 /** Debian roots made by debootstrap are kept here between runs (a run takes a copy of one and boots that). */
 export const ROOT_CACHE = process.env.SHELF_APPLIANCE_CACHE ?? '/var/cache/shelf-appliance-test';
 /** Debian's own nodejs too: 20 on Debian 13 (the tarball runs on it), 18 on Debian 12 (the tarball refuses it). */
-const PACKAGES = 'systemd,systemd-sysv,dbus,logrotate,curl,procps,ca-certificates,openssl,nodejs';
+const PACKAGES = 'systemd,systemd-sysv,dbus,logrotate,curl,procps,ca-certificates,openssl,nodejs,nginx';
 
 /** Why the appliance tests cannot run here, or undefined when they can. */
 export function whyNoContainers(): string | undefined {
