@@ -95,7 +95,8 @@ export function addServiceCommand(program: Command, configOption: () => Option, 
         execFileSync('systemctl', ['daemon-reload']);
         console.log('systemd reloaded; `systemctl restart shelf` applies a changed config');
       }
-    });  service
+    });
+  service
     .command('nginx-front')
     .description('print (or write) the nginx site that proxies to Shelf and sends large verified blobs itself (server.xAccelLocation)')
     .addOption(configOption())
