@@ -19,12 +19,16 @@ export function requestBody(ctx: RequestContext, maxBytes: number): AsyncIterabl
 }
 
 /** The request's body, also a chunked one, up to `maxBytes`: past it the iteration throws TooLargeError (413). */
-export async function* boundedRequestBody(ctx: RequestContext, maxBytes: number): AsyncIterable<Buffer> {
+export const boundedRequestBody = (ctx: RequestContext, maxBytes: number) => atMost(requestBody(ctx, maxBytes), maxBytes);
+
+/** The chunks of `source` up to `maxBytes` in all; past it the iteration throws TooLargeError (413). */
+async function* atMost(source: AsyncIterable<Buffer> | Iterable<Buffer>, maxBytes: number): AsyncIterable<Buffer> {
   let size = 0;
-  for await (const chunk of requestBody(ctx, maxBytes)) {
-    size += (chunk as Buffer).length;
+  // Leaving the loop early (too large) destroys a stream source.
+  for await (const chunk of source) {
+    size += chunk.length;
     if (size > maxBytes) throw new TooLargeError(maxBytes);
-    yield chunk as Buffer;
+    yield chunk;
   }
 }
 
@@ -39,13 +43,7 @@ export function declaredChecksums(ctx: RequestContext): Partial<Checksums> {
 /** Collects a small body (a request's, or a stored document's) into memory; more than `maxBytes` is refused. */
 export async function readAll(source: AsyncIterable<Buffer> | Iterable<Buffer>, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  let size = 0;
-  // Leaving the loop early (too large) destroys a stream source.
-  for await (const chunk of source) {
-    size += chunk.length;
-    if (size > maxBytes) throw new TooLargeError(maxBytes);
-    chunks.push(chunk);
-  }
+  for await (const chunk of atMost(source, maxBytes)) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 
