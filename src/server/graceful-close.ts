@@ -2,13 +2,14 @@ import { Server as NetServer, type Socket } from 'node:net';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/**
+/*
  * A graceful close that lets every response reach the client. Node's `closeIdleConnections` (which
  * `http.Server.close()` also calls) counts a response as done once `end()` is called, and destroys its socket
  * with up to a chunk still in the socket's buffer: a slow reader got a short body. Here a server's responses
  * count as in flight until their 'close' (after the last byte went to the kernel), and idle connections are
  * cut only while none is.
  */
+
 interface ConnectionState {
   sockets: Set<Socket>;
   inFlight: number;
@@ -33,6 +34,9 @@ export function trackConnections(server: Server): void {
     res.once('close', () => state.inFlight--);
   });
 }
+
+/** How many connections the servers (tracked by trackConnections) have open. */
+export const openConnections = (servers: Server[]) => servers.reduce((sum, server) => sum + states.get(server)!.sockets.size, 0);
 
 /** Stops taking connections, lets in-flight responses finish within the grace period, then cuts the rest. */
 export async function closeGracefully(servers: Server[], graceSeconds: number): Promise<void> {

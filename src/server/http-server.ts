@@ -6,7 +6,7 @@ import type { ListenerName } from '../cluster/connection-balancer.js';
 import { createSecureContext } from 'node:tls';
 import type { ShelfApp } from '../app.js';
 import type { ShelfConfig, TlsConfig } from '../config/schema.js';
-import { closeGracefully, trackConnections } from './graceful-close.js';
+import { closeGracefully, openConnections, trackConnections } from './graceful-close.js';
 
 type ConnectionLimits = Pick<ShelfConfig['server'], 'headersTimeoutSeconds' | 'idleTimeoutSeconds' | 'maxConnectionsPerWorker'>;
 
@@ -109,18 +109,15 @@ export async function startListeners(app: ShelfApp, server: ShelfConfig['server'
   // Node starts its headers-timeout checks when a server starts listening; these never bind, so start them.
   for (const s of servers) s.emit('listening');
   let closing = false;
-  let open = 0;
   return {
     servers,
     reloadTls,
     accept(listener, socket) {
       const target = byName.get(listener);
-      if (!target || closing || open >= server.maxConnectionsPerWorker) {
+      if (!target || closing || openConnections(servers) >= server.maxConnectionsPerWorker) {
         socket.destroy();
         return;
       }
-      open++;
-      socket.once('close', () => open--);
       target.emit('connection', socket);
       socket.resume();
     },
