@@ -6,6 +6,7 @@ import type { Command, Option } from 'commander';
 import { storagePaths } from '../app.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { nginxFrontSite } from '../server/nginx-front.js';
+import { commandFailed } from './command-failed.js';
 
 type LoadConfig = (file: string) => ShelfConfig;
 
@@ -102,10 +103,12 @@ export function addServiceCommand(program: Command, configOption: () => Option, 
     .addOption(configOption())
     .option('--listen <port>', "nginx's listen parameter: a port or address:port", '80')
     .option('--output <file>', 'write the site here instead of printing it')
-    .action(async (options: { config: string; listen: string; output?: string }) => {
-      const site = nginxFrontSite(loadConfig(options.config), { listen: options.listen, configFile: options.config });
-      if (!options.output) return void process.stdout.write(site);
-      await writeFile(options.output, site);
-      console.log(`${options.output}: nginx proxies port ${options.listen} to Shelf; reload nginx to apply it`);
-    });
+    .action((options: { config: string; listen: string; output?: string }) =>
+      (async () => {
+        const site = nginxFrontSite(loadConfig(options.config), { listen: options.listen, configFile: options.config });
+        if (!options.output) return void process.stdout.write(site);
+        await writeFile(options.output, site);
+        console.log(`${options.output}: nginx proxies port ${options.listen} to Shelf; reload nginx to apply it`);
+      })().catch(commandFailed),
+    );
 }

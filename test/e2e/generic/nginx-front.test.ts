@@ -84,6 +84,14 @@ t.test('a file small enough to be read whole is handed off too, once read and ve
   }
 });
 
+t.test('shelf service nginx-front refuses a config without server.xAccelLocation, saying what to set', async (t) => {
+  const config = join(shelf.dataDir, 'no-front.yaml');
+  writeFileSync(config, `storage: { dataDir: ${join(shelf.dataDir, 'no-front-data')} }\n`);
+  const refused = await runTool(process.execPath, ['dist/cli/main.js', 'service', 'nginx-front', '--config', config], process.env);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /^failed: set server\.xAccelLocation in the config first/);
+});
+
 t.test('the front does not widen access', async (t) => {
   t.equal((await fetch(`${front}${LOCATION}${digest.slice(0, 2)}/${digest}`)).status, 404, 'the blob location is internal to nginx');
   const refused = await fetch(`${front}/secret/big.bin`, { headers: { 'x-sendfile-type': 'X-Accel-Redirect' } });
