@@ -38,6 +38,8 @@ import { AuditLog } from './security/audit-log.js';
 import { Identity } from './security/identity.js';
 import { PasswordChecks } from './security/password-checks.js';
 import { JwtSigner, loadOrCreateSigningKey } from './security/jwt.js';
+import { UiSessions } from './security/ui-sessions.js';
+import { UiAssets } from './server/ui-assets.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
@@ -124,6 +126,7 @@ export class ShelfApp {
     signingKey: Buffer,
     /** Threads that compute large writes' other digests (see ThreadedDigests). */
     private readonly digestThreads: WorkerPool,
+    private readonly ui: UiAssets,
   ) {
     const { config, log, flights } = options;
     this.requestLog = log.child({}, { redact: [] });
@@ -159,7 +162,8 @@ export class ShelfApp {
     });
     const identity = new Identity(index, this.passwordChecks.verify);
     const audit = new AuditLog(storagePaths(config).auditLog);
-    const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit, config.server.mode === 'edge');
+    const sessions = new UiSessions(index, identity, signingKey, config.security.sessionTtlSeconds);
+    const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit, sessions, config.server.mode === 'edge');
     const administration = new SecurityAdministration(index, identity, audit, config);
     const jobs = {
       gc: (dryRun: boolean) => collectGarbage({ blobs, index, config, log }, { dryRun }),
@@ -204,7 +208,7 @@ export class ShelfApp {
     };
     const { blobs, index, disk } = await openStorage(options.config, onDiskSpaceChange, new ThreadedDigests(digestThreads));
     const signingKey = await loadOrCreateSigningKey(storagePaths(options.config).signingKey);
-    const app = new ShelfApp(options, blobs, index, disk, signingKey, digestThreads);
+    const app = new ShelfApp(options, blobs, index, disk, signingKey, digestThreads, await UiAssets.load());
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
     void app.resumeDeferredDigests();
@@ -262,7 +266,15 @@ export class ShelfApp {
     const [first, ...rest] = decodeSegments(ctx.rawPath);
     switch (first) {
       case undefined:
-        return sendJson(ctx, 200, { name: 'shelf', repositories: `${ctx.baseUrl}/api/repositories` });
+      case '':
+        // A browser opening Shelf's address gets the web UI; anything else, where to find the API.
+        if (ctx.req.headers.accept?.includes('text/html')) {
+          ctx.res.writeHead(302, { location: '/ui/' }).end();
+          return;
+        }
+        return sendJson(ctx, 200, { name: 'shelf', ui: `${ctx.baseUrl}/ui/`, repositories: `${ctx.baseUrl}/api/repositories` });
+      case 'ui':
+        return this.ui.serve(ctx, rest);
       case '-':
         return this.system(ctx, rest);
       case 'api': {

@@ -4,8 +4,11 @@ import type { RequestContext } from '../http/request-context.js';
 import { joinPlainSegments } from '../repos/repo-path.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { Repository } from '../repos/repository.js';
-import { isHexDigest } from '../storage/checksums.js';
-import type { ArtifactRecord, ChecksumQuery, MetadataIndex } from '../storage/metadata-index.js';
+import type { ArtifactRecord, FolderChild, MetadataIndex, RepositoryUsage } from '../storage/metadata-index.js';
+import { RemoteRepo } from '../repos/remote-repo.js';
+import { VirtualRepo } from '../repos/virtual-repo.js';
+import { isNarrowed } from '../security/permissions.js';
+import { listAll } from '../storage/listing.js';
 import { parsePropertiesParam } from './property-syntax.js';
 import { formatModule } from '../formats/index.js';
 import { leafMembers } from '../formats/package-routing.js';
@@ -14,6 +17,9 @@ import type { SecurityApi } from './security-api.js';
 import type { SystemApi } from './system-api.js';
 import type { ReplicationApi } from './replication-api.js';
 import { PromotionApi } from './promotion-api.js';
+import { SearchApi } from './search-api.js';
+import { SessionApi } from './session-api.js';
+import { allow, pageLimit } from './api-params.js';
 import type { DiskGuard } from '../storage/disk-guard.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -21,6 +27,8 @@ const iso = (ms: number | null | undefined) => (ms === null || ms === undefined 
 /** Shelf's REST API under /api/, shaped like Artifactory's where the two overlap. */
 export class RestApi {
   private readonly promotion: PromotionApi;
+  private readonly search: SearchApi;
+  private readonly session: SessionApi;
 
   constructor(
     private readonly repos: RepositoryRegistry,
@@ -32,10 +40,13 @@ export class RestApi {
     private readonly replication: ReplicationApi,
   ) {
     this.promotion = new PromotionApi(repos, access);
+    this.search = new SearchApi(repos, index, access);
+    this.session = new SessionApi(access);
   }
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     const [area, ...rest] = segments;
+    if (area === 'session' && rest.length === 0) return this.session.handle(ctx);
     if (area === 'security') return this.security.handle(ctx, rest);
     if (area === 'system') return this.system.handle(ctx, rest);
     if (area === 'import' && rest.length === 0) return this.system.handleImport(ctx);
@@ -44,29 +55,53 @@ export class RestApi {
     if (area === 'export' && rest.length === 1 && rest[0] === 'paths') return this.replication.paths(ctx);
     if (area === 'replication') return this.replication.handle(ctx, rest);
     if (area === 'copy' || area === 'move' || area === 'promote') return this.promotion.handle(ctx, area, rest);
-    if (area === 'repositories' && rest.length === 0) return this.listRepositories(ctx);
+    if (area === 'repositories' && rest.length <= 1) return this.repositories(ctx, rest[0]);
     if (area === 'storage' && rest.length === 1 && rest[0] === 'summary') return this.storageSummary(ctx);
     if (area === 'storage' && rest.length > 0) return this.storage(ctx, rest);
-    if (area === 'search' && rest.length === 1 && rest[0] === 'checksum') return this.checksumSearch(ctx);
+    if (area === 'search' && rest.length === 1) return this.search.handle(ctx, rest[0]!);
     throw notFound(`API endpoint /api/${segments.join('/')}`);
   }
 
-  /** The repositories the caller may read something in. */
-  private async listRepositories(ctx: RequestContext): Promise<void> {
+  /**
+   * The repositories the caller may read something in, with what each holds, its cache hit ratio and, for a
+   * remote one, its upstream's state; `/api/repositories/<key>` adds, for administrators, its configuration.
+   */
+  private async repositories(ctx: RequestContext, key: string | undefined): Promise<void> {
     allow(ctx, ['GET', 'HEAD']);
     const mayRead = await this.access.readFilter(ctx);
-    const readable = this.repos.all().filter((repo) => mayRead(repo));
-    sendJson(
-      ctx,
-      200,
-      readable.map((repo) => ({
-        key: repo.key,
-        type: repo.type.toUpperCase(),
-        packageType: repo.format,
-        description: repo.config.description ?? '',
-        url: `${ctx.baseUrl}/${repo.key}/`,
-      })),
-    );
+    const usage = new Map((await this.index.repositoryUsage()).map((u) => [u.repo, u]));
+    if (key === undefined) {
+      const described = [];
+      for (const repo of this.repos.all().filter((r) => mayRead(r))) described.push(await this.describe(ctx, repo, usage));
+      return sendJson(ctx, 200, described);
+    }
+    const repo = this.repos.get(key);
+    if (!repo || !mayRead(repo)) throw notFound(`repository ${key}`);
+    const principal = await this.access.principal(ctx);
+    const administrator = principal.admin && !isNarrowed(principal);
+    sendJson(ctx, 200, { ...(await this.describe(ctx, repo, usage)), ...(administrator && { configuration: withoutSecrets(repo.config) }) });
+  }
+
+  private async describe(ctx: RequestContext, repo: Repository, usage: Map<string, RepositoryUsage>) {
+    const { files = 0, bytes = 0, cacheHits = 0, cacheMisses = 0 } = usage.get(repo.key) ?? {};
+    return {
+      key: repo.key,
+      type: repo.type.toUpperCase(),
+      packageType: repo.format,
+      description: repo.config.description ?? '',
+      url: `${ctx.baseUrl}/${repo.key}/`,
+      ...(repo instanceof VirtualRepo
+        ? { members: repo.members.map((m) => m.key), ...(repo.config.defaultDeployRepo && { defaultDeployRepo: repo.config.defaultDeployRepo }) }
+        : { filesCount: files, usedSpace: bytes }),
+      ...(repo instanceof RemoteRepo && {
+        cacheHitRatio: cacheHits + cacheMisses === 0 ? null : cacheHits / (cacheHits + cacheMisses),
+        upstream: await repo.upstreamStatus().then(({ assumedOfflineUntil, blockedUntil, ...status }) => ({
+          ...status,
+          ...(assumedOfflineUntil !== undefined && { assumedOfflineUntil: iso(assumedOfflineUntil) }),
+          ...(blockedUntil !== undefined && { blockedUntil: iso(blockedUntil) }),
+        })),
+      }),
+    };
   }
 
   /** Artifactory's storage summary: per repository its files, bytes, quota and cache hit ratio (administrators). */
@@ -162,66 +197,90 @@ export class RestApi {
     };
   }
 
-  /** A folder's children; a folder with nothing the caller may read below it does not exist for them. */
+  /**
+   * A folder's children, a page at a time (`?limit=`, `?from=` the `next` of the previous page), from every
+   * repository a virtual one covers. A folder with nothing the caller may read below it does not exist for them.
+   */
   private async folderInfo(ctx: RequestContext, repo: Repository, segments: string[]): Promise<void> {
     const path = segments.length === 0 ? '' : joinPlainSegments(segments);
     const prefix = path === '' ? '' : `${path}/`;
-    const mayRead = await this.access.readFilter(ctx);
-    const { subjectOf } = formatModule(repo.format);
-    const children = await this.children(repo, prefix, (file) => mayRead(repo, subjectOf(file)));
-    if (children.length === 0 && path !== '') throw notFound(`${repo.key}/${path}/`);
+    const from = ctx.url.searchParams.get('from') ?? undefined;
+    const limit = pageLimit(ctx.url.searchParams);
+    const visible = await this.visibility(ctx, repo);
+    const pages = [];
+    for (const { key } of leafMembers(repo)) pages.push(await visibleChildren(this.index, key, prefix, limit, from, visible));
+    const { children, next } = mergePages(pages, limit);
+    if (children.length === 0 && path !== '' && from === undefined) throw notFound(`${repo.key}/${path}/`);
     sendJson(ctx, 200, {
       repo: repo.key,
       path: `/${path}`,
-      children,
+      children: children.map((c) => ({
+        uri: `/${c.name}`,
+        folder: c.folder,
+        ...(c.size !== undefined && { size: c.size }),
+        ...(c.modifiedAt !== undefined && { lastModified: iso(c.modifiedAt) }),
+      })),
+      ...(next !== undefined && { next }),
       uri: `${ctx.baseUrl}/api/storage/${repo.key}/${path}`,
     });
   }
 
-  /**
-   * Immediate children (files and folders) below `prefix`, from every repository a virtual one covers: the
-   * files `visible` accepts, and the folders holding at least one such file.
-   */
-  private async children(repo: Repository, prefix: string, visible: (path: string) => boolean): Promise<{ uri: string; folder: boolean }[]> {
-    const seen = new Map<string, boolean>();
-    for (const { key } of leafMembers(repo)) {
-      for (const record of await this.index.listArtifacts(key, { prefix })) {
-        if (!visible(record.path)) continue;
-        const rest = record.path.slice(prefix.length);
-        const slash = rest.indexOf('/');
-        const name = slash === -1 ? rest : rest.slice(0, slash);
-        if (!seen.has(name)) seen.set(name, slash !== -1);
-      }
-    }
-    return [...seen].map(([name, folder]) => ({ uri: `/${name}`, folder }));
-  }
-
-  private async checksumSearch(ctx: RequestContext): Promise<void> {
-    allow(ctx, ['GET', 'HEAD']);
-    const query = checksumQuery(ctx.url.searchParams);
+  /** Which paths of `repo` the caller may read; undefined when all of them (a listing then checks nothing). */
+  private async visibility(ctx: RequestContext, repo: Repository): Promise<((path: string) => boolean) | undefined> {
+    if (await this.access.readsEverything(ctx, repo)) return undefined;
     const mayRead = await this.access.readFilter(ctx);
-    const readable = (await this.index.findByChecksum(query)).filter((record) => {
-      const repo = this.repos.get(record.repo);
-      return repo !== undefined && mayRead(repo, formatModule(repo.format).subjectOf(record.path));
-    });
-    sendJson(ctx, 200, {
-      results: readable.map((r) => ({ repo: r.repo, path: `/${r.path}`, uri: `${ctx.baseUrl}/api/storage/${r.repo}/${r.path}` })),
-    });
+    const { subjectOf } = formatModule(repo.format);
+    return (path) => mayRead(repo, subjectOf(path));
   }
 }
 
-function allow(ctx: RequestContext, methods: string[]): void {
-  if (!methods.includes(ctx.method)) throw methodNotAllowed(ctx.method, methods);
-}
-
-function checksumQuery(params: URLSearchParams): ChecksumQuery {
-  for (const alg of ['sha256', 'sha1', 'md5'] as const) {
-    const value = params.get(alg)?.toLowerCase();
-    if (value === undefined) continue;
-    if (!isHexDigest(alg, value)) throw badRequest(`${alg} is not a ${alg} hex digest`);
-    return { [alg]: value } as ChecksumQuery;
+/**
+ * Up to `limit` children of one repository's folder that hold something `visible` accepts. For a caller who
+ * may read only part of the repository, a folder's files are walked until one readable is found.
+ */
+async function visibleChildren(
+  index: MetadataIndex,
+  repo: string,
+  prefix: string,
+  limit: number,
+  from: string | undefined,
+  visible: ((path: string) => boolean) | undefined,
+): Promise<{ children: FolderChild[]; more: boolean }> {
+  const children: FolderChild[] = [];
+  let cursor = from;
+  for (;;) {
+    const wanted = limit - children.length;
+    const page = await index.listChildren(repo, prefix, wanted, cursor);
+    for (const child of page) {
+      if (!visible || (await holdsVisible(index, repo, `${prefix}${child.name}`, child.folder, visible))) children.push(child);
+    }
+    const more = page.length === wanted;
+    if (!more || children.length >= limit) return { children, more };
+    cursor = page.at(-1)!.next;
   }
-  throw badRequest('give one of sha256=, sha1= or md5=');
 }
 
+async function holdsVisible(index: MetadataIndex, repo: string, path: string, folder: boolean, visible: (path: string) => boolean): Promise<boolean> {
+  if (!folder) return visible(path);
+  for await (const record of listAll(index, repo, `${path}/`)) if (visible(record.path)) return true;
+  return false;
+}
 
+/** The first `limit` children of several members' pages, each name once (the first member's), in key order. */
+function mergePages(pages: { children: FolderChild[]; more: boolean }[], limit: number): { children: FolderChild[]; next?: string } {
+  const byName = new Map<string, FolderChild>();
+  for (const page of pages) for (const child of page.children) if (!byName.has(child.name)) byName.set(child.name, child);
+  const sorted = [...byName.values()].sort((a, b) => (a.next < b.next ? -1 : a.next > b.next ? 1 : 0));
+  const children = sorted.slice(0, limit);
+  const more = sorted.length > limit || pages.some((p) => p.more);
+  return { children, ...(more && children.length > 0 && { next: children.at(-1)!.next }) };
+}
+
+/** A repository's configuration as administrators see it: credentials written into it are not shown. */
+function withoutSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSecrets);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, /password|token|secret/i.test(k) && typeof v === 'string' ? '(hidden)' : withoutSecrets(v)]),
+  );
+}

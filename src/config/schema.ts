@@ -306,6 +306,8 @@ export const configSchema = z.strictObject({
       signingKeyFile: z.string().min(1).optional(),
       /** Lifetime of the Docker token service's bearer tokens. */
       dockerTokenTtlSeconds: z.number().int().positive().default(300),
+      /** How long a web UI sign-in lasts; signing out ends it sooner. */
+      sessionTtlSeconds: z.number().int().positive().default(12 * 3600),
       /** Failed logins counted per user name and per client address; beyond the limit, logins wait for the window. */
       loginThrottle: z
         .strictObject({

@@ -20,6 +20,29 @@ import {
 } from './repository.js';
 
 
+export interface UpstreamStatus {
+  url: string;
+  state: 'online' | 'assumed-offline' | 'rate-limited' | 'offline' | 'not-configured';
+  /** Epoch ms; with the failure that made Shelf assume so. */
+  assumedOfflineUntil?: number;
+  reason?: string;
+  rateLimit?: number;
+  rateLimitRemaining?: number;
+  blockedUntil?: number;
+}
+
+/** A URL as it may be shown: without credentials written into it. */
+function withoutUserInfo(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return url; // still naming an unset variable
+  }
+}
+
 /** How often a worker re-reads the shared upstream state. */
 const OUTAGE_READ_INTERVAL_MS = 1000;
 /** How often a fetch checks whether anyone still waits for it. */
@@ -67,6 +90,29 @@ export class RemoteRepo implements Repository {
     }
     const { outage } = this.knownOutage;
     return outage && outage.until > now ? outage : undefined;
+  }
+
+  /** The upstream as an operator sees it: reachable or why not, and its rate-limit budget as this process last heard it. */
+  async upstreamStatus(): Promise<UpstreamStatus> {
+    const outage = await this.outage();
+    const budget = this.upstream.budget.snapshot();
+    const state = this.config.unsetVariables
+      ? 'not-configured'
+      : this.config.offline
+        ? 'offline'
+        : outage
+          ? 'assumed-offline'
+          : budget.blockedUntil !== undefined
+            ? 'rate-limited'
+            : 'online';
+    return {
+      url: withoutUserInfo(this.config.url),
+      state,
+      ...(outage && { assumedOfflineUntil: outage.until, reason: outage.reason }),
+      ...(budget.limit !== undefined && { rateLimit: budget.limit }),
+      ...(budget.remaining !== undefined && { rateLimitRemaining: budget.remaining }),
+      ...(budget.blockedUntil !== undefined && { blockedUntil: budget.blockedUntil }),
+    };
   }
 
   private async recordHealth(healthy: boolean, reason = 'failed'): Promise<void> {

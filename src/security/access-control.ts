@@ -12,6 +12,7 @@ import type { AuditLog } from './audit-log.js';
 import { parseAuthorization, type Credentials, type Identity } from './identity.js';
 import { looksLikeJwt, type JwtClaims, type JwtSigner } from './jwt.js';
 import type { Actor } from './administration.js';
+import { CSRF_HEADER, csrfHeaderOf, sessionSecretOf, type UiSessions } from './ui-sessions.js';
 import { ANONYMOUS, credentialOf, isNarrowed, PermissionSet, type Action, type Principal, type RepoRef, type ScopeGrant } from './permissions.js';
 
 /** What Shelf's token service signs into a registry token besides the standard claims (see formats/docker/token-service.ts). */
@@ -37,6 +38,9 @@ export const unauthorized = (message: string, challenge = BASIC_CHALLENGE) =>
 
 const INVALID_CREDENTIALS = 'invalid credentials';
 
+/** Methods that change nothing, which a browser may send with its session cookie alone. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
  * Who is calling and what they may do: authenticates a request's credentials once (cached, throttled after
  * failed attempts), and answers every permission question through one PermissionSet, made from the config's
@@ -57,6 +61,7 @@ export class AccessControl {
     readonly identity: Identity,
     readonly tokens: JwtSigner,
     readonly audit: AuditLog,
+    readonly sessions: UiSessions,
     /** An edge node: nobody changes content through the protocols or the API (only imports and replication do). */
     private readonly readOnly = false,
   ) {}
@@ -162,7 +167,7 @@ export class AccessControl {
 
   private async authenticate(ctx: RequestContext): Promise<Principal> {
     const header = ctx.req.headers.authorization;
-    if (!header) return ANONYMOUS;
+    if (!header) return this.sessionPrincipal(ctx);
     const credentials = parseAuthorization(header);
     if (!credentials) throw unauthorized('unsupported Authorization scheme');
     if (credentials.kind === 'token' && looksLikeJwt(credentials.token)) return this.bearerTokenPrincipal(credentials.token);
@@ -196,6 +201,21 @@ export class AccessControl {
       this.checking.set(key, check);
     }
     return check;
+  }
+
+  /**
+   * A browser's web UI sign-in, when it sends no Authorization header (one that does is judged by that alone).
+   * A session that ended counts as anonymous: the page then offers to sign in. A request that changes
+   * something must carry the session's CSRF token, which a page on another site cannot know.
+   */
+  private async sessionPrincipal(ctx: RequestContext): Promise<Principal> {
+    const secret = sessionSecretOf(ctx.req);
+    const principal = secret === undefined ? undefined : await this.sessions.principal(secret);
+    if (!principal) return ANONYMOUS;
+    if (!SAFE_METHODS.has(ctx.method) && !this.sessions.csrfMatches(secret!, csrfHeaderOf(ctx.req))) {
+      throw new ShelfError('CSRF_TOKEN', 403, `a signed-in browser's change needs the ${CSRF_HEADER} header that GET /api/session gives`);
+    }
+    return principal;
   }
 
   /** A token from Shelf's token service: its user as they are now, narrowed to the grants it carries. */

@@ -61,6 +61,8 @@ export interface Principal {
   registryToken?: { id: string; catalog: boolean; catalogScope?: ScopeGrant[] };
   /** When the credential stops being valid (a token's expiry), so a cache never outlives it. */
   expiresAt?: number;
+  /** The credential is a web UI sign-in (its session cookie). */
+  session?: true;
 }
 
 export const ANONYMOUS: Principal = { username: null, admin: false, groups: [] };
@@ -73,6 +75,7 @@ export function credentialOf(principal: Principal): string | undefined {
   if (principal.registryToken) {
     return `registry-token:${principal.registryToken.id}${principal.tokenId ? ` (for token:${principal.tokenId})` : ''}`;
   }
+  if (principal.session) return 'session';
   return principal.tokenId && `token:${principal.tokenId}`;
 }
 

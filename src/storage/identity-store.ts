@@ -42,6 +42,13 @@ export interface GroupRecord {
   members: string[];
 }
 
+export interface SessionRecord {
+  hash: string;
+  username: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 /** Where users and tokens are kept: beside the metadata index, in the same database. */
 export interface IdentityStore {
   getUser(name: string): Promise<UserRecord | undefined>;
@@ -54,6 +61,11 @@ export interface IdentityStore {
   /** False when there is no such token or it is already revoked. */
   revokeToken(id: string, at: number): Promise<boolean>;
   listTokens(username?: string): Promise<TokenRecord[]>;
+  /** A web UI sign-in, by the hash of its cookie; expired ones are removed here too. */
+  putSession(session: SessionRecord): Promise<void>;
+  /** The user of a session that has not expired at `at`. */
+  findSession(hash: string, at: number): Promise<string | undefined>;
+  deleteSession(hash: string): Promise<void>;
   /** Removes the user, their tokens and group memberships; false when there was no such user. */
   deleteUser(name: string): Promise<boolean>;
   /** Creates or replaces the group and its member list. */

@@ -60,10 +60,29 @@ export interface ListOptions {
   prefix?: string;
   /** Only paths containing this text. */
   contains?: string;
+  /** Only paths matching this glob (`*`, `?`, `[…]`), compared in lower case. */
+  glob?: string;
   /** Paths sorting after this one (pagination). */
   after?: string;
   limit?: number;
 }
+
+/** One entry of a folder: a file, or a folder holding at least one file. */
+export interface FolderChild {
+  name: string;
+  folder: boolean;
+  /**
+   * Where the next page starts, for a listing that ends here: past this file, or past everything in this
+   * folder. Children come in the order of these keys.
+   */
+  next: string;
+  /** For a file: its size and last change. */
+  size?: number;
+  modifiedAt?: number;
+}
+
+/** What a property search asks for: every pair must be set on the file (a value of '' matches any value). */
+export type PropertyQuery = [key: string, value: string][];
 
 /** A bundle as it is applied: what it is, who signed it, where it came from. */
 export interface BundleApplied {
@@ -150,6 +169,13 @@ export interface MetadataIndex {
   setProperties(repo: string, path: string, properties: Properties): Promise<void>;
   deleteProperties(repo: string, path: string, keys: string[]): Promise<void>;
   findByChecksum(query: ChecksumQuery): Promise<ArtifactRecord[]>;
+  /**
+   * The immediate children of the folder `prefix` (empty, or ending in '/'), at most `limit`, starting at
+   * `from` (a child's `next`); one index seek per child, however many files lie below them.
+   */
+  listChildren(repo: string, prefix: string, limit: number, from?: string): Promise<FolderChild[]>;
+  /** The files of `repo` that carry every property of `query`, in path order after `after`. */
+  findByProperties(repo: string, query: PropertyQuery, limit: number, after?: string): Promise<ArtifactRecord[]>;
   /** Remembers that the upstream has no such path, until `expiresAt`. */
   putNegative(repo: string, path: string, expiresAt: number): Promise<void>;
   /** A remote repository's upstream as every worker sees it: assumed offline until when, and why (undefined: online). */

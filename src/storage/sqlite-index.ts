@@ -15,8 +15,10 @@ import type {
   CacheTally,
   ChecksumQuery,
   DownloadTally,
+  FolderChild,
   ListOptions,
   MetadataIndex,
+  PropertyQuery,
   NewArtifact,
   OverwritePolicy,
   Properties,
@@ -24,7 +26,7 @@ import type {
   RepositoryUsage,
   UpstreamOutage,
 } from './metadata-index.js';
-import type { GroupRecord, IdentityStore, LoginThrottleKey, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
+import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
 import type { PermissionTarget } from '../security/permissions.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
@@ -114,6 +116,11 @@ export const MIGRATIONS: string[] = [
    CREATE TABLE replication_state (name TEXT PRIMARY KEY, last_bundle TEXT, last_bundle_created_at INTEGER,
      last_run_at INTEGER, last_success_at INTEGER, last_error TEXT,
      runs INTEGER NOT NULL DEFAULT 0, records INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;`,
+  // The web UI: property search, and sign-in sessions (kept apart from API tokens, which users manage).
+  `CREATE INDEX properties_key_value ON properties (key, value, repo, path);
+   CREATE TABLE ui_sessions (hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);`,
 ];
 
 interface UserRow {
@@ -370,9 +377,60 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   async listArtifacts(repo: string, options: ListOptions = {}): Promise<ArtifactRecord[]> {
     const rows = this.sql(
         `${SELECT_ARTIFACT} WHERE repo = ? AND path LIKE ? ESCAPE '\\' AND instr(path, ?) > 0 AND path > ?
-         ORDER BY path LIMIT ?`,
+         AND (? IS NULL OR lower(path) GLOB ?) ORDER BY path LIMIT ?`,
       )
-      .all(repo, likePrefix(options.prefix ?? ''), options.contains ?? '', options.after ?? '', options.limit ?? -1) as ArtifactRow[];
+      .all(
+        repo,
+        likePrefix(options.prefix ?? ''),
+        options.contains ?? '',
+        options.after ?? '',
+        options.glob ?? null,
+        options.glob?.toLowerCase() ?? null,
+        options.limit ?? -1,
+      ) as ArtifactRow[];
+    return rows.map(toRecord);
+  }
+
+  /**
+   * A skip scan: the first path at or past the cursor names the next child; the cursor then jumps past that
+   * file, or past its whole folder ('0' is the character after '/'; '\0', which no path holds, is the least
+   * string after one).
+   */
+  async listChildren(repo: string, prefix: string, limit: number, from = prefix): Promise<FolderChild[]> {
+    const first = this.sql(
+      `SELECT a.path, a.modified_at, b.size FROM artifacts a JOIN blobs b USING (sha256)
+       WHERE a.repo = ? AND a.path >= ? ORDER BY a.path LIMIT 1`,
+    );
+    const children: FolderChild[] = [];
+    let cursor = from < prefix ? prefix : from;
+    while (children.length < limit) {
+      const row = first.get(repo, cursor) as { path: string; modified_at: number; size: number } | undefined;
+      if (!row || !row.path.startsWith(prefix)) break;
+      const rest = row.path.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      if (slash === -1) {
+        cursor = `${row.path}\0`;
+        children.push({ name: rest, folder: false, next: cursor, size: row.size, modifiedAt: row.modified_at });
+      } else {
+        const name = rest.slice(0, slash);
+        cursor = `${prefix}${name}0`;
+        children.push({ name, folder: true, next: cursor });
+      }
+    }
+    return children;
+  }
+
+  async findByProperties(repo: string, query: PropertyQuery, limit: number, after = ''): Promise<ArtifactRecord[]> {
+    if (query.length === 0) return [];
+    // The files carrying the first pair come from the property index; the other pairs are checked on each.
+    const carrying = `SELECT path FROM properties WHERE key = ? AND (? = '' OR value = ?) AND repo = ?`;
+    const each = `EXISTS (SELECT 1 FROM properties p WHERE p.repo = a.repo AND p.path = a.path AND p.key = ? AND (? = '' OR p.value = ?))`;
+    const [[key, value], ...others] = query as [PropertyQuery[number], ...PropertyQuery];
+    const rows = this.sql(
+        `${SELECT_ARTIFACT} WHERE a.repo = ? AND a.path > ? AND a.path IN (${carrying})
+         ${others.map(() => `AND ${each}`).join(' ')} ORDER BY a.path LIMIT ?`,
+      )
+      .all(repo, after, key, value, value, repo, ...others.flatMap(([k, v]) => [k, v, v]), limit) as ArtifactRow[];
     return rows.map(toRecord);
   }
 
@@ -679,6 +737,23 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
 
   async touchToken(id: string, at: number): Promise<void> {
     this.sql('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
+  }
+
+  async putSession(session: SessionRecord): Promise<void> {
+    this.db.transaction(() => {
+      this.sql('DELETE FROM ui_sessions WHERE expires_at <= ?').run(session.createdAt);
+      this.sql('INSERT INTO ui_sessions (hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)')
+        .run(session.hash, session.username, session.createdAt, session.expiresAt);
+    })();
+  }
+
+  async findSession(hash: string, at: number): Promise<string | undefined> {
+    const row = this.sql('SELECT username FROM ui_sessions WHERE hash = ? AND expires_at > ?').get(hash, at) as { username: string } | undefined;
+    return row?.username;
+  }
+
+  async deleteSession(hash: string): Promise<void> {
+    this.sql('DELETE FROM ui_sessions WHERE hash = ?').run(hash);
   }
 
   async revokeToken(id: string, at: number): Promise<boolean> {
