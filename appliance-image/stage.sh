@@ -19,6 +19,7 @@ fi
 mkdir "$dir"
 # Compiled into the stage, not ./dist: tests running beside this build read ./dist.
 npx tsc -p tsconfig.json --outDir "$dir/dist"
+node ui/build.mjs "$dir/dist/ui"
 cp -r package.json package-lock.json README.md docs systemd "$dir/"
 set_version
 mkdir -p "$dir/config" "$dir/bin"

@@ -24,6 +24,7 @@ import { createRequestContext, type RequestContext } from './http/request-contex
 import { dropUnreadBody, sendError, sendJson, sendText } from './http/respond.js';
 import { ShelfMetrics } from './observability/metrics.js';
 import { DownloadStats } from './repos/download-stats.js';
+import { TrafficHistory } from './observability/traffic-history.js';
 import type { FlightCoordinator } from './repos/flights.js';
 import { decodeSegments } from './repos/repo-path.js';
 import { RemoteRepo } from './repos/remote-repo.js';
@@ -103,6 +104,7 @@ export class ShelfApp {
   readonly metrics: ShelfMetrics;
   readonly repos: RepositoryRegistry;
   private readonly downloads: DownloadStats;
+  private readonly traffic: TrafficHistory;
   private readonly api: RestApi;
   private readonly services: FormatServices;
   private readonly workers = new WorkerPool();
@@ -156,6 +158,7 @@ export class ShelfApp {
       deferredDigests: this.deferredDigests,
     });
     this.downloads = new DownloadStats(index);
+    this.traffic = new TrafficHistory(index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers, {
       expirySeconds: config.storage.uploadExpirySeconds,
       maxPerUser: config.storage.maxUploadSessionsPerUser,
@@ -182,7 +185,7 @@ export class ShelfApp {
       (name) => runInJobThread<ReplicationOutcome>(config, { kind: 'replicate', name }),
       (job) => runInJobThread<{ id: string } | undefined>(config, { kind: 'export', ...job }),
     );
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs, config.server.maxUploadBytes), disk, replication);
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs, config.server.maxUploadBytes, this.traffic), disk, replication);
     this.services = {
       config,
       downloads: this.downloads,
@@ -360,6 +363,7 @@ export class ShelfApp {
       });
     }
     this.metrics.requests.inc({ repo: repo ?? '', format: format ?? '', method: ctx.method, status });
+    this.traffic.record(status, cache);
     this.metrics.requestDuration.observe({ format: format ?? '' }, seconds);
     if (repo) this.metrics.bytesServed.inc({ repo }, bytes);
     if (repo && cache) this.metrics.cacheResults.inc({ repo, result: cache });
@@ -391,6 +395,7 @@ export class ShelfApp {
     await this.digestThreads.close();
     await this.passwordChecks.close();
     await this.downloads.close();
+    await this.traffic.close();
     await this.services.access.audit.close();
     await this.repos.close();
     await this.index.close();

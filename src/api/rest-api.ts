@@ -154,7 +154,7 @@ export class RestApi {
     switch (ctx.method) {
       case 'GET':
       case 'HEAD':
-        return sendJson(ctx, 200, await this.fileInfo(ctx, record));
+        return sendJson(ctx, 200, await this.fileInfo(ctx, repo, record));
       case 'PUT':
         if (properties === null) throw badRequest('PUT needs ?properties=key=value;key2=value2');
         await this.index.setProperties(record.repo, record.path, parsePropertiesParam(properties));
@@ -170,7 +170,7 @@ export class RestApi {
     }
   }
 
-  private async fileInfo(ctx: RequestContext, record: ArtifactRecord) {
+  private async fileInfo(ctx: RequestContext, repo: Repository, record: ArtifactRecord) {
     const { sha256, sha1, md5, size } = record.blob;
     return {
       repo: record.repo,
@@ -178,7 +178,7 @@ export class RestApi {
       created: iso(record.createdAt),
       lastModified: iso(record.modifiedAt),
       lastUpdated: iso(record.cache?.fetchedAt ?? record.modifiedAt),
-      downloadUri: `${ctx.baseUrl}/${record.repo}/${record.path}`,
+      ...downloadUri(ctx, repo, record),
       mimeType: record.contentType,
       size: String(size),
       checksums: { sha1, md5, sha256 },
@@ -204,7 +204,9 @@ export class RestApi {
   private async folderInfo(ctx: RequestContext, repo: Repository, segments: string[]): Promise<void> {
     const path = segments.length === 0 ? '' : joinPlainSegments(segments);
     const prefix = path === '' ? '' : `${path}/`;
-    const from = ctx.url.searchParams.get('from') ?? undefined;
+    const given = ctx.url.searchParams.get('from');
+    // The cursor is opaque to clients (it may hold characters a URL would rather not).
+    const from = given === null ? undefined : Buffer.from(given, 'base64url').toString('utf8');
     const limit = pageLimit(ctx.url.searchParams);
     const visible = await this.visibility(ctx, repo);
     const pages = [];
@@ -220,7 +222,7 @@ export class RestApi {
         ...(c.size !== undefined && { size: c.size }),
         ...(c.modifiedAt !== undefined && { lastModified: iso(c.modifiedAt) }),
       })),
-      ...(next !== undefined && { next }),
+      ...(next !== undefined && { next: Buffer.from(next).toString('base64url') }),
       uri: `${ctx.baseUrl}/api/storage/${repo.key}/${path}`,
     });
   }
@@ -249,14 +251,15 @@ async function visibleChildren(
   const children: FolderChild[] = [];
   let cursor = from;
   for (;;) {
+    // One more than wanted: whether a next page exists is known without asking for it.
     const wanted = limit - children.length;
-    const page = await index.listChildren(repo, prefix, wanted, cursor);
-    for (const child of page) {
+    const page = await index.listChildren(repo, prefix, wanted + 1, cursor);
+    const more = page.length > wanted;
+    for (const child of page.slice(0, wanted)) {
       if (!visible || (await holdsVisible(index, repo, `${prefix}${child.name}`, child.folder, visible))) children.push(child);
     }
-    const more = page.length === wanted;
     if (!more || children.length >= limit) return { children, more };
-    cursor = page.at(-1)!.next;
+    cursor = page[wanted - 1]!.next;
   }
 }
 
@@ -283,4 +286,11 @@ function withoutSecrets(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) => [k, /password|token|secret/i.test(k) && typeof v === 'string' ? '(hidden)' : withoutSecrets(v)]),
   );
+}
+
+/** Where a client fetches the file: at its repository path, unless its format serves it elsewhere (Docker's /v2/). */
+function downloadUri(ctx: RequestContext, repo: Repository, record: ArtifactRecord): { downloadUri?: string } {
+  const { downloadPath } = formatModule(repo.format);
+  const path = downloadPath ? downloadPath(record.repo, record.path) : `/${record.repo}/${record.path}`;
+  return path === undefined ? {} : { downloadUri: `${ctx.baseUrl}${path}` };
 }

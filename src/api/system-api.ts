@@ -8,6 +8,9 @@ import type { ImportedBundle } from '../storage/metadata-index.js';
 import { boundedRequestBody, readJsonBody } from '../http/request-body.js';
 import { badRequest } from '../errors.js';
 import type { AccessControl } from '../security/access-control.js';
+import type { TrafficHistory } from '../observability/traffic-history.js';
+import { SHELF_VERSION } from '../version.js';
+import { allow } from './api-params.js';
 
 /** The maintenance jobs an administrator may start by hand (they also run on their schedules). */
 export interface MaintenanceJobs {
@@ -20,16 +23,29 @@ export interface MaintenanceJobs {
   importedBundles(): Promise<ImportedBundle[]>;
 }
 
-/** `/api/system/gc` and `/api/system/retention` (`?dryRun=true`): administrators only, audited. */
+/**
+ * `/api/system/`: `gc` and `retention` (POST, `?dryRun=true`), audited; `info`, `traffic` (requests and
+ * cache results per minute, `?minutes=60`) and `audit` (the latest audit events, `?limit=100`). All for
+ * administrators only.
+ */
 export class SystemApi {
   constructor(
     private readonly access: AccessControl,
     private readonly jobs: MaintenanceJobs,
     /** An archive sent as the body is refused past this (server.maxUploadBytes). */
     private readonly maxUploadBytes: number,
+    private readonly traffic: TrafficHistory,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
+    const view = segments.length === 1 ? segments[0] : undefined;
+    if (view === 'info' || view === 'traffic' || view === 'audit') {
+      allow(ctx, ['GET', 'HEAD']);
+      await this.access.administrator(ctx);
+      const params = ctx.url.searchParams;
+      const body = view === 'info' ? this.info() : view === 'traffic' ? await this.trafficView(params) : await this.auditView(params);
+      return sendJson(ctx, 200, body, { 'cache-control': 'no-store' });
+    }
     const job = segments.length === 1 && (segments[0] === 'gc' || segments[0] === 'retention') ? segments[0] : undefined;
     if (!job) throw notFound(`API endpoint /api/system/${segments.join('/')}`);
     if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
@@ -38,6 +54,19 @@ export class SystemApi {
     const report = await this.jobs[job](dryRun);
     this.access.audit.record({ event: job, ...actor, dryRun, result: 'ok' });
     sendJson(ctx, 200, report);
+  }
+
+  private info() {
+    return { version: SHELF_VERSION, node: process.version, startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString() };
+  }
+
+  private async trafficView(params: URLSearchParams) {
+    const minutes = boundedNumber(params, 'minutes', 60, 24 * 60);
+    return (await this.traffic.recent(minutes)).map(({ minute, ...counts }) => ({ at: new Date(minute * 60_000).toISOString(), ...counts }));
+  }
+
+  private auditView(params: URLSearchParams) {
+    return this.access.audit.recent(boundedNumber(params, 'limit', 100, 1000));
   }
 
   /** `GET /api/bundles`: the bundles imported here, oldest first, with who signed them and where they came from (administrators). */
@@ -72,4 +101,13 @@ export class SystemApi {
       throw err;
     }
   }
+}
+
+/** A whole-number query parameter from 1 to `max`, `fallback` when absent. */
+function boundedNumber(params: URLSearchParams, name: string, fallback: number, max: number): number {
+  const given = params.get(name);
+  if (given === null) return fallback;
+  const value = Number(given);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw badRequest(`${name} is a whole number from 1 to ${max}`);
+  return value;
 }

@@ -87,6 +87,11 @@ export interface FormatModule {
    * the path itself for files): what listings filter by. Undefined for the repository's own documents.
    */
   subjectOf(path: string): string | undefined;
+  /**
+   * Where a client downloads the file stored at `path` (a path below Shelf's root), when not at
+   * `/<repoKey>/<path>`; undefined for what is kept but not served as it is stored.
+   */
+  downloadPath?(repoKey: string, path: string): string | undefined;
   /** Handles a request below `/<repoKey>/`; `segments` are the decoded path segments after the key. */
   handle(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void>;
   /** Answers an error in the protocol's own error body (what its client prints); Shelf's JSON errors when absent. */

@@ -1,5 +1,8 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+
+const TAIL_BYTES = 1024 * 1024;
 
 /** One line of the audit log: who did (or tried) what, where, from which address, and how it ended. */
 export interface AuditEvent {
@@ -32,6 +35,33 @@ export class AuditLog {
 
   record(event: AuditEvent): void {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+  }
+
+  /**
+   * The last `limit` events, newest first, from the file's last MiB (what the system page shows; the file
+   * itself, and what logrotate keeps, is the record).
+   */
+  async recent(limit: number): Promise<AuditEvent[]> {
+    const file = await open(this.file, 'r').catch(() => undefined);
+    if (!file) return [];
+    try {
+      const { size } = await file.stat();
+      const length = Math.min(size, TAIL_BYTES);
+      const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length);
+      const lines = buffer.toString('utf8').split('\n');
+      if (length < size) lines.shift(); // the first line is cut
+      const events: AuditEvent[] = [];
+      for (let i = lines.length - 1; i >= 0 && events.length < limit; i--) {
+        try {
+          if (lines[i]) events.push(JSON.parse(lines[i]!) as AuditEvent);
+        } catch {
+          // a line being written
+        }
+      }
+      return events;
+    } finally {
+      await file.close();
+    }
   }
 
   /** Lines already written go to the old file (now rotated); the next ones to a new file at the path. */

@@ -81,6 +81,17 @@ export interface FolderChild {
   modifiedAt?: number;
 }
 
+/** What Shelf answered in one minute (all processes together), for the system page's chart. */
+export interface TrafficMinute {
+  /** Minutes since the epoch. */
+  minute: number;
+  requests: number;
+  /** Answers with a 5xx status. */
+  errors: number;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
 /** What a property search asks for: every pair must be set on the file (a value of '' matches any value). */
 export type PropertyQuery = [key: string, value: string][];
 
@@ -176,6 +187,10 @@ export interface MetadataIndex {
   listChildren(repo: string, prefix: string, limit: number, from?: string): Promise<FolderChild[]>;
   /** The files of `repo` that carry every property of `query`, in path order after `after`. */
   findByProperties(repo: string, query: PropertyQuery, limit: number, after?: string): Promise<ArtifactRecord[]>;
+  /** Adds one process's counts to the minutes they fall in; minutes before `forgetBefore` are dropped. */
+  recordTraffic(minutes: TrafficMinute[], forgetBefore: number): Promise<void>;
+  /** The minutes from `since` on (minutes since the epoch); a minute without requests has no entry. */
+  traffic(since: number): Promise<TrafficMinute[]>;
   /** Remembers that the upstream has no such path, until `expiresAt`. */
   putNegative(repo: string, path: string, expiresAt: number): Promise<void>;
   /** A remote repository's upstream as every worker sees it: assumed offline until when, and why (undefined: online). */

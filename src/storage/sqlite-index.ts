@@ -16,6 +16,7 @@ import type {
   ChecksumQuery,
   DownloadTally,
   FolderChild,
+  TrafficMinute,
   ListOptions,
   MetadataIndex,
   PropertyQuery,
@@ -120,7 +121,9 @@ export const MIGRATIONS: string[] = [
   `CREATE INDEX properties_key_value ON properties (key, value, repo, path);
    CREATE TABLE ui_sessions (hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
      created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-   CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);`,
+   CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
+   CREATE TABLE traffic_minutes (minute INTEGER PRIMARY KEY, requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+     cache_hits INTEGER NOT NULL, cache_misses INTEGER NOT NULL);`,
 ];
 
 interface UserRow {
@@ -737,6 +740,24 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
 
   async touchToken(id: string, at: number): Promise<void> {
     this.sql('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
+  }
+
+  async recordTraffic(minutes: TrafficMinute[], forgetBefore: number): Promise<void> {
+    const add = this.sql(
+      `INSERT INTO traffic_minutes (minute, requests, errors, cache_hits, cache_misses) VALUES (@minute, @requests, @errors, @cacheHits, @cacheMisses)
+       ON CONFLICT (minute) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+         cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses`,
+    );
+    this.db.transaction(() => {
+      for (const minute of minutes) add.run(minute);
+      this.sql('DELETE FROM traffic_minutes WHERE minute < ?').run(forgetBefore);
+    })();
+  }
+
+  async traffic(since: number): Promise<TrafficMinute[]> {
+    return this.sql(
+      `SELECT minute, requests, errors, cache_hits AS cacheHits, cache_misses AS cacheMisses FROM traffic_minutes WHERE minute >= ? ORDER BY minute`,
+    ).all(since) as TrafficMinute[];
   }
 
   async putSession(session: SessionRecord): Promise<void> {

@@ -60,6 +60,12 @@ export const dockerFormat: FormatModule = {
   // Nothing is served here; the registry API at /v2/ checks each request once it knows the image.
   accessNeed: () => null,
   subjectOf: (path) => parseDockerPath(path)?.image,
+  downloadPath(repoKey, path) {
+    const parsed = parseDockerPath(path);
+    if (parsed?.kind === 'blob') return `/v2/${repoKey}/${parsed.image}/blobs/${parsed.reference}`;
+    if (parsed?.kind === 'manifest' || parsed?.kind === 'tag') return `/v2/${repoKey}/${parsed.image}/manifests/${parsed.reference}`;
+    return undefined;
+  },
   async handle(_ctx, repo) {
     throw notFound(`Docker repository ${repo.key} is served at /v2/${repo.key}/<image>, not at /${repo.key}/`);
   },

@@ -1,0 +1,110 @@
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { api } from './api.ts';
+import { onLinkClick } from './router.ts';
+
+/** A link inside the app. */
+export function Link(props: { href: string; children: ComponentChildren; class?: string; current?: boolean }) {
+  return (
+    <a href={props.href} onClick={onLinkClick} class={props.class} aria-current={props.current ? 'page' : undefined}>
+      {props.children}
+    </a>
+  );
+}
+
+/** What an API call answered, or why not; `reload` asks again. */
+export function useApi<T>(path: string | null): { data?: T; error?: Error; loading: boolean; reload: () => void } {
+  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: path !== null });
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    if (path === null) return;
+    let current = true;
+    setState((s) => ({ ...s, loading: true }));
+    api<T>(path).then(
+      (data) => current && setState({ data, loading: false }),
+      (error: Error) => current && setState({ error, loading: false }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [path, round]);
+  return { ...state, reload: useCallback(() => setRound((r) => r + 1), []) };
+}
+
+export function ErrorNote({ error }: { error: Error | undefined | null }) {
+  return error ? (
+    <p class="error" role="alert">
+      {error.message}
+    </p>
+  ) : null;
+}
+
+export function Loading({ when }: { when: boolean }) {
+  return when ? (
+    <p class="muted" aria-live="polite">
+      Loading…
+    </p>
+  ) : null;
+}
+
+/** Copies `text` to the clipboard and says so. */
+export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+  const [done, setDone] = useState<string>();
+  const copy = () =>
+    navigator.clipboard.writeText(text).then(
+      () => setDone('Copied'),
+      () => setDone('Copy failed: select the text instead'),
+    );
+  return (
+    <span class="copy">
+      <button type="button" onClick={copy}>
+        {label}
+      </button>
+      <span role="status" class="muted">
+        {done}
+      </span>
+    </span>
+  );
+}
+
+/** A block of configuration with its copy button. */
+export function Snippet({ title, file, text }: { title: string; file?: string; text: string }) {
+  return (
+    <section class="snippet" aria-label={title}>
+      <header>
+        <h3>
+          {title}
+          {file && <span class="muted"> — {file}</span>}
+        </h3>
+        <CopyButton text={text} label={`Copy ${file ?? title}`} />
+      </header>
+      <pre tabIndex={0}>
+        <code>{text}</code>
+      </pre>
+    </section>
+  );
+}
+
+/** A page heading that takes the focus when the page changes, for screen readers and keyboards. */
+export function PageTitle({ children }: { children: ComponentChildren }) {
+  const focus = useCallback((h: HTMLHeadingElement | null) => h?.focus({ preventScroll: true }), []);
+  return (
+    <h1 tabIndex={-1} ref={focus}>
+      {children}
+    </h1>
+  );
+}
+
+/** A list of definitions (label: value), the shape of every detail panel. */
+export function Details({ items }: { items: [string, ComponentChildren][] }) {
+  return (
+    <dl class="details">
+      {items.map(([label, value]) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
