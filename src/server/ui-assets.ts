@@ -40,7 +40,8 @@ export class UiAssets {
     private readonly page: Asset | undefined,
   ) {}
 
-  static async load(dir = fileURLToPath(new URL('../ui/', import.meta.url))): Promise<UiAssets> {
+  /** From the package's dist/ui, whether this module runs compiled (dist/server) or as source under test (src/server). */
+  static async load(dir = fileURLToPath(new URL('../../dist/ui/', import.meta.url))): Promise<UiAssets> {
     const assets = new Map<string, Asset>();
     const read = async (file: string): Promise<Asset> => {
       const body = await readFile(join(dir, file));
