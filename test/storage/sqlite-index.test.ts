@@ -224,3 +224,70 @@ t.test('the read memo: a change on this connection is seen at once, one from ano
   first!.blob.size = -1;
   t.equal((await index.getArtifact('r', 'f'))!.blob.size, blob(2).size, 'each caller gets its own record');
 });
+
+t.test("a folder's children by skip scan: each once, in key order, a page at a time", async (t) => {
+  const { index } = freshIndex();
+  const paths = ['a/x', 'a/y/z', 'a-b', 'a.txt', 'a0', 'b/deep/1', 'b/deep/2', 'c', 'ünïcode/f', 'other/a/x'];
+  for (const [i, path] of paths.entries()) await index.putArtifact({ repo: 'r', path, blob: blob(i + 1), contentType: 'x' }, 'always');
+  await index.putArtifact({ repo: 'q', path: 'zzz', blob: blob(1), contentType: 'x' }, 'always');
+  const names = (children: { name: string; folder: boolean }[]) => children.map((c) => `${c.name}${c.folder ? '/' : ''}`);
+  const all = await index.listChildren('r', '', 100);
+  t.same(names(all), ['a-b', 'a.txt', 'a/', 'a0', 'b/', 'c', 'other/', 'ünïcode/'], "path order: '-' and '.' sort before '/'");
+  t.same(all.find((c) => c.name === 'c'), { name: 'c', folder: false, next: 'c\u0000', size: 80, modifiedAt: all.find((c) => c.name === 'c')!.modifiedAt });
+  const pages: string[][] = [];
+  let from: string | undefined;
+  do {
+    const page = await index.listChildren('r', '', 3, from);
+    pages.push(names(page));
+    from = page.length === 3 ? page.at(-1)!.next : undefined;
+  } while (from);
+  t.same(pages, [['a-b', 'a.txt', 'a/'], ['a0', 'b/', 'c'], ['other/', 'ünïcode/']]);
+  t.same(names(await index.listChildren('r', 'a/', 100)), ['x', 'y/']);
+  t.same(names(await index.listChildren('r', 'b/deep/', 100)), ['1', '2']);
+  t.same(await index.listChildren('r', 'nothing/', 100), []);
+  t.same(names(await index.listChildren('r', 'a/', 100, 'zzz')), [], 'a cursor past the folder ends it');
+});
+
+t.test('property search: every pair must match, an empty value matches any', async (t) => {
+  const { index } = freshIndex();
+  for (const [i, path] of ['p1', 'p2', 'p3'].entries()) await index.putArtifact({ repo: 'r', path, blob: blob(i + 1), contentType: 'x' }, 'always');
+  await index.setProperties('r', 'p1', { build: ['1'], state: ['ok'] });
+  await index.setProperties('r', 'p2', { build: ['2'], state: ['ok', 'old'] });
+  await index.setProperties('r', 'p3', { build: ['3'] });
+  const find = async (query: [string, string][], limit = 10, after?: string) => (await index.findByProperties('r', query, limit, after)).map((r) => r.path);
+  t.same(await find([['state', 'ok']]), ['p1', 'p2']);
+  t.same(await find([['state', 'old']]), ['p2'], 'any of a key’s values');
+  t.same(await find([['build', '']]), ['p1', 'p2', 'p3']);
+  t.same(await find([['state', 'ok'], ['build', '2']]), ['p2']);
+  t.same(await find([['state', ''], ['build', '3']]), []);
+  t.same(await find([['build', '']], 1, 'p1'), ['p2']);
+  t.same(await index.findByProperties('other', [['build', '']], 10), [], 'one repository at a time');
+});
+
+t.test('web UI sessions: found until they expire, gone when deleted or with their user', async (t) => {
+  const { index } = freshIndex();
+  await index.putUser({ name: 'u', passwordHash: null, admin: false, disabled: false, createdAt: 0 });
+  const now = Date.now();
+  await index.putSession({ hash: 'h1', username: 'u', createdAt: now, expiresAt: now + 1000 });
+  t.equal(await index.findSession('h1', now), 'u');
+  t.equal(await index.findSession('h1', now + 1000), undefined, 'expired');
+  t.equal(await index.findSession('h2', now), undefined);
+  await index.putSession({ hash: 'h2', username: 'u', createdAt: now + 2000, expiresAt: now + 5000 });
+  t.equal(await index.findSession('h1', now), undefined, 'a new sign-in clears out the expired ones');
+  await index.deleteSession('h2');
+  t.equal(await index.findSession('h2', now + 2000), undefined);
+  await index.putSession({ hash: 'h3', username: 'u', createdAt: now, expiresAt: now + 5000 });
+  await index.deleteUser('u');
+  t.equal(await index.findSession('h3', now), undefined, 'deleted with the user');
+});
+
+t.test('traffic minutes add up across processes and are forgotten after a day', async (t) => {
+  const { index } = freshIndex();
+  const minute = (m: number, requests: number) => ({ minute: m, requests, errors: 1, cacheHits: 2, cacheMisses: 0 });
+  await index.recordTraffic([minute(100, 5), minute(101, 1)], 0);
+  await index.recordTraffic([minute(101, 2)], 0);
+  t.same(await index.traffic(100), [minute(100, 5), { minute: 101, requests: 3, errors: 2, cacheHits: 4, cacheMisses: 0 }]);
+  t.same((await index.traffic(101)).map((m) => m.minute), [101]);
+  await index.recordTraffic([minute(2000, 1)], 101);
+  t.same((await index.traffic(0)).map((m) => m.minute), [101, 2000]);
+});

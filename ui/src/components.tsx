@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api } from './api.ts';
-import { onLinkClick } from './router.ts';
+import { navigatedInPlace, onLinkClick } from './router.ts';
 
 /** A link inside the app. */
 export function Link(props: { href: string; children: ComponentChildren; class?: string; current?: boolean }) {
@@ -85,9 +85,14 @@ export function Snippet({ title, file, text }: { title: string; file?: string; t
   );
 }
 
-/** A page heading that takes the focus when the page changes, for screen readers and keyboards. */
+/**
+ * A page heading that takes the focus when the app changes page in place, so screen readers announce it and
+ * Tab continues from it; on a fresh load the browser's own order applies.
+ */
 export function PageTitle({ children }: { children: ComponentChildren }) {
-  const focus = useCallback((h: HTMLHeadingElement | null) => h?.focus({ preventScroll: true }), []);
+  const focus = useCallback((h: HTMLHeadingElement | null) => {
+    if (navigatedInPlace) h?.focus({ preventScroll: true });
+  }, []);
   return (
     <h1 tabIndex={-1} ref={focus}>
       {children}

@@ -3,7 +3,11 @@ import { useEffect, useState } from 'preact/hooks';
 /** The app's pages live below /ui/; links change the address without reloading. */
 export const BASE = '/ui';
 
+/** Whether the page changed in place since it loaded (a new page's heading then takes the focus). */
+export let navigatedInPlace = false;
+
 export function navigate(to: string): void {
+  navigatedInPlace = true;
   history.pushState(null, '', to);
   dispatchEvent(new PopStateEvent('popstate'));
 }
@@ -13,7 +17,10 @@ export function useLocation(): { path: string; query: URLSearchParams } {
   const read = () => ({ path: location.pathname.slice(BASE.length) || '/', query: new URLSearchParams(location.search) });
   const [current, setCurrent] = useState(read);
   useEffect(() => {
-    const update = () => setCurrent(read());
+    const update = () => {
+      navigatedInPlace = true;
+      setCurrent(read());
+    };
     addEventListener('popstate', update);
     return () => removeEventListener('popstate', update);
   }, []);

@@ -58,7 +58,7 @@ export function RepositoriesPage() {
                 <td>
                   <code>{repo.url}</code>
                 </td>
-                <td class="number">{repo.filesCount ?? (repo.members && `${repo.members.length} members`)}</td>
+                <td class="number">{repo.filesCount ?? (repo.members && `${repo.members.length} member${repo.members.length === 1 ? "" : "s"}`)}</td>
                 <td class="number">{bytes(repo.usedSpace)}</td>
                 <td class="number">{repo.type === 'REMOTE' ? percent(repo.cacheHitRatio) : ''}</td>
                 <td>{repo.upstream ? <UpstreamState upstream={repo.upstream} /> : repo.members?.join(', ')}</td>
