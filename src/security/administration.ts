@@ -104,6 +104,8 @@ export class SecurityAdministration {
         ...(changes.disabled !== undefined && { disabled: changes.disabled }),
         ...(changes.password !== undefined && { passwordHash: changes.password === null ? null : await hashPassword(changes.password) }),
       });
+      // A new password signs the user out of the web UI everywhere: whoever knew the old one may be signed in.
+      if (changes.password !== undefined) await this.store.deleteSessionsOf(name);
     }
     if (changes.groups) await this.setGroupsOf(name, changes.groups);
     this.audit.record({ event: existing ? 'user.update' : 'user.create', ...actor, target: name, fields: Object.keys(changes), result: 'ok' });

@@ -66,6 +66,7 @@ export interface IdentityStore {
   /** The user of a session that has not expired at `at`. */
   findSession(hash: string, at: number): Promise<string | undefined>;
   deleteSession(hash: string): Promise<void>;
+  deleteSessionsOf(username: string): Promise<void>;
   /** Removes the user, their tokens and group memberships; false when there was no such user. */
   deleteUser(name: string): Promise<boolean>;
   /** Creates or replaces the group and its member list. */

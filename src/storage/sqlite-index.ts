@@ -122,6 +122,7 @@ export const MIGRATIONS: string[] = [
    CREATE TABLE ui_sessions (hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
      created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
    CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
+   CREATE INDEX ui_sessions_username ON ui_sessions (username);
    CREATE TABLE traffic_minutes (minute INTEGER PRIMARY KEY, requests INTEGER NOT NULL, errors INTEGER NOT NULL,
      cache_hits INTEGER NOT NULL, cache_misses INTEGER NOT NULL);`,
 ];
@@ -775,6 +776,10 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
 
   async deleteSession(hash: string): Promise<void> {
     this.sql('DELETE FROM ui_sessions WHERE hash = ?').run(hash);
+  }
+
+  async deleteSessionsOf(username: string): Promise<void> {
+    this.sql('DELETE FROM ui_sessions WHERE username = ?').run(username);
   }
 
   async revokeToken(id: string, at: number): Promise<boolean> {

@@ -113,8 +113,11 @@ t.test('signing out ends the session everywhere; a disabled or deleted user has 
   t.same((await call('GET', '/api/session', { headers: { cookie: leaver.cookie } })).body, { user: null }, 'disabled at once');
   t.equal((await call('PUT', '/api/security/users/leaver', { body: { disabled: false }, headers: { authorization: ADMIN } })).status, 200);
   t.equal((await call('GET', '/api/session', { headers: { cookie: leaver.cookie } })).body.user.name, 'leaver', 'enabled again');
+  t.equal((await call('PUT', '/api/security/users/leaver', { body: { password: 'new-password' }, headers: { authorization: ADMIN } })).status, 200);
+  t.same((await call('GET', '/api/session', { headers: { cookie: leaver.cookie } })).body, { user: null }, 'a new password ends the old sessions');
+  const again = await signIn('leaver', 'new-password');
   t.equal((await call('DELETE', '/api/security/users/leaver', { headers: { authorization: ADMIN } })).status, 204);
-  t.same((await call('GET', '/api/session', { headers: { cookie: leaver.cookie } })).body, { user: null }, 'deleted with the user');
+  t.same((await call('GET', '/api/session', { headers: { cookie: again.cookie } })).body, { user: null }, 'deleted with the user');
 });
 
 t.test('sign-in is JSON only, throttled and audited like every login', async (t) => {
@@ -279,4 +282,21 @@ t.test('the UI is served at /ui/ with a strict content policy; browsers opening 
   t.equal((await call('GET', '/ui/assets/nothing.js')).status, 404);
   t.equal((await call('GET', '/ui')).status, 308);
   t.equal((await call('POST', '/ui/')).status, 405);
+});
+
+t.test('behind HTTPS the session cookie is Secure', async (t) => {
+  const secure = await startShelf({
+    server: { baseUrl: 'https://shelf.example' },
+    repositories: [{ key: 'files', format: 'generic', type: 'local' }],
+    security: { permissions: [] },
+  });
+  t.teardown(() => secure.stop());
+  await new Identity(secure.app.index).addUser({ name: 'root', password: 'root-password', admin: true });
+  const answer = await fetch(`${secure.url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'root', password: 'root-password' }),
+  });
+  t.equal(answer.status, 200);
+  t.match(answer.headers.get('set-cookie'), /; HttpOnly; SameSite=Strict; Secure$/);
 });
