@@ -227,7 +227,8 @@ t.test('REST: repositories, file info, properties, checksum search, download sta
   t.same(after.properties, { build: ['42'] });
 
   const folder = (await (await fetch(`${shelf.url}/api/storage/files/info/`)).json()) as Record<string, any>;
-  t.same(folder.children, [{ uri: '/pkg.bin', folder: false }]);
+  t.match(folder.children, [{ uri: '/pkg.bin', folder: false, size: Number }]);
+  t.equal(folder.children.length, 1);
 
   const found = (await (await fetch(`${shelf.url}/api/search/checksum?sha256=${sha256(body)}`)).json()) as {
     results: { repo: string; path: string }[];
