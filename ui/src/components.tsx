@@ -31,6 +31,32 @@ export function useApi<T>(path: string | null): { data?: T; error?: Error; loadi
   return { ...state, reload: useCallback(() => setRound((r) => r + 1), []) };
 }
 
+/**
+ * A list the API gives a page at a time: `load()` reads the first page (again), `load(next)` appends the
+ * page after the `next` the last one gave.
+ */
+export function usePages<T>(readPage: (next: string | undefined) => Promise<{ items: T[]; next?: string }>) {
+  const [items, setItems] = useState<T[]>();
+  const [next, setNext] = useState<string>();
+  const [error, setError] = useState<Error>();
+  const [loading, setLoading] = useState(false);
+  const load = async (after?: string) => {
+    setLoading(true);
+    if (after === undefined) setItems(undefined);
+    try {
+      const page = await readPage(after);
+      setItems((before) => (after === undefined ? page.items : [...(before ?? []), ...page.items]));
+      setNext(page.next);
+      setError(undefined);
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setLoading(false);
+    }
+  };
+  return { items, next, error, loading, load };
+}
+
 export function ErrorNote({ error }: { error: Error | undefined | null }) {
   return error ? (
     <p class="error" role="alert">
@@ -111,5 +137,29 @@ export function Details({ items }: { items: [string, ComponentChildren][] }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+/** A column heading: right-aligned for numbers; `hidden` is read to screen readers only (a column of buttons). */
+export type Column = string | { label: string; number?: boolean; hidden?: boolean };
+
+/** A table with its column headings; its rows are the children. */
+export function Table({ columns, label, children }: { columns: Column[]; label?: string; children: ComponentChildren }) {
+  return (
+    <table aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((column) => {
+            const { label: text, number, hidden } = typeof column === 'string' ? { label: column } : column;
+            return (
+              <th scope="col" key={text} class={number ? 'number' : undefined}>
+                {hidden ? <span class="sr-only">{text}</span> : text}
+              </th>
+            );
+          })}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
   );
 }

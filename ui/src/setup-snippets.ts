@@ -106,7 +106,8 @@ export function setupSnippets(repo: SetupRepository, ctx: SetupContext): Snippet
         },
         { title: 'Pull', text: `docker pull ${host}/${repo.key}/IMAGE:TAG\n` },
       ];
-      if (deploys(repo)) snippets.push({ title: 'Push', text: `docker tag IMAGE:TAG ${host}/${repo.key}/IMAGE:TAG\ndocker push ${host}/${repo.key}/IMAGE:TAG\n` });
+      if (deploys(repo))
+        snippets.push({ title: 'Push', text: `docker tag IMAGE:TAG ${host}/${repo.key}/IMAGE:TAG\ndocker push ${host}/${repo.key}/IMAGE:TAG\n` });
       if (repo.type !== 'LOCAL') {
         snippets.push({
           title: 'podman and skopeo: use this repository as a Docker Hub mirror',

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, type RepositorySummary } from '../api.ts';
-import { ErrorNote, Link, Loading, PageTitle, useApi } from '../components.tsx';
+import { ErrorNote, Link, Loading, PageTitle, useApi, Table } from '../components.tsx';
 
 interface UserInfo {
   name: string;
@@ -26,7 +26,11 @@ interface PermissionInfo {
   source: 'config' | 'api';
 }
 
-const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Runs a change and reports its error, or reloads the list. */
 function useChange(reload: () => void) {
@@ -75,55 +79,49 @@ export function UsersPage() {
       <ErrorNote error={error ?? change.error} />
       <Loading when={loading} />
       {data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Email</th>
-              <th scope="col">Groups</th>
-              <th scope="col">Administrator</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+        <Table columns={['User', 'Email', 'Groups', 'Administrator', 'State', { label: 'Actions', hidden: true }]}>
+          {data.map((u) => (
+            <tr key={u.name}>
+              <th scope="row">{u.name}</th>
+              <td>{u.email ?? ''}</td>
+              <td>{u.groups.join(', ')}</td>
+              <td>{u.admin ? 'yes' : 'no'}</td>
+              <td>{u.disabled ? 'disabled' : u.passwordLogin ? 'active' : 'active (tokens only)'}</td>
+              <td class="actions">
+                <button type="button" onClick={() => setEditing(editing === u.name ? undefined : u.name)} aria-expanded={editing === u.name}>
+                  Edit {u.name}
+                </button>
+                <button
+                  type="button"
+                  onClick={() =>
+                    void change.run(() => api(`/api/security/users/${encodeURIComponent(u.name)}`, { method: 'PUT', body: { disabled: !u.disabled } }))
+                  }
+                >
+                  {u.disabled ? 'Enable' : 'Disable'} {u.name}
+                </button>
+                <button
+                  type="button"
+                  onClick={() =>
+                    confirm(`Delete ${u.name} and their tokens?`) &&
+                    void change.run(() => api(`/api/security/users/${encodeURIComponent(u.name)}`, { method: 'DELETE' }))
+                  }
+                >
+                  Delete {u.name}
+                </button>
+                {editing === u.name && (
+                  <UserForm
+                    existing={u}
+                    onSave={async (name, body) => {
+                      const saved = await change.run(() => api(`/api/security/users/${encodeURIComponent(name)}`, { method: 'PUT', body }));
+                      if (saved) setEditing(undefined);
+                      return saved;
+                    }}
+                  />
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.map((u) => (
-              <tr key={u.name}>
-                <th scope="row">{u.name}</th>
-                <td>{u.email ?? ''}</td>
-                <td>{u.groups.join(', ')}</td>
-                <td>{u.admin ? 'yes' : 'no'}</td>
-                <td>{u.disabled ? 'disabled' : u.passwordLogin ? 'active' : 'active (tokens only)'}</td>
-                <td class="actions">
-                  <button type="button" onClick={() => setEditing(editing === u.name ? undefined : u.name)} aria-expanded={editing === u.name}>
-                    Edit {u.name}
-                  </button>
-                  <button type="button" onClick={() => void change.run(() => api(`/api/security/users/${encodeURIComponent(u.name)}`, { method: 'PUT', body: { disabled: !u.disabled } }))}>
-                    {u.disabled ? 'Enable' : 'Disable'} {u.name}
-                  </button>
-                  <button
-                    type="button"
-                    onClick={() => confirm(`Delete ${u.name} and their tokens?`) && void change.run(() => api(`/api/security/users/${encodeURIComponent(u.name)}`, { method: 'DELETE' }))}
-                  >
-                    Delete {u.name}
-                  </button>
-                  {editing === u.name && (
-                    <UserForm
-                      existing={u}
-                      onSave={async (name, body) => {
-                        const saved = await change.run(() => api(`/api/security/users/${encodeURIComponent(name)}`, { method: 'PUT', body }));
-                        if (saved) setEditing(undefined);
-                        return saved;
-                      }}
-                    />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </main>
   );
@@ -161,7 +159,14 @@ function UserForm({ existing, onSave }: { existing?: UserInfo; onSave: (name: st
       )}
       <label>
         {existing ? 'New password (empty: unchanged)' : 'Password'}
-        <input name={`${id}-password`} type="password" autoComplete="new-password" required={!existing} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        <input
+          name={`${id}-password`}
+          type="password"
+          autoComplete="new-password"
+          required={!existing}
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
       </label>
       <label>
         Email
@@ -213,42 +218,30 @@ export function GroupsPage() {
       <ErrorNote error={error ?? change.error} />
       <Loading when={loading} />
       {data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Group</th>
-              <th scope="col">Description</th>
-              <th scope="col">Members</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+        <Table columns={['Group', 'Description', 'Members', { label: 'Actions', hidden: true }]}>
+          {data.map((g) => (
+            <tr key={g.name}>
+              <th scope="row">{g.name}</th>
+              <td>{g.description}</td>
+              <td>{g.members.join(', ')}</td>
+              <td class="actions">
+                <button
+                  type="button"
+                  onClick={() => {
+                    setName(g.name);
+                    setDescription(g.description);
+                    setMembers(g.members.join(', '));
+                  }}
+                >
+                  Edit {g.name}
+                </button>
+                <button type="button" onClick={() => void change.run(() => api(`/api/security/groups/${encodeURIComponent(g.name)}`, { method: 'DELETE' }))}>
+                  Delete {g.name}
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.map((g) => (
-              <tr key={g.name}>
-                <th scope="row">{g.name}</th>
-                <td>{g.description}</td>
-                <td>{g.members.join(', ')}</td>
-                <td class="actions">
-                  <button
-                    type="button"
-                    onClick={() => {
-                      setName(g.name);
-                      setDescription(g.description);
-                      setMembers(g.members.join(', '));
-                    }}
-                  >
-                    Edit {g.name}
-                  </button>
-                  <button type="button" onClick={() => void change.run(() => api(`/api/security/groups/${encodeURIComponent(g.name)}`, { method: 'DELETE' }))}>
-                    Delete {g.name}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </main>
   );
@@ -329,64 +322,52 @@ export function PermissionsPage() {
       <ErrorNote error={error ?? change.error} />
       <Loading when={loading} />
       {data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Target</th>
-              <th scope="col">Repositories</th>
-              <th scope="col">Paths</th>
-              <th scope="col">Anonymous</th>
-              <th scope="col">Users</th>
-              <th scope="col">Groups</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
+        <Table columns={['Target', 'Repositories', 'Paths', 'Anonymous', 'Users', 'Groups', { label: 'Actions', hidden: true }]}>
+          {data.map((p) => (
+            <tr key={p.name}>
+              <th scope="row">
+                {p.name}
+                {p.source === 'config' && <div class="muted">from the config file</div>}
               </th>
+              <td>{p.repositories.join(', ')}</td>
+              <td>
+                {p.includes.join(', ')}
+                {p.excludes.length > 0 && ` except ${p.excludes.join(', ')}`}
+              </td>
+              <td>{p.anonymous.join(', ')}</td>
+              <td class="pre">{showGrants(p.users)}</td>
+              <td class="pre">{showGrants(p.groups)}</td>
+              <td class="actions">
+                {p.source === 'api' && (
+                  <>
+                    <button
+                      type="button"
+                      onClick={() =>
+                        setForm({
+                          name: p.name,
+                          repositories: p.repositories.join(', '),
+                          includes: p.includes.join(', '),
+                          excludes: p.excludes.join(', '),
+                          anonymous: p.anonymous.join(', '),
+                          users: showGrants(p.users),
+                          groups: showGrants(p.groups),
+                        })
+                      }
+                    >
+                      Edit {p.name}
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() => void change.run(() => api(`/api/security/permissions/${encodeURIComponent(p.name)}`, { method: 'DELETE' }))}
+                    >
+                      Delete {p.name}
+                    </button>
+                  </>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.map((p) => (
-              <tr key={p.name}>
-                <th scope="row">
-                  {p.name}
-                  {p.source === 'config' && <div class="muted">from the config file</div>}
-                </th>
-                <td>{p.repositories.join(', ')}</td>
-                <td>
-                  {p.includes.join(', ')}
-                  {p.excludes.length > 0 && ` except ${p.excludes.join(', ')}`}
-                </td>
-                <td>{p.anonymous.join(', ')}</td>
-                <td class="pre">{showGrants(p.users)}</td>
-                <td class="pre">{showGrants(p.groups)}</td>
-                <td class="actions">
-                  {p.source === 'api' && (
-                    <>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          setForm({
-                            name: p.name,
-                            repositories: p.repositories.join(', '),
-                            includes: p.includes.join(', '),
-                            excludes: p.excludes.join(', '),
-                            anonymous: p.anonymous.join(', '),
-                            users: showGrants(p.users),
-                            groups: showGrants(p.groups),
-                          })
-                        }
-                      >
-                        Edit {p.name}
-                      </button>
-                      <button type="button" onClick={() => void change.run(() => api(`/api/security/permissions/${encodeURIComponent(p.name)}`, { method: 'DELETE' }))}>
-                        Delete {p.name}
-                      </button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </main>
   );
@@ -401,7 +382,9 @@ export function RepositoryConfigPage() {
       <PageTitle>Repository configuration</PageTitle>
       <p class="muted">Repositories are defined in Shelf's config file (shelf.yaml); this view is read-only.</p>
       <ErrorNote error={repos.error} />
-      {repos.data?.map((r) => <RepositoryConfig key={r.key} repoKey={r.key} />)}
+      {repos.data?.map((r) => (
+        <RepositoryConfig key={r.key} repoKey={r.key} />
+      ))}
     </main>
   );
 }

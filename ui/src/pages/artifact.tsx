@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, encodePath, type FileInfo, type FolderInfo } from '../api.ts';
-import { CopyButton, Details, ErrorNote, Loading, PageTitle, useApi } from '../components.tsx';
+import { CopyButton, Details, ErrorNote, Loading, PageTitle, useApi, Table } from '../components.tsx';
 import { bytes, date } from '../format.ts';
 import { folderRedirect } from './browse.tsx';
 
@@ -97,36 +97,31 @@ function Properties({ storageUrl, properties, onChange }: { storageUrl: string; 
       {entries.length === 0 ? (
         <p class="muted">None.</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Values</th>
-              <th scope="col">
-                <span class="sr-only">Remove</span>
-              </th>
+        <Table columns={['Key', 'Values', { label: 'Remove', hidden: true }]}>
+          {entries.map(([k, v]) => (
+            <tr key={k}>
+              <td>{k}</td>
+              <td>{v.join(', ')}</td>
+              <td>
+                <button type="button" onClick={() => void change('DELETE', k)} aria-label={`Remove property ${k}`}>
+                  Remove
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {entries.map(([k, v]) => (
-              <tr key={k}>
-                <td>{k}</td>
-                <td>{v.join(', ')}</td>
-                <td>
-                  <button type="button" onClick={() => void change('DELETE', k)} aria-label={`Remove property ${k}`}>
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
       <form
         class="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          void change('PUT', `${key}=${values.split(',').map((v) => escapeValue(v.trim())).join(',')}`);
+          void change(
+            'PUT',
+            `${key}=${values
+              .split(',')
+              .map((v) => escapeValue(v.trim()))
+              .join(',')}`,
+          );
         }}
       >
         <label>

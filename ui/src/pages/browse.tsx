@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import { api, encodePath, type FolderInfo, type RepositorySummary } from '../api.ts';
-import { ErrorNote, Link, Loading, PageTitle, useApi } from '../components.tsx';
+import { ErrorNote, Link, Loading, PageTitle, Table, useApi, usePages } from '../components.tsx';
 import { bytes, date } from '../format.ts';
 import { navigate } from '../router.ts';
 import { ArtifactView } from './artifact.tsx';
@@ -60,28 +60,18 @@ const FOLDER_LABELS: Record<string, string> = {
 
 function FolderView({ repoKey, path }: { repoKey: string; path: string }) {
   const repo = useApi<RepositorySummary>(path === '' ? `/api/repositories/${encodeURIComponent(repoKey)}` : null);
-  const [pages, setPages] = useState<FolderInfo[]>([]);
-  const [error, setError] = useState<Error>();
-  const [loading, setLoading] = useState(true);
-  const load = async (from?: string) => {
-    setLoading(true);
-    try {
-      const query = new URLSearchParams({ limit: '100', ...(from !== undefined && { from }) });
-      const page = await api<FolderInfo>(`/api/storage/${encodeURIComponent(repoKey)}/${encodePath(path)}?${query}`);
-      setPages((before) => (from === undefined ? [page] : [...before, page]));
-      setError(undefined);
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => {
-    setPages([]);
-    void load();
-  }, [repoKey, path]);
-  const children = pages.flatMap((p) => p.children);
-  const next = pages.at(-1)?.next;
+  const {
+    items: children,
+    next,
+    error,
+    loading,
+    load,
+  } = usePages(async (from) => {
+    const query = new URLSearchParams({ limit: '100', ...(from !== undefined && { from }) });
+    const page = await api<FolderInfo>(`/api/storage/${encodeURIComponent(repoKey)}/${encodePath(path)}?${query}`);
+    return { items: page.children, ...(page.next !== undefined && { next: page.next }) };
+  });
+  useEffect(() => void load(), [repoKey, path]);
   return (
     <>
       <PageTitle>
@@ -100,33 +90,24 @@ function FolderView({ repoKey, path }: { repoKey: string; path: string }) {
         </p>
       )}
       <ErrorNote error={error} />
-      {!loading && !error && children.length === 0 && <p>This repository holds nothing you may read yet.</p>}
-      {children.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col" class="number">Size</th>
-              <th scope="col">Last modified</th>
-            </tr>
-          </thead>
-          <tbody>
-            {children.map((child) => {
-              const name = child.uri.slice(1);
-              const href = `/ui/repos/${repoKey}/${encodePath(path + name)}${child.folder ? '/' : ''}`;
-              return (
-                <tr key={child.uri}>
-                  <td>
-                    <Link href={href}>{child.folder ? `${name}/` : name}</Link>
-                    {child.folder && FOLDER_LABELS[name] && <span class="muted"> {FOLDER_LABELS[name]}</span>}
-                  </td>
-                  <td class="number">{bytes(child.size)}</td>
-                  <td>{child.lastModified ? date(child.lastModified) : ''}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+      {children?.length === 0 && <p>This repository holds nothing you may read yet.</p>}
+      {children && children.length > 0 && (
+        <Table columns={['Name', { label: 'Size', number: true }, 'Last modified']}>
+          {children.map((child) => {
+            const name = child.uri.slice(1);
+            const href = `/ui/repos/${repoKey}/${encodePath(path + name)}${child.folder ? '/' : ''}`;
+            return (
+              <tr key={child.uri}>
+                <td>
+                  <Link href={href}>{child.folder ? `${name}/` : name}</Link>
+                  {child.folder && FOLDER_LABELS[name] && <span class="muted"> {FOLDER_LABELS[name]}</span>}
+                </td>
+                <td class="number">{bytes(child.size)}</td>
+                <td>{child.lastModified ? date(child.lastModified) : ''}</td>
+              </tr>
+            );
+          })}
+        </Table>
       )}
       <Loading when={loading} />
       {next !== undefined && !loading && (

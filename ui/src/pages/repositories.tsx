@@ -1,5 +1,5 @@
 import type { RepositorySummary, UpstreamStatus } from '../api.ts';
-import { ErrorNote, Link, Loading, PageTitle, useApi } from '../components.tsx';
+import { ErrorNote, Link, Loading, PageTitle, useApi, Table } from '../components.tsx';
 import { bytes, date, percent } from '../format.ts';
 
 const STATES: Record<UpstreamStatus['state'], string> = {
@@ -16,7 +16,8 @@ export function UpstreamState({ upstream }: { upstream: UpstreamStatus }) {
     <span class={`state state-${upstream.state}`} title={upstream.reason ?? upstream.url}>
       {STATES[upstream.state]}
       {until && ` until ${date(until)}`}
-      {upstream.rateLimitRemaining !== undefined && ` · ${upstream.rateLimitRemaining}${upstream.rateLimit !== undefined ? `/${upstream.rateLimit}` : ''} requests left`}
+      {upstream.rateLimitRemaining !== undefined &&
+        ` · ${upstream.rateLimitRemaining}${upstream.rateLimit !== undefined ? `/${upstream.rateLimit}` : ''} requests left`}
     </span>
   );
 }
@@ -30,45 +31,40 @@ export function RepositoriesPage() {
       <ErrorNote error={error} />
       {data && data.length === 0 && <p>No repository here is readable without signing in.</p>}
       {data && data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Format</th>
-              <th scope="col">Type</th>
-              <th scope="col">URL</th>
-              <th scope="col" class="number">Files</th>
-              <th scope="col" class="number">Size</th>
-              <th scope="col" class="number">Cache hits</th>
-              <th scope="col">Upstream</th>
-              <th scope="col">
-                <span class="sr-only">Set Me Up</span>
+        <Table
+          columns={[
+            'Repository',
+            'Format',
+            'Type',
+            'URL',
+            { label: 'Files', number: true },
+            { label: 'Size', number: true },
+            { label: 'Cache hits', number: true },
+            'Upstream',
+            { label: 'Set Me Up', hidden: true },
+          ]}
+        >
+          {data.map((repo) => (
+            <tr key={repo.key}>
+              <th scope="row">
+                <Link href={`/ui/repos/${repo.key}/`}>{repo.key}</Link>
+                {repo.description && <div class="muted">{repo.description}</div>}
               </th>
+              <td>{repo.packageType}</td>
+              <td>{repo.type.toLowerCase()}</td>
+              <td>
+                <code>{repo.url}</code>
+              </td>
+              <td class="number">{repo.filesCount ?? (repo.members && `${repo.members.length} member${repo.members.length === 1 ? '' : 's'}`)}</td>
+              <td class="number">{bytes(repo.usedSpace)}</td>
+              <td class="number">{repo.type === 'REMOTE' ? percent(repo.cacheHitRatio) : ''}</td>
+              <td>{repo.upstream ? <UpstreamState upstream={repo.upstream} /> : repo.members?.join(', ')}</td>
+              <td>
+                <Link href={`/ui/setup/${repo.key}`}>Set Me Up</Link>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.map((repo) => (
-              <tr key={repo.key}>
-                <th scope="row">
-                  <Link href={`/ui/repos/${repo.key}/`}>{repo.key}</Link>
-                  {repo.description && <div class="muted">{repo.description}</div>}
-                </th>
-                <td>{repo.packageType}</td>
-                <td>{repo.type.toLowerCase()}</td>
-                <td>
-                  <code>{repo.url}</code>
-                </td>
-                <td class="number">{repo.filesCount ?? (repo.members && `${repo.members.length} member${repo.members.length === 1 ? "" : "s"}`)}</td>
-                <td class="number">{bytes(repo.usedSpace)}</td>
-                <td class="number">{repo.type === 'REMOTE' ? percent(repo.cacheHitRatio) : ''}</td>
-                <td>{repo.upstream ? <UpstreamState upstream={repo.upstream} /> : repo.members?.join(', ')}</td>
-                <td>
-                  <Link href={`/ui/setup/${repo.key}`}>Set Me Up</Link>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </main>
   );

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, encodePath, type SearchResult } from '../api.ts';
-import { ErrorNote, Link, Loading, PageTitle } from '../components.tsx';
+import { ErrorNote, Link, Loading, PageTitle, Table, usePages } from '../components.tsx';
 import { bytes, date } from '../format.ts';
 import { navigate } from '../router.ts';
 
@@ -35,29 +35,21 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
   const q = query.get('q') ?? '';
   const [text, setText] = useState(q);
   const [chosen, setChosen] = useState<Kind>(kind);
-  const [results, setResults] = useState<SearchResult[]>();
-  const [next, setNext] = useState<string>();
-  const [error, setError] = useState<Error>();
-  const [loading, setLoading] = useState(false);
-  const run = async (after?: string) => {
-    setLoading(true);
-    try {
-      const url = searchUrl(kind, q) + (after ? `&${new URLSearchParams({ after })}` : '');
-      const page = await api<{ results: SearchResult[]; next?: string }>(url);
-      setResults((before) => (after ? [...(before ?? []), ...page.results] : page.results));
-      setNext(page.next);
-      setError(undefined);
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setLoading(false);
-    }
-  };
+  const {
+    items: results,
+    next,
+    error,
+    loading,
+    load,
+  } = usePages(async (after) => {
+    const url = searchUrl(kind, q) + (after ? `&${new URLSearchParams({ after })}` : '');
+    const page = await api<{ results: SearchResult[]; next?: string }>(url);
+    return { items: page.results, ...(page.next !== undefined && { next: page.next }) };
+  });
   useEffect(() => {
     setText(q);
     setChosen(kind);
-    setResults(undefined);
-    if (q.trim() !== '') void run();
+    if (q.trim() !== '') void load();
   }, [kind, q]);
   return (
     <main>
@@ -89,31 +81,21 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
       <Loading when={loading} />
       {results && results.length === 0 && <p>Nothing found that you may read.</p>}
       {results && results.length > 0 && (
-        <table aria-label="Search results">
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Path</th>
-              <th scope="col" class="number">Size</th>
-              <th scope="col">Last modified</th>
+        <Table label="Search results" columns={['Repository', 'Path', { label: 'Size', number: true }, 'Last modified']}>
+          {results.map((r) => (
+            <tr key={`${r.repo}${r.path}`}>
+              <td>{r.repo}</td>
+              <td>
+                <Link href={`/ui/repos/${r.repo}${encodePath(r.path)}`}>{r.path.slice(1)}</Link>
+              </td>
+              <td class="number">{bytes(r.size)}</td>
+              <td>{date(r.lastModified)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {results.map((r) => (
-              <tr key={`${r.repo}${r.path}`}>
-                <td>{r.repo}</td>
-                <td>
-                  <Link href={`/ui/repos/${r.repo}${encodePath(r.path)}`}>{r.path.slice(1)}</Link>
-                </td>
-                <td class="number">{bytes(r.size)}</td>
-                <td>{date(r.lastModified)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
       {next && !loading && (
-        <button type="button" onClick={() => void run(next)}>
+        <button type="button" onClick={() => void load(next)}>
           Show more
         </button>
       )}

@@ -29,8 +29,7 @@ export function SetMeUpPage({ repoKey, user }: { repoKey: string; user: User | n
       {repo && (
         <>
           <p>
-            A {repo.type.toLowerCase()} {repo.packageType} repository at <code>{repo.url}</code>.{' '}
-            <Link href={`/ui/repos/${repo.key}/`}>Browse it</Link>.
+            A {repo.type.toLowerCase()} {repo.packageType} repository at <code>{repo.url}</code>. <Link href={`/ui/repos/${repo.key}/`}>Browse it</Link>.
           </p>
           {user ? (
             token ? (

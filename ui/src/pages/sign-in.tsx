@@ -32,7 +32,14 @@ export function SignInPage({ onSignedIn, next }: { onSignedIn: (session: Session
         </label>
         <label>
           Password
-          <input name="password" type="password" autoComplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </label>
         <ErrorNote error={error} />
         <button type="submit" disabled={busy}>

@@ -1,13 +1,21 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type RepositorySummary } from '../api.ts';
-import { ErrorNote, PageTitle, useApi } from '../components.tsx';
+import { ErrorNote, PageTitle, useApi, Table } from '../components.tsx';
 import { bytes, date, percent } from '../format.ts';
 import { UpstreamState } from './repositories.tsx';
 
 interface StorageSummary {
   binariesSummary: { binariesSize: number };
   fileStoreSummary: { freeSpace: number; minFreeSpace: number };
-  repositoriesSummaryList: { repoKey: string; repoType: string; packageType: string; filesCount: number; usedSpace: number; quotaBytes?: number; cacheHitRatio?: number | null }[];
+  repositoriesSummaryList: {
+    repoKey: string;
+    repoType: string;
+    packageType: string;
+    filesCount: number;
+    usedSpace: number;
+    quotaBytes?: number;
+    cacheHitRatio?: number | null;
+  }[];
 }
 interface TrafficPoint {
   at: string;
@@ -59,88 +67,64 @@ export function SystemPage() {
       <Reclaimable />
       <h2>Storage per repository</h2>
       {storage.data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Type</th>
-              <th scope="col" class="number">Files</th>
-              <th scope="col" class="number">Used</th>
-              <th scope="col" class="number">Quota</th>
-              <th scope="col" class="number">Cache hits</th>
+        <Table
+          columns={[
+            'Repository',
+            'Type',
+            { label: 'Files', number: true },
+            { label: 'Used', number: true },
+            { label: 'Quota', number: true },
+            { label: 'Cache hits', number: true },
+          ]}
+        >
+          {storage.data.repositoriesSummaryList.map((r) => (
+            <tr key={r.repoKey}>
+              <th scope="row">{r.repoKey}</th>
+              <td>
+                {r.repoType.toLowerCase()} {r.packageType}
+              </td>
+              <td class="number">{r.filesCount}</td>
+              <td class="number">{bytes(r.usedSpace)}</td>
+              <td class="number">{r.quotaBytes !== undefined ? bytes(r.quotaBytes) : ''}</td>
+              <td class="number">{r.repoType === 'REMOTE' ? percent(r.cacheHitRatio) : ''}</td>
             </tr>
-          </thead>
-          <tbody>
-            {storage.data.repositoriesSummaryList.map((r) => (
-              <tr key={r.repoKey}>
-                <th scope="row">{r.repoKey}</th>
-                <td>
-                  {r.repoType.toLowerCase()} {r.packageType}
-                </td>
-                <td class="number">{r.filesCount}</td>
-                <td class="number">{bytes(r.usedSpace)}</td>
-                <td class="number">{r.quotaBytes !== undefined ? bytes(r.quotaBytes) : ''}</td>
-                <td class="number">{r.repoType === 'REMOTE' ? percent(r.cacheHitRatio) : ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
       <h2>Upstreams</h2>
       {remotes.length === 0 ? (
         <p class="muted">No remote repositories.</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Upstream</th>
-              <th scope="col">State</th>
+        <Table columns={['Repository', 'Upstream', 'State']}>
+          {remotes.map((r) => (
+            <tr key={r.key}>
+              <th scope="row">{r.key}</th>
+              <td>
+                <code>{r.upstream!.url}</code>
+              </td>
+              <td>
+                <UpstreamState upstream={r.upstream!} />
+                {r.upstream!.reason && <div class="muted">{r.upstream!.reason}</div>}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {remotes.map((r) => (
-              <tr key={r.key}>
-                <th scope="row">{r.key}</th>
-                <td>
-                  <code>{r.upstream!.url}</code>
-                </td>
-                <td>
-                  <UpstreamState upstream={r.upstream!} />
-                  {r.upstream!.reason && <div class="muted">{r.upstream!.reason}</div>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
       <h2>Recent audit events</h2>
       <ErrorNote error={audit.error} />
       {audit.data && (
-        <table aria-label="Recent audit events">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Event</th>
-              <th scope="col">User</th>
-              <th scope="col">Address</th>
-              <th scope="col">Where</th>
-              <th scope="col">Result</th>
+        <Table label="Recent audit events" columns={['Time', 'Event', 'User', 'Address', 'Where', 'Result']}>
+          {audit.data.map((e, i) => (
+            <tr key={i}>
+              <td>{date(e.time)}</td>
+              <td>{e.event}</td>
+              <td>{e.user ?? 'anonymous'}</td>
+              <td>{e.address ?? ''}</td>
+              <td>{[e.repo, e.path ?? e.target].filter(Boolean).join(': ')}</td>
+              <td>{String(e.result)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {audit.data.map((e, i) => (
-              <tr key={i}>
-                <td>{date(e.time)}</td>
-                <td>{e.event}</td>
-                <td>{e.user ?? 'anonymous'}</td>
-                <td>{e.address ?? ''}</td>
-                <td>{[e.repo, e.path ?? e.target].filter(Boolean).join(': ')}</td>
-                <td>{String(e.result)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </main>
   );

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, type User } from '../api.ts';
-import { CopyButton, ErrorNote, Loading, PageTitle, useApi } from '../components.tsx';
+import { CopyButton, ErrorNote, Loading, PageTitle, useApi, Table } from '../components.tsx';
 import { date } from '../format.ts';
 
 interface TokenInfo {
@@ -37,46 +37,29 @@ export function TokensPage({ user }: { user: User }) {
       <Loading when={loading} />
       <ErrorNote error={error ?? actionError} />
       {data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">User</th>
-              <th scope="col">Description</th>
-              <th scope="col">Scope</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span class="sr-only">Revoke</span>
-              </th>
+        <Table columns={['Id', 'User', 'Description', 'Scope', 'Created', 'Expires', 'Last used', 'State', { label: 'Revoke', hidden: true }]}>
+          {data.map((t) => (
+            <tr key={t.id}>
+              <td>
+                <code>{t.id}</code>
+              </td>
+              <td>{t.username}</td>
+              <td>{t.description}</td>
+              <td>{t.scope ? `${t.scope.actions.join(', ')} in ${t.scope.repositories.join(', ')}` : 'all the user may do'}</td>
+              <td>{when(t.createdAt)}</td>
+              <td>{t.expiresAt === null ? 'never' : when(t.expiresAt)}</td>
+              <td>{when(t.lastUsedAt)}</td>
+              <td>{t.state}</td>
+              <td>
+                {t.state === 'active' && (
+                  <button type="button" onClick={() => void revoke(t.id)} aria-label={`Revoke token ${t.id}`}>
+                    Revoke
+                  </button>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.map((t) => (
-              <tr key={t.id}>
-                <td>
-                  <code>{t.id}</code>
-                </td>
-                <td>{t.username}</td>
-                <td>{t.description}</td>
-                <td>{t.scope ? `${t.scope.actions.join(', ')} in ${t.scope.repositories.join(', ')}` : 'all the user may do'}</td>
-                <td>{when(t.createdAt)}</td>
-                <td>{t.expiresAt === null ? 'never' : when(t.expiresAt)}</td>
-                <td>{when(t.lastUsedAt)}</td>
-                <td>{t.state}</td>
-                <td>
-                  {t.state === 'active' && (
-                    <button type="button" onClick={() => void revoke(t.id)} aria-label={`Revoke token ${t.id}`}>
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </main>
   );
@@ -92,7 +75,10 @@ function CreateToken({ user, onCreated }: { user: User; onCreated: () => void })
   const [error, setError] = useState<Error>();
   const submit = async (e: Event) => {
     e.preventDefault();
-    const repos = repositories.split(',').map((r) => r.trim()).filter(Boolean);
+    const repos = repositories
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean);
     try {
       const token = await api<{ id: string; token: string }>('/api/security/token', {
         method: 'POST',
