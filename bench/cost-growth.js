@@ -1,6 +1,8 @@
 // How Shelf's costs grow (a benchmark, not a test: no thresholds):
 // - index size: HITs on random paths of a hosted repository holding 10k, 100k and 1M files (a synthetic
 //   index: one real file, the rest added to the index directly), by wrk, and the index lookup alone;
+// - the web UI's API on the same repository: a page of 100 entries of the folder holding every file (the
+//   first page, and one in the middle), and a name search that has to read every path;
 // - a slow client: resident memory while a --stream-gib GiB file streams to curl limited to --rate, first
 //   as a cache miss (from nginx, through Shelf) and then as a HIT.
 // usage: npm run bench:growth [-- --seconds 10 --workers 2 --repeats 3 --sizes 10000,100000,1000000 --stream-gib 2 --rate 100M --json FILE]
@@ -66,6 +68,22 @@ async function lookupMicros(files) {
   return Math.round(micros * 10) / 10;
 }
 
+/** Median milliseconds of `times` sequential GETs of `url` (answers must be 200). */
+async function medianMs(url, times) {
+  const took = [];
+  for (let i = 0; i < times; i++) {
+    const started = process.hrtime.bigint();
+    const answer = await fetch(url);
+    await answer.arrayBuffer();
+    if (answer.status !== 200) throw new Error(`${url} answered ${answer.status}`);
+    took.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  return Math.round(median(took) * 100) / 100;
+}
+
+/** The opaque `from` cursor of a folder page that starts at the file f/<n>.bin. */
+const cursorAt = (n) => Buffer.from(`f/${n}.bin`).toString('base64url');
+
 let shelf = await start();
 try {
   const put = await fetch(`${base}/files/f/0.bin`, { method: 'PUT', body: randomBytes(1024) });
@@ -73,6 +91,7 @@ try {
   await stopShelfServer(shelf);
 
   const rows = [];
+  const listings = [];
   let files = 1;
   for (const size of sizes) {
     grow(files, size);
@@ -82,6 +101,12 @@ try {
     const script = join(root, `random-${size}.lua`);
     writeFileSync(script, `math.randomseed(os.time())\nrequest = function()\n  return wrk.format("GET", "/files/f/" .. math.random(0, ${size - 1}) .. ".bin")\nend\n`);
     const runs = Array.from({ length: repeats }, () => measure(`${base}/files/f/0.bin`, { connections: 32, seconds, script }));
+    listings.push({
+      files: size,
+      'first page ms': await medianMs(`${base}/api/storage/files/f/?limit=100`, 20),
+      'middle page ms': await medianMs(`${base}/api/storage/files/f/?limit=100&from=${cursorAt(Math.floor(size / 2))}`, 20),
+      'name search ms': await medianMs(`${base}/api/search/artifact?name=${size - 1}.bin&limit=10`, 3),
+    });
     await stopShelfServer(shelf);
     rows.push({
       files: size,
@@ -93,6 +118,7 @@ try {
     });
   }
   report.figures('HITs on random paths of a hosted repository, by the number of files it holds', rows);
+  report.figures('the web UI API on that repository: folder pages of 100 entries (sequential, median), and a name search over every path', listings);
 
   const gib = Number(values['stream-gib']);
   // Random content: zeros would compress in no layer, but the bench should not flatter anything.

@@ -8,7 +8,7 @@ import type { ArtifactRecord, FolderChild, MetadataIndex, RepositoryUsage } from
 import { RemoteRepo } from '../repos/remote-repo.js';
 import { VirtualRepo } from '../repos/virtual-repo.js';
 import { isNarrowed } from '../security/permissions.js';
-import { listAll } from '../storage/listing.js';
+import { walkPaths } from '../storage/listing.js';
 import { parsePropertiesParam } from './property-syntax.js';
 import { formatModule } from '../formats/index.js';
 import { leafMembers } from '../formats/package-routing.js';
@@ -265,7 +265,7 @@ async function visibleChildren(
 
 async function holdsVisible(index: MetadataIndex, repo: string, path: string, folder: boolean, visible: (path: string) => boolean): Promise<boolean> {
   if (!folder) return visible(path);
-  for await (const record of listAll(index, repo, `${path}/`)) if (visible(record.path)) return true;
+  for await (const file of walkPaths(index, repo, `${path}/`, `${path}/`)) if (visible(file)) return true;
   return false;
 }
 

@@ -9,6 +9,8 @@ import type { AccessControl } from '../security/access-control.js';
 import { isHexDigest } from '../storage/checksums.js';
 import type { ArtifactRecord, ChecksumQuery, MetadataIndex, PropertyQuery } from '../storage/metadata-index.js';
 import { allow, pageLimit } from './api-params.js';
+import { nameMatcher } from './name-glob.js';
+import { walkPaths } from '../storage/listing.js';
 
 /** One page of a search within one repository, after `after` (a path), at most `limit`. */
 type RepoSearch = (repo: string, limit: number, after: string) => Promise<ArtifactRecord[]>;
@@ -109,12 +111,21 @@ function splitCursor(after: string | null): [string, string] | [] {
   return [after.slice(0, slash), after.slice(slash + 1)];
 }
 
-/** `name=`: a glob over the path (`*`, `?`, `[…]`, any case); without a wildcard, any path containing it. */
+/** `name=`: see nameMatcher. The paths are walked a window at a time; the matches' records are then read one by one. */
 function nameSearch(index: MetadataIndex, params: URLSearchParams): RepoSearch {
   const name = params.get('name')?.trim();
   if (!name) throw badRequest('give name= (a file name, package or path; * and ? match any text and any character)');
-  const glob = /[*?[]/.test(name) ? (name.includes('/') || name.startsWith('*') ? name : `*${name}`) : `*${name}*`;
-  return (repo, limit, after) => index.listArtifacts(repo, { glob, limit, after });
+  const matches = nameMatcher(name);
+  return async (repo, limit, after) => {
+    const found: ArtifactRecord[] = [];
+    for await (const path of walkPaths(index, repo, after)) {
+      if (!matches(path)) continue;
+      const record = await index.getArtifact(repo, path);
+      if (record) found.push(record);
+      if (found.length >= limit) break;
+    }
+    return found;
+  };
 }
 
 /** Every parameter but `repos`, `limit` and `after` is a property that must be set (with that value, unless empty). */

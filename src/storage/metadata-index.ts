@@ -60,8 +60,6 @@ export interface ListOptions {
   prefix?: string;
   /** Only paths containing this text. */
   contains?: string;
-  /** Only paths matching this glob (`*`, `?`, `[…]`), compared in lower case. */
-  glob?: string;
   /** Paths sorting after this one (pagination). */
   after?: string;
   limit?: number;
@@ -173,6 +171,8 @@ export interface MetadataIndex {
   /** Marks an entry as just referenced again (Docker: a layer a new manifest names), so GC running now keeps it. */
   renewArtifact(repo: string, path: string): Promise<void>;
   listArtifacts(repo: string, options?: ListOptions): Promise<ArtifactRecord[]>;
+  /** Up to `limit` paths of `repo` after `after`, in order: a walk that reads the index only. */
+  listPaths(repo: string, after: string, limit: number): Promise<string[]>;
   updateCacheState(repo: string, path: string, state: CacheState): Promise<void>;
   recordDownloads(tallies: DownloadTally[], cache: CacheTally[]): Promise<void>;
   getProperties(repo: string, path: string): Promise<Properties>;

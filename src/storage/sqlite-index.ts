@@ -381,18 +381,14 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   async listArtifacts(repo: string, options: ListOptions = {}): Promise<ArtifactRecord[]> {
     const rows = this.sql(
         `${SELECT_ARTIFACT} WHERE repo = ? AND path LIKE ? ESCAPE '\\' AND instr(path, ?) > 0 AND path > ?
-         AND (? IS NULL OR lower(path) GLOB ?) ORDER BY path LIMIT ?`,
+         ORDER BY path LIMIT ?`,
       )
-      .all(
-        repo,
-        likePrefix(options.prefix ?? ''),
-        options.contains ?? '',
-        options.after ?? '',
-        options.glob ?? null,
-        options.glob?.toLowerCase() ?? null,
-        options.limit ?? -1,
-      ) as ArtifactRow[];
+      .all(repo, likePrefix(options.prefix ?? ''), options.contains ?? '', options.after ?? '', options.limit ?? -1) as ArtifactRow[];
     return rows.map(toRecord);
+  }
+
+  async listPaths(repo: string, after: string, limit: number): Promise<string[]> {
+    return this.sql('SELECT path FROM artifacts WHERE repo = ? AND path > ? ORDER BY path LIMIT ?').pluck().all(repo, after, limit) as string[];
   }
 
   /**
