@@ -77,7 +77,53 @@ await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: 
 const page: Page = await context.newPage();
 const pageErrors: string[] = [];
 page.on('pageerror', (err) => pageErrors.push(err.message));
-const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+// Content-security-policy violations and failed loads are console errors (a refused API call is not logged as one).
+page.on('console', (message) => {
+  if (message.type() === 'error' && !/status of 4\d\d/.test(message.text())) pageErrors.push(message.text());
+});
+/**
+ * What a page gets wrong for accessibility, as far as a script can tell: text below 4.5:1 contrast against
+ * what is behind it (WCAG AA), form controls without a label, buttons and links without a name.
+ */
+function accessibilityProblems(): string[] {
+  const luminance = (rgb: number[]) => {
+    const [r, g, b] = rgb.map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const parse = (color: string) => (color.match(/[\d.]+/g) ?? []).map(Number);
+  const background = (element: Element | null): number[] => {
+    for (let e = element; e; e = e.parentElement) {
+      const [r = 0, g = 0, b = 0, a = 1] = parse(getComputedStyle(e).backgroundColor);
+      if (a > 0.5) return [r, g, b];
+    }
+    return [255, 255, 255];
+  };
+  const problems: string[] = [];
+  for (const element of document.querySelectorAll('body *')) {
+    const own = [...element.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim() !== '');
+    const box = element.getBoundingClientRect();
+    if (!own || box.width === 0 || box.height === 0 || element.closest('.sr-only, svg')) continue;
+    const [fg, bg] = [luminance(parse(getComputedStyle(element).color)), luminance(background(element))];
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)}: ${element.tagName} "${element.textContent!.trim().slice(0, 40)}"`);
+  }
+  for (const control of document.querySelectorAll<HTMLInputElement>('input, select, textarea')) {
+    if (control.labels?.length === 0 && !control.getAttribute('aria-label')) problems.push(`no label: ${control.outerHTML.slice(0, 80)}`);
+  }
+  for (const named of document.querySelectorAll('button, a[href]')) {
+    if ((named.textContent ?? '').trim() === '' && !named.getAttribute('aria-label')) problems.push(`no name: ${named.outerHTML.slice(0, 80)}`);
+  }
+  return problems;
+}
+
+/** A screenshot of the page, and the check that it is accessible. */
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  t.same(await page.evaluate(accessibilityProblems), [], `${name}: contrast, labels and names`);
+}
 
 /** Opens a repository in the tree and follows folder links down to `path` (a file). */
 async function browseTo(repo: string, path: string): Promise<void> {
@@ -220,6 +266,8 @@ t.test('the system page shows storage, traffic and the audit trail', async (t) =
   const chart = page.getByRole('img', { name: /requests/ });
   t.match(await chart.getAttribute('aria-label'), /^\d+ requests, \d+ cache hits/);
   t.match(await page.getByRole('rowheader', { name: 'maven-local' }).locator('..').textContent(), /local maven/);
+  await page.getByRole('button', { name: 'Count what garbage collection would free' }).click();
+  t.match(await page.getByRole('status').filter({ hasText: 'Garbage collection would remove' }).textContent(), /would remove \d+ blob files/);
   await shot('system');
 });
 
@@ -272,6 +320,19 @@ t.test('keyboard: the skip link and the main navigation are reachable by Tab', a
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Search' }).waitFor();
   t.equal(new URL(page.url()).pathname, '/ui/search');
+});
+
+t.test('the accessibility check finds faint text and unlabelled controls', async (t) => {
+  const problems = await page.evaluate(() => {
+    const faint = document.createElement('p');
+    faint.textContent = 'faint';
+    faint.style.color = '#aaaaaa';
+    const input = document.createElement('input');
+    document.querySelector('main')!.append(faint, input);
+    return null;
+  }).then(() => page.evaluate(accessibilityProblems));
+  t.match(problems, [/^contrast 2\.\d+: P "faint"/, /^no label: <input>/]);
+  await page.reload();
 });
 
 t.test('no page had a script error', async (t) => {

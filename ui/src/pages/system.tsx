@@ -35,9 +35,10 @@ interface AuditEvent {
   result: string | number;
 }
 interface GcReport {
-  blobsRemoved?: number;
-  bytesRemoved?: number;
-  [key: string]: unknown;
+  durationMs: number;
+  repositories: { repo: string; paths: number; bytes: number }[];
+  blobs: { count: number; bytes: number };
+  keptYoung: number;
 }
 
 /** Storage, upstream health, the last hour's requests, the latest audit events (administrators). */
@@ -166,9 +167,12 @@ function Reclaimable() {
       </p>
       <ErrorNote error={error} />
       {report && (
-        <pre>
-          <code>{JSON.stringify(report, null, 2)}</code>
-        </pre>
+        <p role="status">
+          Garbage collection would remove {report.blobs.count} blob files ({bytes(report.blobs.bytes)})
+          {report.repositories.length > 0 &&
+            ` and ${report.repositories.reduce((sum, r) => sum + r.paths, 0)} entries nothing needs (${report.repositories.map((r) => r.repo).join(', ')})`}
+          ; {report.keptYoung} more are kept until they are older than the grace period. Counted in {report.durationMs} ms.
+        </p>
       )}
     </section>
   );
