@@ -44,6 +44,9 @@ async function checkAppliance(t: Test, suite: string, root: string, work: string
   t.match(installed.stdout, /npm-remote is not configured until SHELF_NPM_UPSTREAM is set in \/etc\/shelf\/shelf\.env/, 'no npm here: it says once how to set the upstream');
   t.equal((await sh('systemctl is-active shelf')).stdout.trim(), 'active');
   t.match((await sh('curl -s http://localhost:8080/-/readyz')).stdout, /"status": ?"ready"/);
+  // The web UI is in the package: a browser opening the address gets its page, which names its bundled script.
+  const page = await sh("curl -sL -H 'Accept: text/html' http://localhost:8080/ | grep -o '/ui/assets/main-[A-Z0-9]*\\.js' | xargs -I{} curl -s -o /dev/null -w '%{http_code}' http://localhost:8080{}");
+  t.equal(page.stdout, '200', 'the web UI and its script are served');
   t.equal((await sh('stat -c "%a %U" /var/lib/shelf/data/security/initial-admin-password /var/lib/shelf/data/security/jwt.key')).stdout, '600 shelf\n600 shelf\n');
 
   // The CLI as root with no environment (sh runs under env -i): it finds the config and works as the service user.
