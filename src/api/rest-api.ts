@@ -4,11 +4,11 @@ import type { RequestContext } from '../http/request-context.js';
 import { joinPlainSegments } from '../repos/repo-path.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { Repository } from '../repos/repository.js';
-import type { ArtifactRecord, FolderChild, MetadataIndex, RepositoryUsage } from '../storage/metadata-index.js';
+import type { ArtifactRecord, MetadataIndex, RepositoryUsage } from '../storage/metadata-index.js';
 import { RemoteRepo } from '../repos/remote-repo.js';
 import { VirtualRepo } from '../repos/virtual-repo.js';
 import { isNarrowed } from '../security/permissions.js';
-import { walkPaths } from '../storage/listing.js';
+import { folderPage } from './folder-page.js';
 import { parsePropertiesParam } from './property-syntax.js';
 import { formatModule } from '../formats/index.js';
 import { leafMembers } from '../formats/package-routing.js';
@@ -209,9 +209,7 @@ export class RestApi {
     const from = given === null ? undefined : Buffer.from(given, 'base64url').toString('utf8');
     const limit = pageLimit(ctx.url.searchParams);
     const visible = await this.visibility(ctx, repo);
-    const pages = [];
-    for (const { key } of leafMembers(repo)) pages.push(await visibleChildren(this.index, key, prefix, limit, from, visible));
-    const { children, next } = mergePages(pages, limit);
+    const { children, next } = await folderPage(this.index, leafMembers(repo).map((m) => m.key), prefix, limit, from, visible);
     if (children.length === 0 && path !== '' && from === undefined) throw notFound(`${repo.key}/${path}/`);
     sendJson(ctx, 200, {
       repo: repo.key,
@@ -234,49 +232,6 @@ export class RestApi {
     const { subjectOf } = formatModule(repo.format);
     return (path) => mayRead(repo, subjectOf(path));
   }
-}
-
-/**
- * Up to `limit` children of one repository's folder that hold something `visible` accepts. For a caller who
- * may read only part of the repository, a folder's files are walked until one readable is found.
- */
-async function visibleChildren(
-  index: MetadataIndex,
-  repo: string,
-  prefix: string,
-  limit: number,
-  from: string | undefined,
-  visible: ((path: string) => boolean) | undefined,
-): Promise<{ children: FolderChild[]; more: boolean }> {
-  const children: FolderChild[] = [];
-  let cursor = from;
-  for (;;) {
-    // One more than wanted: whether a next page exists is known without asking for it.
-    const wanted = limit - children.length;
-    const page = await index.listChildren(repo, prefix, wanted + 1, cursor);
-    const more = page.length > wanted;
-    for (const child of page.slice(0, wanted)) {
-      if (!visible || (await holdsVisible(index, repo, `${prefix}${child.name}`, child.folder, visible))) children.push(child);
-    }
-    if (!more || children.length >= limit) return { children, more };
-    cursor = page[wanted - 1]!.next;
-  }
-}
-
-async function holdsVisible(index: MetadataIndex, repo: string, path: string, folder: boolean, visible: (path: string) => boolean): Promise<boolean> {
-  if (!folder) return visible(path);
-  for await (const file of walkPaths(index, repo, `${path}/`, `${path}/`)) if (visible(file)) return true;
-  return false;
-}
-
-/** The first `limit` children of several members' pages, each name once (the first member's), in key order. */
-function mergePages(pages: { children: FolderChild[]; more: boolean }[], limit: number): { children: FolderChild[]; next?: string } {
-  const byName = new Map<string, FolderChild>();
-  for (const page of pages) for (const child of page.children) if (!byName.has(child.name)) byName.set(child.name, child);
-  const sorted = [...byName.values()].sort((a, b) => (a.next < b.next ? -1 : a.next > b.next ? 1 : 0));
-  const children = sorted.slice(0, limit);
-  const more = sorted.length > limit || pages.some((p) => p.more);
-  return { children, ...(more && children.length > 0 && { next: children.at(-1)!.next }) };
 }
 
 /** A repository's configuration as administrators see it: credentials written into it are not shown. */
