@@ -258,6 +258,18 @@ t.test('the administration pages create a group, a user, a permission target and
   t.equal(withToken.stdout, 'report\n200');
   t.equal((await curl(`${shelf.url}/files/report.txt`)).stdout.split('\n').at(-1), '401');
   t.equal((await curl('-H', `Authorization: Bearer ${carolToken}`, `${shelf.url}/pypi-local/simple/`)).stdout.split('\n').at(-1), '403', 'only where carol may read');
+
+  // Revoked on the page: refused at once.
+  const tokenRow = page.locator('tbody tr', { has: page.getByRole('cell', { name: 'ci', exact: true }) });
+  const id = (await tokenRow.locator('code').textContent())!.trim();
+  await page.getByRole('button', { name: `Revoke token ${id}` }).click();
+  await tokenRow.getByRole('cell', { name: 'revoked' }).waitFor();
+  t.equal((await curl('-H', `Authorization: Bearer ${carolToken}`, `${shelf.url}/files/report.txt`)).stdout.split('\n').at(-1), '401');
+
+  // The repositories' configuration, read-only, with a remote's upstream.
+  await page.goto(`${shelf.url}/ui/admin/repositories`);
+  await page.getByText('central', { exact: true }).click();
+  await page.getByText(`"url": "${mavenUpstream.url}"`).waitFor();
 });
 
 t.test('the system page shows storage, traffic and the audit trail', async (t) => {
