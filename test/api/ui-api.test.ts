@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { Identity } from '../../src/security/identity.js';
 import { startShelf } from '../helpers/shelf.js';
@@ -8,12 +10,23 @@ import { startShelf } from '../helpers/shelf.js';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ADMIN = basic('root', 'root-password');
 
+/** An upstream that announces a rate-limit budget (as Docker Hub does), and answers 429 for /busy/. */
+let remaining = 7;
+const limitedUpstream = createServer((req, res) => {
+  if (req.url?.startsWith('/busy/')) return res.writeHead(429, { 'retry-after': '120' }).end();
+  res.writeHead(200, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': `${remaining--};w=21600`, 'content-type': 'text/plain' }).end('limited');
+});
+await new Promise<void>((resolve) => limitedUpstream.listen(0, '127.0.0.1', resolve));
+t.teardown(() => limitedUpstream.close());
+const limitedUrl = `http://127.0.0.1:${(limitedUpstream.address() as AddressInfo).port}/`;
+
 const shelf = await startShelf({
   repositories: [
     { key: 'files', format: 'generic', type: 'local' },
     { key: 'other', format: 'generic', type: 'local' },
     { key: 'files-remote', format: 'generic', type: 'remote', url: 'http://127.0.0.1:9/', auth: { username: 'u', password: { env: 'HOME' } } },
     { key: 'all-files', format: 'generic', type: 'virtual', members: ['files', 'other'] },
+    { key: 'limited', format: 'generic', type: 'remote', url: limitedUrl },
   ],
   security: {
     permissions: [
@@ -234,6 +247,19 @@ t.test('repository details: contents and upstream state for readers, the configu
   t.match(after.upstream.assumedOfflineUntil, /^\d{4}-\d\d-\d\dT/);
   t.equal(after.configuration.url, 'http://127.0.0.1:9/');
   t.same(after.configuration.auth, { username: 'u', password: { env: 'HOME' } }, 'a reference to a secret, never its value');
+
+  // The budget an upstream announces, as the last answer said; a 429 blocks it until its Retry-After.
+  t.equal((await call('GET', '/limited/a.txt', { headers: { authorization: ADMIN } })).status, 200);
+  t.same((await call('GET', '/api/repositories/limited', { headers: { authorization: ADMIN } })).body.upstream, {
+    url: limitedUrl,
+    state: 'online',
+    rateLimit: 100,
+    rateLimitRemaining: 7,
+  });
+  t.equal((await call('GET', '/limited/busy/b.txt', { headers: { authorization: ADMIN } })).status >= 400, true);
+  const blocked = (await call('GET', '/api/repositories/limited', { headers: { authorization: ADMIN } })).body.upstream;
+  t.equal(blocked.state, 'rate-limited');
+  t.ok(Date.parse(blocked.blockedUntil) > Date.now() + 60_000, 'until the Retry-After');
 
   const reader = { authorization: basic('reader', 'reader-password') };
   t.same(((await call('GET', '/api/repositories', { headers: reader })).body as { key: string }[]).map((r) => r.key), ['files', 'other', 'all-files']);
