@@ -1,4 +1,4 @@
-import { methodNotAllowed, notFound } from '../errors.js';
+import { badRequest, methodNotAllowed, notFound } from '../errors.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { GcReport } from '../lifecycle/gc.js';
@@ -6,7 +6,6 @@ import type { RetentionReport } from '../lifecycle/retention.js';
 import type { ImportSummary } from '../bundles/import-job.js';
 import type { ImportedBundle } from '../storage/metadata-index.js';
 import { boundedRequestBody, readJsonBody } from '../http/request-body.js';
-import { badRequest } from '../errors.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { TrafficHistory } from '../observability/traffic-history.js';
 import { SHELF_VERSION } from '../version.js';
