@@ -55,5 +55,15 @@ export function sendError(ctx: RequestContext, err: unknown): void {
     ctx.res.destroy(err as Error);
     return;
   }
-  sendJson(ctx, error.status, { errors: [{ status: error.status, code: error.code, message: error.message }] }, error.headers);
+  sendJson(ctx, error.status, { errors: [{ status: error.status, code: error.code, message: error.message }] }, challengeFor(ctx, error.headers));
+}
+
+/**
+ * A page's own script (the web UI marks its calls with `X-Requested-With: XMLHttpRequest`) gets its 401
+ * without the Basic challenge: a browser answers a challenge with its own login dialog, over the page.
+ */
+function challengeFor(ctx: RequestContext, headers: Record<string, string>): Record<string, string> {
+  if (ctx.req.headers['x-requested-with'] !== 'XMLHttpRequest' || !('www-authenticate' in headers)) return headers;
+  const { 'www-authenticate': _challenge, ...rest } = headers;
+  return rest;
 }

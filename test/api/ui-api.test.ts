@@ -117,7 +117,12 @@ t.test('signing out ends the session everywhere; a disabled or deleted user has 
   t.equal(out.status, 204);
   t.match(out.headers.get('set-cookie'), /^shelf_session=; Max-Age=0;/);
   t.same((await call('GET', '/api/session', { headers: { cookie } })).body, { user: null }, 'the old cookie is anonymous');
-  t.equal((await call('GET', '/api/storage/other/', { headers: { cookie } })).status, 401);
+  const refused = await call('GET', '/api/storage/other/', { headers: { cookie } });
+  t.equal(refused.status, 401);
+  t.match(refused.headers.get('www-authenticate'), /^Basic/, 'a client gets the challenge');
+  const fromPage = await call('GET', '/api/storage/other/', { headers: { cookie, 'x-requested-with': 'XMLHttpRequest' } });
+  t.equal(fromPage.status, 401);
+  t.equal(fromPage.headers.get('www-authenticate'), null, "the page's script does not, so the browser puts up no login dialog");
 
   await identity.addUser({ name: 'leaver', password: 'leaver-password' });
   const leaver = await signIn('leaver', 'leaver-password');

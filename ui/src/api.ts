@@ -10,6 +10,12 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | undefined;
+let onSignedOut: (() => void) | undefined;
+
+/** Called when a signed-in page gets a 401: the session ended elsewhere (expired, signed out, password changed). */
+export function whenSignedOut(callback: () => void): void {
+  onSignedOut = callback;
+}
 
 /** Set from the answer of `GET`/`POST /api/session`; cleared on sign-out. */
 export function useCsrfToken(token: string | undefined): void {
@@ -18,7 +24,8 @@ export function useCsrfToken(token: string | undefined): void {
 
 export async function api<T>(path: string, options: { method?: string; body?: unknown } = {}): Promise<T> {
   const method = options.method ?? 'GET';
-  const headers: Record<string, string> = { accept: 'application/json' };
+  // X-Requested-With: Shelf then answers a 401 without the Basic challenge the browser would prompt for.
+  const headers: Record<string, string> = { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-shelf-csrf'] = csrfToken;
   const res = await fetch(path, {
@@ -27,6 +34,7 @@ export async function api<T>(path: string, options: { method?: string; body?: un
     credentials: 'same-origin',
     ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
   });
+  if (res.status === 401 && csrfToken !== undefined) onSignedOut?.();
   if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, useCsrfToken, type Session, type User } from './api.ts';
+import { api, useCsrfToken, whenSignedOut, type Session, type User } from './api.ts';
 import { ErrorNote, Link, PageTitle } from './components.tsx';
 import { navigate, useLocation } from './router.ts';
 import { GroupsPage, PermissionsPage, RepositoryConfigPage, UsersPage } from './pages/admin.tsx';
@@ -22,7 +22,10 @@ function App() {
     setSession(next);
   };
   useEffect(() => {
-    api<Session>('/api/session').then(signedIn, setError);
+    const readSession = () => api<Session>('/api/session').then(signedIn, setError);
+    // A session that ended elsewhere: the page shows the visitor as they now are (anonymous).
+    whenSignedOut(() => void readSession());
+    void readSession();
   }, []);
   const signOut = async () => {
     await api('/api/session', { method: 'DELETE' }).catch(setError);

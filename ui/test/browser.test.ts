@@ -319,6 +319,20 @@ t.test('a reader sees no administration, and changes without the CSRF token are 
   t.notOk(tokens.some((token) => token.description === 'forged'), 'no token was made');
 });
 
+t.test('a session ended elsewhere (a new password) turns the open page into a signed-out one', async (t) => {
+  await page.goto(`${shelf.url}/ui/`);
+  await page.getByText('Signed in as').waitFor();
+  const reset = await fetch(`${shelf.url}/api/security/users/carol`, {
+    method: 'PUT',
+    headers: { authorization: adminAuth, 'content-type': 'application/json' },
+    body: JSON.stringify({ password: 'carol-password-2' }),
+  });
+  t.equal(reset.status, 200);
+  await page.getByRole('link', { name: 'Tokens' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  t.equal(await page.getByText('Signed in as').count(), 0);
+});
+
 t.test('keyboard: the skip link and the main navigation are reachable by Tab', async (t) => {
   await page.goto(`${shelf.url}/ui/`);
   await page.getByRole('heading', { name: 'Repositories' }).waitFor();
