@@ -165,8 +165,10 @@ t.test('sign in as the administrator; every repository is listed with its size',
 t.test("each format's content in the tree, with checksums that match what the clients sent", async (t) => {
   await browseTo('docker-local', 'team/small/_tags/1.0');
   t.equal(`sha256:${await shownSha256()}`, manifestDigest, 'a tag is its manifest');
+  t.equal(await page.getByRole('region', { name: 'Pull' }).locator('code').textContent(), `docker pull ${host}/docker-local/team/small:1.0\n`);
   await browseTo('npm-local', 'ui-demo/-/ui-demo-1.0.0.tgz');
   t.equal(await shownSha256(), sha256(tarball));
+  t.equal(await page.getByRole('region', { name: 'Install' }).locator('code').textContent(), 'npm install ui-demo@1.0.0\n');
   await shot('artifact');
   // The download button fetches through the signed-in session the very bytes.
   const download = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()]).then(([d]) => d);

@@ -1,16 +1,19 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, encodePath, type FileInfo, type FolderInfo } from '../api.ts';
-import { CopyButton, Details, ErrorNote, Loading, PageTitle, useApi, Table } from '../components.tsx';
+import { api, encodePath, type FileInfo, type FolderInfo, type RepositorySummary } from '../api.ts';
+import { CopyButton, Details, ErrorNote, Loading, PageTitle, Snippet, Table, useApi } from '../components.tsx';
 import { bytes, date } from '../format.ts';
+import { usageOf } from '../usage-snippets.ts';
 import { folderRedirect } from './browse.tsx';
 
 /** Artifactory's property syntax: `,` `;` `|` `=` and `\` in a value are escaped with `\`. */
 const escapeValue = (value: string) => value.replace(/[\\,;|=]/g, (c) => `\\${c}`);
 
-/** A file's page: checksums, size, dates, downloads, cache state, properties, and its download. */
+/** A file's page: how a client asks for it, checksums, size, dates, downloads, cache state, properties, and its download. */
 export function ArtifactView({ repoKey, path }: { repoKey: string; path: string }) {
   const storageUrl = `/api/storage/${encodeURIComponent(repoKey)}/${encodePath(path)}`;
   const { data, error, loading, reload } = useApi<FileInfo | FolderInfo>(storageUrl);
+  const repo = useApi<RepositorySummary>(`/api/repositories/${encodeURIComponent(repoKey)}`).data;
+  const usage = repo && usageOf(repo.packageType, repo.key, repo.url, path);
   useEffect(() => {
     if (data && 'children' in data) folderRedirect(repoKey, path);
   }, [data]);
@@ -42,6 +45,7 @@ export function ArtifactView({ repoKey, path }: { repoKey: string; path: string 
           </a>
         </p>
       )}
+      {usage && <Snippet title={usage.title} text={usage.text} />}
       <Details
         items={[
           ['Repository', data.repo],
