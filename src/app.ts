@@ -163,7 +163,7 @@ export class ShelfApp {
       expirySeconds: config.storage.uploadExpirySeconds,
       maxPerUser: config.storage.maxUploadSessionsPerUser,
     });
-    const identity = new Identity(index, this.passwordChecks.verify);
+    const identity = new Identity(index, this.passwordChecks.verify, this.passwordChecks.hash);
     const audit = new AuditLog(storagePaths(config).auditLog);
     const sessions = new UiSessions(index, identity, signingKey, config.security.sessionTtlSeconds);
     const access = new AccessControl(config.security, index, identity, new JwtSigner(signingKey), audit, sessions, config.server.mode === 'edge');

@@ -4,7 +4,6 @@ import { ShelfError } from '../errors.js';
 import type { GroupRecord, IdentityStore, TokenRecord, UserRecord } from '../storage/identity-store.js';
 import type { AuditLog } from './audit-log.js';
 import { USERNAME, type Identity } from './identity.js';
-import { hashPassword } from './passwords.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { ACTIONS, permissionTargetSchema, scopeWithin, unknownRepositories, type PermissionTarget, type Principal } from './permissions.js';
 
@@ -102,7 +101,7 @@ export class SecurityAdministration {
         ...(changes.email !== undefined && { email: changes.email }),
         ...(changes.admin !== undefined && { admin: changes.admin }),
         ...(changes.disabled !== undefined && { disabled: changes.disabled }),
-        ...(changes.password !== undefined && { passwordHash: changes.password === null ? null : await hashPassword(changes.password) }),
+        ...(changes.password !== undefined && { passwordHash: changes.password === null ? null : await this.identity.hash(changes.password) }),
       });
       // A new password signs the user out of the web UI everywhere: whoever knew the old one may be signed in.
       if (changes.password !== undefined) await this.store.deleteSessionsOf(name);

@@ -28,6 +28,8 @@ export class Identity {
     private readonly store: IdentityStore,
     /** How a password is checked against its hash: the server passes its PasswordChecks' `verify`. */
     private readonly verify: (password: string, stored: string) => Promise<boolean> = verifyPassword,
+    /** How a new password is hashed: the server passes its PasswordChecks' `hash` (scrypt off the file-serving pool). */
+    readonly hash: (password: string) => Promise<string> = (password) => hashPassword(password),
   ) {}
 
   async addUser(options: { name: string; password: string | null; email?: string; admin?: boolean }): Promise<UserRecord> {
@@ -35,7 +37,7 @@ export class Identity {
     if (await this.store.getUser(options.name)) throw new Error(`user ${options.name} already exists`);
     const user: UserRecord = {
       name: options.name,
-      passwordHash: options.password === null ? null : await hashPassword(options.password),
+      passwordHash: options.password === null ? null : await this.hash(options.password),
       ...(options.email && { email: options.email }),
       admin: options.admin ?? false,
       disabled: false,
@@ -50,7 +52,7 @@ export class Identity {
     const user = await this.store.getUser(name);
     if (!user?.passwordHash) {
       // Spend the same time as a real check, so a wrong name cannot be told from a wrong password.
-      await this.verify(password, await (decoyHash ??= hashPassword('decoy')));
+      await this.verify(password, await (decoyHash ??= this.hash('decoy')));
       return undefined;
     }
     return (await this.verify(password, user.passwordHash)) && !user.disabled ? user : undefined;

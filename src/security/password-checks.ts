@@ -1,12 +1,12 @@
 import { ShelfError } from '../errors.js';
 import type { ScryptTask } from '../workers/scrypt-task.js';
 import { WorkerPool } from '../workers/pool.js';
-import { verifyPassword, type Deriver } from './passwords.js';
+import { hashPassword, verifyPassword, type Deriver } from './passwords.js';
 
 const SCRYPT = new URL('../workers/scrypt-task.js', import.meta.url);
 
 /**
- * The server's password checks: scrypt runs in a thread of its own (never on libuv's pool, which serves
+ * The server's password checks (and hashes of new passwords): scrypt runs in a thread of its own (never on libuv's pool, which serves
  * files, nor on the event loop), at most `queue` checks wait for it (past that a 429: a flood of guesses
  * cannot grow an unbounded backlog). AccessControl makes the same credentials in flight wait for one check.
  */
@@ -36,6 +36,9 @@ export class PasswordChecks {
   };
 
   verify = (password: string, stored: string): Promise<boolean> => verifyPassword(password, stored, this.derive);
+
+  /** A new password's hash (an administrator setting it), on the same thread as the checks. */
+  hash = (password: string): Promise<string> => hashPassword(password, this.derive);
 
   close(): Promise<void> {
     return this.pool.close();

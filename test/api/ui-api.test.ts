@@ -331,3 +331,17 @@ t.test('behind HTTPS the session cookie is Secure', async (t) => {
   t.equal(answer.status, 200);
   t.match(answer.headers.get('set-cookie'), /; HttpOnly; SameSite=Strict; Secure$/);
 });
+
+t.test("a password an administrator sets is hashed on the password thread, not the pool that serves files", async (t) => {
+  const hashed = async () => {
+    const text = (await call('GET', '/-/metrics')).body as string;
+    return Number(/^shelf_password_checks_total\{outcome="hashed"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await hashed();
+  t.equal((await call('PUT', '/api/security/users/hashed-here', { body: { password: 'a-password-1' }, headers: { authorization: ADMIN } })).status, 201);
+  t.equal((await call('PUT', '/api/security/users/hashed-here', { body: { password: 'a-password-2' }, headers: { authorization: ADMIN } })).status, 200);
+  // Two new hashes, and the administrator's own password check when its cache entry is new (at most one).
+  const after = await hashed();
+  t.ok(after - before >= 2 && after - before <= 3, `${after - before} hashes on the thread`);
+  t.equal((await signIn('hashed-here', 'a-password-2')).answer.status, 200, 'the hash it made checks out');
+});
