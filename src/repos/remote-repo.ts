@@ -20,14 +20,17 @@ import {
 } from './repository.js';
 
 
+/** A remote repository's upstream as the API shows it (see RemoteRepo.upstreamStatus). */
 export interface UpstreamStatus {
   url: string;
   state: 'online' | 'assumed-offline' | 'rate-limited' | 'offline' | 'not-configured';
-  /** Epoch ms; with the failure that made Shelf assume so. */
+  /** While assumed offline: until when (epoch ms), and the failure that made Shelf assume so. */
   assumedOfflineUntil?: number;
   reason?: string;
+  /** The budget the upstream announced (RateLimit-Limit, RateLimit-Remaining), as this process last heard it. */
   rateLimit?: number;
   rateLimitRemaining?: number;
+  /** While rate-limited: until when (epoch ms) Shelf does not ask it. */
   blockedUntil?: number;
 }
 
