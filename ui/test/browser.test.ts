@@ -166,6 +166,10 @@ t.test("each format's content in the tree, with checksums that match what the cl
   await browseTo('docker-local', 'team/small/_tags/1.0');
   t.equal(`sha256:${await shownSha256()}`, manifestDigest, 'a tag is its manifest');
   t.equal(await page.getByRole('region', { name: 'Pull' }).locator('code').textContent(), `docker pull ${host}/docker-local/team/small:1.0\n`);
+  await page.goto(`${shelf.url}/ui/repos/npm-local/ui-demo/`);
+  const versions = page.getByRole('table', { name: 'Versions of ui-demo' });
+  await versions.getByRole('link', { name: '1.0.0' }).waitFor();
+  t.match(await versions.locator('tbody tr').first().textContent(), /^1\.0\.0latest/, 'the version with its dist-tag');
   await browseTo('npm-local', 'ui-demo/-/ui-demo-1.0.0.tgz');
   t.equal(await shownSha256(), sha256(tarball));
   t.equal(await page.getByRole('region', { name: 'Install' }).locator('code').textContent(), 'npm install ui-demo@1.0.0\n');

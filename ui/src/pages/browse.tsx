@@ -4,6 +4,7 @@ import { ErrorNote, Link, Loading, PageTitle, Table, useApi, usePages } from '..
 import { bytes, date } from '../format.ts';
 import { navigate } from '../router.ts';
 import { ArtifactView } from './artifact.tsx';
+import { NpmPackage, npmPackageOf } from './npm-package.tsx';
 import { UpstreamState } from './repositories.tsx';
 
 /** `/ui/repos/<key>/<path>`: a folder of a repository (path empty or ending in /), or a file's page. */
@@ -59,7 +60,8 @@ const FOLDER_LABELS: Record<string, string> = {
 };
 
 function FolderView({ repoKey, path }: { repoKey: string; path: string }) {
-  const repo = useApi<RepositorySummary>(path === '' ? `/api/repositories/${encodeURIComponent(repoKey)}` : null);
+  const repo = useApi<RepositorySummary>(`/api/repositories/${encodeURIComponent(repoKey)}`);
+  const npmPackage = repo.data?.packageType === 'npm' ? npmPackageOf(path) : undefined;
   const {
     items: children,
     next,
@@ -77,7 +79,7 @@ function FolderView({ repoKey, path }: { repoKey: string; path: string }) {
       <PageTitle>
         {repoKey}/{path}
       </PageTitle>
-      {repo.data && (
+      {repo.data && path === '' && (
         <p class="muted">
           {repo.data.type.toLowerCase()} {repo.data.packageType} repository
           {repo.data.upstream && (
@@ -89,6 +91,7 @@ function FolderView({ repoKey, path }: { repoKey: string; path: string }) {
           {repo.data.members && <> over {repo.data.members.join(', ')}</>} · <Link href={`/ui/setup/${repoKey}`}>Set Me Up</Link>
         </p>
       )}
+      {npmPackage && <NpmPackage repoKey={repoKey} name={npmPackage} />}
       <ErrorNote error={error} />
       {children?.length === 0 && <p>This repository holds nothing you may read yet.</p>}
       {children && children.length > 0 && (
