@@ -1,10 +1,4 @@
-import { badRequest, methodNotAllowed } from '../errors.js';
-import type { RequestContext } from '../http/request-context.js';
-
-/** Refuses a method the endpoint does not take. */
-export function allow(ctx: RequestContext, methods: string[]): void {
-  if (!methods.includes(ctx.method)) throw methodNotAllowed(ctx.method, methods);
-}
+import { badRequest } from '../errors.js';
 
 /** `?limit=` of a paged listing: 100 by default, at most 1000. */
 export function pageLimit(params: URLSearchParams): number {

@@ -1,7 +1,7 @@
-import { badRequest, methodNotAllowed, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { formatModule } from '../formats/index.js';
 import { readJsonBody } from '../http/request-body.js';
-import type { RequestContext } from '../http/request-context.js';
+import { allowMethods, type RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import { describeSelection, Promotion, type PromotionRequest } from '../repos/promotion.js';
 import { joinPlainSegments } from '../repos/repo-path.js';
@@ -27,7 +27,7 @@ export class PromotionApi {
   }
 
   async handle(ctx: RequestContext, operation: 'copy' | 'move' | 'promote', [repoKey, ...pathSegments]: string[]): Promise<void> {
-    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    allowMethods(ctx, ['POST']);
     const source = this.repository(repoKey);
     const request = operation === 'promote' ? await this.promoteRequest(ctx, source) : this.pathRequest(ctx, operation, source, pathSegments);
     const plan = await this.promotion.plan(request);

@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { storagePaths } from '../app.js';
 import type { ShelfConfig } from '../config/schema.js';
-import { badRequest, methodNotAllowed, notFound, ShelfError } from '../errors.js';
-import type { RequestContext } from '../http/request-context.js';
+import { badRequest, notFound, ShelfError } from '../errors.js';
+import { allowMethods, type RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { ReplicationOutcome } from '../replication/replication.js';
 import { unauthorized, type AccessControl } from '../security/access-control.js';
@@ -35,7 +35,7 @@ export class ReplicationApi {
    * everything in each of them, since a bundle is not filtered path by path.
    */
   async export(ctx: RequestContext): Promise<void> {
-    if (ctx.method !== 'GET') throw methodNotAllowed(ctx.method, ['GET']);
+    allowMethods(ctx, ['GET']);
     const params = ctx.url.searchParams;
     const keys = (params.get('repositories') ?? '').split(',').filter(Boolean);
     if (keys.length === 0) throw badRequest('name the repositories: ?repositories=a,b');
@@ -69,7 +69,7 @@ export class ReplicationApi {
    * time (`next` names where the following page starts), for a target that mirrors deletions.
    */
   async paths(ctx: RequestContext): Promise<void> {
-    if (ctx.method !== 'GET') throw methodNotAllowed(ctx.method, ['GET']);
+    allowMethods(ctx, ['GET']);
     const key = ctx.url.searchParams.get('repository') ?? '';
     await this.requireWholeRead(ctx, key);
     const page = await this.index.listArtifacts(key, { after: ctx.url.searchParams.get('after') ?? '', limit: PATHS_PAGE });
@@ -90,7 +90,7 @@ export class ReplicationApi {
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     await this.access.administrator(ctx);
     if (segments.length === 0) {
-      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+      allowMethods(ctx, ['GET', 'HEAD']);
       const states = new Map((await this.index.replicationStates()).map((state) => [state.name, state]));
       sendJson(
         ctx,
@@ -104,7 +104,7 @@ export class ReplicationApi {
     }
     const [name, action] = segments;
     if (segments.length !== 2 || action !== 'run') throw notFound(`API endpoint /api/replication/${segments.join('/')}`);
-    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    allowMethods(ctx, ['POST']);
     if (!this.config.replication.some((r) => r.name === name)) throw notFound(`replication ${name}`);
     sendJson(ctx, 200, await this.run(name!));
   }

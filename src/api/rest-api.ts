@@ -1,6 +1,6 @@
 import { badRequest, methodNotAllowed, notFound } from '../errors.js';
 import { sendJson } from '../http/respond.js';
-import type { RequestContext } from '../http/request-context.js';
+import { allowMethods, type RequestContext } from '../http/request-context.js';
 import { joinPlainSegments } from '../repos/repo-path.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { Repository } from '../repos/repository.js';
@@ -19,7 +19,7 @@ import type { ReplicationApi } from './replication-api.js';
 import { PromotionApi } from './promotion-api.js';
 import { SearchApi } from './search-api.js';
 import { SessionApi } from './session-api.js';
-import { allow, pageLimit } from './api-params.js';
+import { pageLimit } from './api-params.js';
 import type { DiskGuard } from '../storage/disk-guard.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -67,7 +67,7 @@ export class RestApi {
    * remote one, its upstream's state; `/api/repositories/<key>` adds, for administrators, its configuration.
    */
   private async repositories(ctx: RequestContext, key: string | undefined): Promise<void> {
-    allow(ctx, ['GET', 'HEAD']);
+    allowMethods(ctx, ['GET', 'HEAD']);
     const mayRead = await this.access.readFilter(ctx);
     const usage = new Map((await this.index.repositoryUsage()).map((u) => [u.repo, u]));
     if (key === undefined) {
@@ -106,7 +106,7 @@ export class RestApi {
 
   /** Artifactory's storage summary: per repository its files, bytes, quota and cache hit ratio (administrators). */
   private async storageSummary(ctx: RequestContext): Promise<void> {
-    allow(ctx, ['GET', 'HEAD']);
+    allowMethods(ctx, ['GET', 'HEAD']);
     await this.access.administrator(ctx);
     const usage = new Map((await this.index.repositoryUsage()).map((u) => [u.repo, u]));
     const { freeBytes, minFreeBytes } = await this.disk.space();
@@ -137,7 +137,7 @@ export class RestApi {
     if (!repo) throw notFound(`repository ${repoKey}`);
     const folder = pathSegments.length === 0 || pathSegments.at(-1) === '';
     if (folder) {
-      allow(ctx, ['GET', 'HEAD']);
+      allowMethods(ctx, ['GET', 'HEAD']);
       await this.access.require(ctx, 'read', repo);
       return this.folderInfo(ctx, repo, pathSegments.filter((s) => s !== ''));
     }

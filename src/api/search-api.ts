@@ -1,5 +1,5 @@
 import { badRequest, notFound } from '../errors.js';
-import type { RequestContext } from '../http/request-context.js';
+import { allowMethods, type RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { RepositoryRegistry } from '../repos/repository-registry.js';
 import type { Repository } from '../repos/repository.js';
@@ -8,7 +8,7 @@ import { formatModule } from '../formats/index.js';
 import type { AccessControl } from '../security/access-control.js';
 import { isHexDigest } from '../storage/checksums.js';
 import type { ArtifactRecord, ChecksumQuery, MetadataIndex, PropertyQuery } from '../storage/metadata-index.js';
-import { allow, pageLimit } from './api-params.js';
+import { pageLimit } from './api-params.js';
 import { nameMatcher } from './name-glob.js';
 import { walkPaths } from '../storage/listing.js';
 
@@ -28,7 +28,7 @@ export class SearchApi {
   ) {}
 
   async handle(ctx: RequestContext, kind: string): Promise<void> {
-    allow(ctx, ['GET', 'HEAD']);
+    allowMethods(ctx, ['GET', 'HEAD']);
     switch (kind) {
       case 'checksum':
         return this.byChecksum(ctx);

@@ -1,5 +1,5 @@
-import { badRequest, methodNotAllowed, notFound } from '../errors.js';
-import type { RequestContext } from '../http/request-context.js';
+import { badRequest, notFound } from '../errors.js';
+import { allowMethods, type RequestContext } from '../http/request-context.js';
 import { sendJson } from '../http/respond.js';
 import type { GcReport } from '../lifecycle/gc.js';
 import type { RetentionReport } from '../lifecycle/retention.js';
@@ -9,7 +9,6 @@ import { boundedRequestBody, readJsonBody } from '../http/request-body.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { TrafficHistory } from '../observability/traffic-history.js';
 import { SHELF_VERSION } from '../version.js';
-import { allow } from './api-params.js';
 
 /** The maintenance jobs an administrator may start by hand (they also run on their schedules). */
 export interface MaintenanceJobs {
@@ -39,7 +38,7 @@ export class SystemApi {
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     const view = segments.length === 1 ? segments[0] : undefined;
     if (view === 'info' || view === 'traffic' || view === 'audit') {
-      allow(ctx, ['GET', 'HEAD']);
+      allowMethods(ctx, ['GET', 'HEAD']);
       await this.access.administrator(ctx);
       const params = ctx.url.searchParams;
       const body = view === 'info' ? this.info() : view === 'traffic' ? await this.trafficView(params) : await this.auditView(params);
@@ -47,7 +46,7 @@ export class SystemApi {
     }
     const job = segments.length === 1 && (segments[0] === 'gc' || segments[0] === 'retention') ? segments[0] : undefined;
     if (!job) throw notFound(`API endpoint /api/system/${segments.join('/')}`);
-    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    allowMethods(ctx, ['POST']);
     const actor = this.access.actor(ctx, await this.access.administrator(ctx));
     const dryRun = ctx.url.searchParams.get('dryRun') === 'true';
     const report = await this.jobs[job](dryRun);
@@ -70,7 +69,7 @@ export class SystemApi {
 
   /** `GET /api/bundles`: the bundles imported here, oldest first, with who signed them and where they came from (administrators). */
   async handleBundles(ctx: RequestContext): Promise<void> {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+    allowMethods(ctx, ['GET', 'HEAD']);
     await this.access.administrator(ctx);
     sendJson(ctx, 200, await this.jobs.importedBundles());
   }
@@ -81,7 +80,7 @@ export class SystemApi {
    * applied in a thread of its own. Administrators only.
    */
   async handleImport(ctx: RequestContext): Promise<void> {
-    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    allowMethods(ctx, ['POST']);
     const actor = this.access.actor(ctx, await this.access.administrator(ctx));
     let path = 'upload';
     const run = async () => {

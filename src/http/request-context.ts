@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { methodNotAllowed } from '../errors.js';
 import { firstValue } from '../header-values.js';
 import type { CacheStatus } from '../repos/repository.js';
 import type { Action, Principal } from '../security/permissions.js';
@@ -76,4 +77,9 @@ function externalBaseUrl(req: IncomingMessage, options: RequestContextOptions): 
   const proto = (options.trustProxy && forwarded(req, 'x-forwarded-proto')) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
   const host = (options.trustProxy && forwarded(req, 'x-forwarded-host')) || req.headers.host || 'localhost';
   return `${proto}://${host}`;
+}
+
+/** Refuses (405, naming the allowed ones) a method the endpoint does not take. */
+export function allowMethods(ctx: RequestContext, methods: string[]): void {
+  if (!methods.includes(ctx.method)) throw methodNotAllowed(ctx.method, methods);
 }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ShelfError, methodNotAllowed, notFound } from '../errors.js';
-import type { RequestContext } from '../http/request-context.js';
+import { ShelfError, notFound } from '../errors.js';
+import { allowMethods, type RequestContext } from '../http/request-context.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -54,7 +54,7 @@ export class UiAssets {
   }
 
   serve(ctx: RequestContext, segments: string[]): void {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+    allowMethods(ctx, ['GET', 'HEAD']);
     if (!this.page) throw new ShelfError('NOT_FOUND', 404, 'the web UI is not built: run `npm run build`');
     if (segments.length === 0) {
       // `/ui` without the slash: the page's relative links need the folder.

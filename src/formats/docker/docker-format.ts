@@ -1,4 +1,5 @@
-import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import { notFound, ShelfError } from '../../errors.js';
+import { allowMethods } from '../../http/request-context.js';
 import { readJsonBody } from '../../http/request-body.js';
 import { sendJson } from '../../http/respond.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
@@ -16,7 +17,7 @@ const dockerApi: SegmentHandler = async (ctx, segments, services) => {
   if (!repo || repo.format !== 'docker') throw notFound(`Docker repository ${repoKey ?? ''}`);
   const endpoint = rest.join('/');
   if (endpoint === 'v2/promote') {
-    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    allowMethods(ctx, ['POST']);
     const request = parsePromotionRequest(await readJsonBody(ctx));
     const target = services.repos.get(request.targetRepo);
     if (!target || target.format !== 'docker') throw notFound(`Docker repository ${request.targetRepo}`);

@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
-import { methodNotAllowed, notFound, ShelfError } from '../../errors.js';
+import { notFound, ShelfError } from '../../errors.js';
 import { firstValue } from '../../header-values.js';
 import { readAll, requestBody } from '../../http/request-body.js';
-import type { RequestContext } from '../../http/request-context.js';
+import { allowMethods, type RequestContext } from '../../http/request-context.js';
 import { RemoteRepo } from '../../repos/remote-repo.js';
 import type { Repository } from '../../repos/repository.js';
 import { leafMembers } from '../package-routing.js';
@@ -20,7 +20,7 @@ const RESPONSE_HEADERS = ['content-type', 'content-encoding'];
  */
 export async function proxyAudit(ctx: RequestContext, repo: Repository, endpoint: string): Promise<void> {
   if (!AUDIT_ENDPOINTS.includes(endpoint)) throw notFound(`npm audit endpoint ${endpoint}`);
-  if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+  allowMethods(ctx, ['POST']);
   const remote = leafMembers(repo).find((r): r is RemoteRepo => r instanceof RemoteRepo && !r.config.offline);
   if (!remote) {
     throw new ShelfError('NO_ADVISORIES', 404, `${repo.key} has no remote npm repository to ask for security advisories`);

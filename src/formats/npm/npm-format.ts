@@ -1,6 +1,6 @@
-import { badRequest, methodNotAllowed, notFound } from '../../errors.js';
+import { badRequest, notFound } from '../../errors.js';
 import { readJsonBody } from '../../http/request-body.js';
-import type { RequestContext } from '../../http/request-context.js';
+import { allowMethods, type RequestContext } from '../../http/request-context.js';
 import { sendJson } from '../../http/respond.js';
 import type { Repository } from '../../repos/repository.js';
 import { perProcess, type AccessNeed, type FormatModule, type FormatServices } from '../format-module.js';
@@ -32,27 +32,24 @@ const isRead = (method: string) => method === 'GET' || method === 'HEAD';
 
 async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, services: FormatServices): Promise<void> {
   const views = viewsFor(services);
-  const allow = (...methods: string[]) => {
-    if (!methods.includes(ctx.method)) throw methodNotAllowed(ctx.method, methods);
-  };
   switch (route.kind) {
     case 'ping':
-      allow('GET', 'HEAD');
+      allowMethods(ctx, ['GET', 'HEAD']);
       return sendJson(ctx, 200, {});
     case 'search':
-      allow('GET', 'HEAD');
+      allowMethods(ctx, ['GET', 'HEAD']);
       return searchPackages(ctx, repo, views, await services.access.readFilter(ctx));
     case 'audit':
       return proxyAudit(ctx, repo, route.endpoint);
     case 'whoami':
-      allow('GET', 'HEAD');
+      allowMethods(ctx, ['GET', 'HEAD']);
       return whoami(ctx, services.access);
     case 'login':
-      allow('PUT');
+      allowMethods(ctx, ['PUT']);
       return login(ctx, route.username, services.access);
     case 'logout':
       ctx.access.path = ctx.rawPath.replace(/[^/]+$/, '[redacted]');
-      allow('DELETE');
+      allowMethods(ctx, ['DELETE']);
       return logout(ctx, route.token, services.access);
     case 'dist-tags':
       if (isRead(ctx.method)) {
@@ -61,7 +58,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
         if (version === undefined) throw notFound(`dist-tag ${route.tag} of ${route.name}`);
         return sendJson(ctx, 200, version);
       }
-      allow('GET', 'HEAD', 'PUT', 'DELETE');
+      allowMethods(ctx, ['GET', 'HEAD', 'PUT', 'DELETE']);
       if (route.tag === undefined) throw badRequest('name the dist-tag: /-/package/<name>/dist-tags/<tag>');
       if (ctx.method === 'DELETE') await removeDistTag(deployTarget(repo, 'publish'), route.name, route.tag);
       else {
@@ -72,21 +69,21 @@ async function dispatch(ctx: RequestContext, repo: Repository, route: NpmRoute, 
       return sendJson(ctx, 201, { ok: true });
     case 'package':
       if (isRead(ctx.method)) return getPackument(ctx, repo, route.name, views);
-      allow('GET', 'HEAD', 'PUT', 'DELETE');
+      allowMethods(ctx, ['GET', 'HEAD', 'PUT', 'DELETE']);
       if (ctx.method === 'DELETE') {
         await unpublishPackage(deployTarget(repo, 'publish'), route.name);
         return sendJson(ctx, 200, { ok: true });
       }
       return putPackage(ctx, repo, route, services);
     case 'version':
-      allow('GET', 'HEAD');
+      allowMethods(ctx, ['GET', 'HEAD']);
       return getVersion(ctx, repo, route.name, route.spec, views);
     case 'tarball':
       if (ctx.method === 'DELETE') {
         await deleteTarball(deployTarget(repo, 'publish'), route.name, route.file);
         return sendJson(ctx, 200, { ok: true });
       }
-      allow('GET', 'HEAD', 'DELETE');
+      allowMethods(ctx, ['GET', 'HEAD', 'DELETE']);
       return getTarball(ctx, repo, route.name, route.file, { views, downloads: services.downloads });
   }
 }

@@ -1,5 +1,5 @@
 import { methodNotAllowed, notFound } from '../../errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import { allowMethods, type RequestContext } from '../../http/request-context.js';
 import { sendJson, sendText } from '../../http/respond.js';
 import { deployTarget } from '../../repos/deploy-target.js';
 import type { Repository } from '../../repos/repository.js';
@@ -21,7 +21,7 @@ function redirect(ctx: RequestContext, location: string): void {
 }
 
 function requireRead(ctx: RequestContext): void {
-  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw methodNotAllowed(ctx.method, ['GET', 'HEAD']);
+  allowMethods(ctx, ['GET', 'HEAD']);
 }
 
 async function dispatch(ctx: RequestContext, repo: Repository, segments: string[], services: FormatServices): Promise<void> {
@@ -29,7 +29,7 @@ async function dispatch(ctx: RequestContext, repo: Repository, segments: string[
   const [area, ...rest] = segments;
   const base = `${ctx.baseUrl}/${repo.key}`;
   if (area === undefined || (area === '' && rest.length === 0)) {
-    if (ctx.method !== 'POST') throw methodNotAllowed(ctx.method, ['POST']);
+    allowMethods(ctx, ['POST']);
     const stored = await uploadFile(ctx, deployTarget(repo, 'upload'), services.uploads, services.config.server.maxUploadBytes, (project) =>
       services.access.require(ctx, 'write', repo, project),
     );
