@@ -22,6 +22,9 @@ import { SessionApi } from './session-api.js';
 import { pageLimit } from './api-params.js';
 import type { DiskGuard } from '../storage/disk-guard.js';
 
+/** The share of cached answers among a remote's answers; null before it answered any. */
+const hitRatio = (hits: number, misses: number) => (hits + misses === 0 ? null : hits / (hits + misses));
+
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 /** Shelf's REST API under /api/, shaped like Artifactory's where the two overlap. */
@@ -69,21 +72,22 @@ export class RestApi {
   private async repositories(ctx: RequestContext, key: string | undefined): Promise<void> {
     allowMethods(ctx, ['GET', 'HEAD']);
     const mayRead = await this.access.readFilter(ctx);
-    const usage = new Map((await this.index.repositoryUsage()).map((u) => [u.repo, u]));
     if (key === undefined) {
+      const usage = new Map((await this.index.repositoryUsage()).map((u) => [u.repo, u]));
       const described = [];
-      for (const repo of this.repos.all().filter((r) => mayRead(r))) described.push(await this.describe(ctx, repo, usage));
+      for (const repo of this.repos.all().filter((r) => mayRead(r))) described.push(await this.describe(ctx, repo, usage.get(repo.key)));
       return sendJson(ctx, 200, described);
     }
     const repo = this.repos.get(key);
     if (!repo || !mayRead(repo)) throw notFound(`repository ${key}`);
     const principal = await this.access.principal(ctx);
     const administrator = principal.admin && !isNarrowed(principal);
-    sendJson(ctx, 200, { ...(await this.describe(ctx, repo, usage)), ...(administrator && { configuration: withoutSecrets(repo.config) }) });
+    const described = await this.describe(ctx, repo, await this.index.usageOf(repo.key));
+    sendJson(ctx, 200, { ...described, ...(administrator && { configuration: withoutSecrets(repo.config) }) });
   }
 
-  private async describe(ctx: RequestContext, repo: Repository, usage: Map<string, RepositoryUsage>) {
-    const { files = 0, bytes = 0, cacheHits = 0, cacheMisses = 0 } = usage.get(repo.key) ?? {};
+  private async describe(ctx: RequestContext, repo: Repository, usage: RepositoryUsage | undefined) {
+    const { files = 0, bytes = 0, cacheHits = 0, cacheMisses = 0 } = usage ?? {};
     return {
       key: repo.key,
       type: repo.type.toUpperCase(),
@@ -94,7 +98,7 @@ export class RestApi {
         ? { members: repo.members.map((m) => m.key), ...(repo.config.defaultDeployRepo && { defaultDeployRepo: repo.config.defaultDeployRepo }) }
         : { filesCount: files, usedSpace: bytes }),
       ...(repo instanceof RemoteRepo && {
-        cacheHitRatio: cacheHits + cacheMisses === 0 ? null : cacheHits / (cacheHits + cacheMisses),
+        cacheHitRatio: hitRatio(cacheHits, cacheMisses),
         upstream: await repo.upstreamStatus().then(({ assumedOfflineUntil, blockedUntil, ...status }) => ({
           ...status,
           ...(assumedOfflineUntil !== undefined && { assumedOfflineUntil: iso(assumedOfflineUntil) }),
@@ -125,7 +129,7 @@ export class RestApi {
           ...(repo.type === 'remote' && {
             cacheHits,
             cacheMisses,
-            cacheHitRatio: cacheHits + cacheMisses === 0 ? null : cacheHits / (cacheHits + cacheMisses),
+            cacheHitRatio: hitRatio(cacheHits, cacheMisses),
           }),
         };
       }),

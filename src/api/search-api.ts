@@ -12,6 +12,9 @@ import { pageLimit } from './api-params.js';
 import { nameMatcher } from './name-glob.js';
 import { walkPaths } from '../storage/listing.js';
 
+/** What the caller may read (AccessControl.readFilter). */
+type ReadFilter = Awaited<ReturnType<AccessControl['readFilter']>>;
+
 /** One page of a search within one repository, after `after` (a path), at most `limit`. */
 type RepoSearch = (repo: string, limit: number, after: string) => Promise<ArtifactRecord[]>;
 
@@ -43,7 +46,7 @@ export class SearchApi {
 
   private async byChecksum(ctx: RequestContext): Promise<void> {
     const query = checksumQuery(ctx.url.searchParams);
-    const readable = await this.readable(ctx);
+    const readable = this.readableBy(await this.access.readFilter(ctx));
     const found = (await this.index.findByChecksum(query)).filter(readable);
     sendJson(ctx, 200, { results: found.map((r) => this.result(ctx, r)) });
   }
@@ -57,8 +60,8 @@ export class SearchApi {
     const limit = pageLimit(params);
     const named = params.get('repos')?.split(',').filter(Boolean);
     const [afterRepo = '', afterPath = ''] = splitCursor(params.get('after'));
-    const readable = await this.readable(ctx);
     const mayRead = await this.access.readFilter(ctx);
+    const readable = this.readableBy(mayRead);
     const stored = this.repos
       .all()
       .filter((repo) => !(repo instanceof VirtualRepo) && (named === undefined || named.includes(repo.key)) && mayRead(repo))
@@ -84,8 +87,8 @@ export class SearchApi {
     sendJson(ctx, 200, { results: results.map((r) => this.result(ctx, r)), ...(next !== undefined && { next }) });
   }
 
-  private async readable(ctx: RequestContext): Promise<(record: ArtifactRecord) => boolean> {
-    const mayRead = await this.access.readFilter(ctx);
+  /** Whether `mayRead` (the caller's read filter) covers a found file. */
+  private readableBy(mayRead: ReadFilter): (record: ArtifactRecord) => boolean {
     return (record) => {
       const repo: Repository | undefined = this.repos.get(record.repo);
       return repo !== undefined && mayRead(repo, formatModule(repo.format).subjectOf(record.path));
