@@ -2,19 +2,20 @@ import type { Test } from 'tap';
 import type { IdentityStore } from '../../src/storage/identity-store.js';
 import type { MetadataIndex } from '../../src/storage/metadata-index.js';
 
+/** A blob record numbered `n`: digests of the right lengths, distinct per number, and `n * 10` bytes. */
+export const blob = (n: number) => ({
+  sha256: n.toString(16).padStart(64, '0'),
+  sha1: n.toString(16).padStart(40, 'a'),
+  md5: n.toString(16).padStart(32, 'b'),
+  sha512: n.toString(16).padStart(128, 'c'),
+  size: n * 10,
+});
+
 /**
  * What every metadata index must do, whatever keeps it: run by each implementation's test file with a
  * factory of fresh, empty indexes (removed by the factory's own teardown).
  */
 export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & IdentityStore): void {
-  const blob = (n: number) => ({
-    sha256: n.toString(16).padStart(64, '0'),
-    sha1: n.toString(16).padStart(40, 'a'),
-    md5: n.toString(16).padStart(32, 'b'),
-    sha512: n.toString(16).padStart(128, 'c'),
-    size: n * 10,
-  });
-
   t.test('put, get, list and delete artifacts', async (t) => {
     const index = fresh();
     const put = await index.putArtifact({ repo: 'r', path: 'a/b.bin', blob: blob(1), contentType: 'x/y' }, 'always');

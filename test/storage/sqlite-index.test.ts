@@ -4,15 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { MIGRATIONS, SqliteIndex } from '../../src/storage/sqlite-index.js';
-import { metadataIndexContract } from './index-contract.js';
-
-const blob = (n: number) => ({
-  sha256: n.toString(16).padStart(64, '0'),
-  sha1: n.toString(16).padStart(40, 'a'),
-  md5: n.toString(16).padStart(32, 'b'),
-  sha512: n.toString(16).padStart(128, 'c'),
-  size: n * 10,
-});
+import { blob, metadataIndexContract } from './index-contract.js';
 
 function freshIndex() {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-index-'));
