@@ -52,7 +52,7 @@ export class SessionApi {
       ctx,
       200,
       { user: describe(principal), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() },
-      { 'set-cookie': this.access.sessions.cookie(session.secret, ctx.baseUrl.startsWith('https:')), 'cache-control': 'no-store' },
+      { 'set-cookie': this.access.sessions.cookie(ctx, session.secret), 'cache-control': 'no-store' },
     );
   }
 
@@ -64,6 +64,6 @@ export class SessionApi {
       await this.access.sessions.end(secret);
       this.access.audit.record({ event: 'logout', via: 'ui', ...this.access.actor(ctx, principal), result: 'ok' });
     }
-    ctx.res.writeHead(204, { 'set-cookie': this.access.sessions.cookie(null, ctx.baseUrl.startsWith('https:')) }).end();
+    ctx.res.writeHead(204, { 'set-cookie': this.access.sessions.cookie(ctx, null) }).end();
   }
 }

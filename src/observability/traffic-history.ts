@@ -5,6 +5,8 @@ import type { MetadataIndex, TrafficMinute } from '../storage/metadata-index.js'
 const KEEP_MINUTES = 24 * 60;
 const FLUSH_INTERVAL_MS = 5000;
 
+const noTraffic = (minute: number): TrafficMinute => ({ minute, requests: 0, errors: 0, cacheHits: 0, cacheMisses: 0 });
+
 /**
  * Requests and cache results per minute, for the system page's chart: counted in memory as requests end and
  * added to the index every few seconds, so every process (and, with a shared index, every node) adds to the
@@ -21,7 +23,7 @@ export class TrafficHistory {
   record(status: number, cache: CacheStatus | undefined): void {
     const minute = Math.floor(Date.now() / 60_000);
     let counts = this.pending.get(minute);
-    if (!counts) this.pending.set(minute, (counts = { minute, requests: 0, errors: 0, cacheHits: 0, cacheMisses: 0 }));
+    if (!counts) this.pending.set(minute, (counts = noTraffic(minute)));
     counts.requests += 1;
     if (status >= 500) counts.errors += 1;
     if (cache === 'MISS') counts.cacheMisses += 1;
@@ -50,7 +52,7 @@ export class TrafficHistory {
     const now = Math.floor(Date.now() / 60_000);
     const since = now - minutes + 1;
     const stored = new Map((await this.index.traffic(since)).map((m) => [m.minute, m]));
-    return Array.from({ length: minutes }, (_, i) => stored.get(since + i) ?? { minute: since + i, requests: 0, errors: 0, cacheHits: 0, cacheMisses: 0 });
+    return Array.from({ length: minutes }, (_, i) => stored.get(since + i) ?? noTraffic(since + i));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { firstValue } from '../header-values.js';
+import type { RequestContext } from '../http/request-context.js';
 import type { IdentityStore } from '../storage/identity-store.js';
 import type { Identity } from './identity.js';
 import type { Principal } from './permissions.js';
@@ -57,9 +58,9 @@ export class UiSessions {
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   }
 
-  /** The Set-Cookie value that starts (`secret`) or ends (null) a session; Secure when Shelf is reached over HTTPS. */
-  cookie(secret: string | null, secure: boolean): string {
-    const attributes = ['Path=/', 'HttpOnly', 'SameSite=Strict', ...(secure ? ['Secure'] : [])];
+  /** The Set-Cookie value that starts (`secret`) or ends (null) a session; Secure when the request reached Shelf over HTTPS. */
+  cookie(ctx: RequestContext, secret: string | null): string {
+    const attributes = ['Path=/', 'HttpOnly', 'SameSite=Strict', ...(ctx.baseUrl.startsWith('https:') ? ['Secure'] : [])];
     const lifetime = secret === null ? 'Max-Age=0' : `Max-Age=${this.ttlSeconds}`;
     return [`${SESSION_COOKIE}=${secret ?? ''}`, lifetime, ...attributes].join('; ');
   }
