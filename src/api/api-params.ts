@@ -1,10 +1,13 @@
 import { badRequest } from '../errors.js';
 
-/** `?limit=` of a paged listing: 100 by default, at most 1000. */
-export function pageLimit(params: URLSearchParams): number {
-  const given = params.get('limit');
-  if (given === null) return 100;
-  const limit = Number(given);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit is a whole number from 1 to 1000');
-  return limit;
+/** A whole-number query parameter from 1 to `max`, `fallback` when absent; anything else is a 400. */
+export function boundedNumber(params: URLSearchParams, name: string, fallback: number, max: number): number {
+  const given = params.get(name);
+  if (given === null) return fallback;
+  const value = Number(given);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw badRequest(`${name} is a whole number from 1 to ${max}`);
+  return value;
 }
+
+/** `?limit=` of a paged listing: 100 by default, at most 1000. */
+export const pageLimit = (params: URLSearchParams) => boundedNumber(params, 'limit', 100, 1000);

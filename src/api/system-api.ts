@@ -9,6 +9,7 @@ import { boundedRequestBody, readJsonBody } from '../http/request-body.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { TrafficHistory } from '../observability/traffic-history.js';
 import { SHELF_VERSION } from '../version.js';
+import { boundedNumber } from './api-params.js';
 
 /** The maintenance jobs an administrator may start by hand (they also run on their schedules). */
 export interface MaintenanceJobs {
@@ -101,11 +102,3 @@ export class SystemApi {
   }
 }
 
-/** A whole-number query parameter from 1 to `max`, `fallback` when absent. */
-function boundedNumber(params: URLSearchParams, name: string, fallback: number, max: number): number {
-  const given = params.get(name);
-  if (given === null) return fallback;
-  const value = Number(given);
-  if (!Number.isInteger(value) || value < 1 || value > max) throw badRequest(`${name} is a whole number from 1 to ${max}`);
-  return value;
-}
