@@ -1,7 +1,9 @@
+import { useState } from 'preact/hooks';
 import type { RepositorySummary } from '../../api.ts';
 import { ErrorNote, PageTitle, useApi } from '../../components.tsx';
 import { AdminNav } from './common.tsx';
 
+/** Every repository's configuration, read-only: it lives in the config file. */
 export function RepositoryConfigPage() {
   const repos = useApi<RepositorySummary[]>('/api/repositories');
   return (
@@ -17,10 +19,12 @@ export function RepositoryConfigPage() {
   );
 }
 
+/** One repository's configuration, read when it is opened (not one request per repository on arrival). */
 function RepositoryConfig({ repoKey }: { repoKey: string }) {
-  const { data } = useApi<RepositorySummary>(`/api/repositories/${encodeURIComponent(repoKey)}`);
+  const [open, setOpen] = useState(false);
+  const { data } = useApi<RepositorySummary>(open ? `/api/repositories/${encodeURIComponent(repoKey)}` : null);
   return (
-    <details>
+    <details onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary>{repoKey}</summary>
       <pre>
         <code>{data?.configuration ? JSON.stringify(data.configuration, null, 2) : 'Loading…'}</code>
