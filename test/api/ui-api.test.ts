@@ -142,6 +142,11 @@ t.test('sign-in is JSON only, throttled and audited like every login', async (t)
   const form = await call('POST', '/api/session', { body: 'username=root&password=root-password', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   t.equal(form.status, 415, 'a form on another site cannot sign a browser in');
   t.notOk(form.headers.get('set-cookie'));
+  for (const [body, status] of [['{"username": "root", "password": ', 400], ['{"username": "root"}', 400], [JSON.stringify({ username: 'root', password: 'x'.repeat(70 * 1024) }), 413]] as const) {
+    const refused = await call('POST', '/api/session', { body, headers: { 'content-type': 'application/json' } });
+    t.equal(refused.status, status, `${body.slice(0, 30)}… is refused`);
+    t.notOk(refused.headers.get('set-cookie'), 'and signs nobody in');
+  }
   await identity.addUser({ name: 'victim', password: 'victim-password' });
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push((await signIn('victim', `guess-${i}`)).answer.status);
