@@ -153,6 +153,17 @@ export interface BundledArtifact extends NewArtifact {
   modifiedAt: number;
 }
 
+/** One Shelf node (one `shelf serve`, all its workers): what it runs, and when it last said it was alive. */
+export interface NodeRecord {
+  id: string;
+  host: string;
+  /** Where the node itself answers (behind the load balancer). */
+  url: string;
+  version: string;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
 export type ChecksumQuery = { sha256: string } | { sha1: string } | { md5: string };
 
 /**
@@ -238,6 +249,10 @@ export interface MetadataIndex {
   /** Each replication's progress: its last bundle and run. */
   replicationStates(): Promise<ReplicationState[]>;
   recordReplicationRun(name: string, run: ReplicationRun): Promise<void>;
+  /** Records that the node is alive (every worker of it sends the same record). */
+  heartbeat(node: NodeRecord): Promise<void>;
+  /** The nodes heard from since `since`, by id. */
+  listNodes(since: number): Promise<NodeRecord[]>;
   /** Proves the index can be written (readiness). */
   ping(): Promise<void>;
   /** Writes a consistent copy of the whole index to `file` while it is in use (backups). */

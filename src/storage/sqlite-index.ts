@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
 import type { OtherDigests } from './checksums.js';
 import { SqliteReadMemo } from './sqlite-read-memo.js';
+import { AWAITED, likePrefix, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
 import type {
   ArtifactRecord,
   BundleApplied,
@@ -19,6 +20,7 @@ import type {
   TrafficMinute,
   ListOptions,
   MetadataIndex,
+  NodeRecord,
   PropertyQuery,
   NewArtifact,
   OverwritePolicy,
@@ -27,7 +29,7 @@ import type {
   RepositoryUsage,
   UpstreamOutage,
 } from './metadata-index.js';
-import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, TokenRecord, TokenScope, UserRecord } from './identity-store.js';
+import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, TokenRecord, UserRecord } from './identity-store.js';
 import type { PermissionTarget } from '../security/permissions.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
@@ -125,103 +127,10 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX ui_sessions_username ON ui_sessions (username);
    CREATE TABLE traffic_minutes (minute INTEGER PRIMARY KEY, requests INTEGER NOT NULL, errors INTEGER NOT NULL,
      cache_hits INTEGER NOT NULL, cache_misses INTEGER NOT NULL);`,
+  // The nodes serving from this index: one, with SQLite; several with a shared PostgreSQL index.
+  `CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, url TEXT NOT NULL, version TEXT NOT NULL,
+     started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
-
-interface UserRow {
-  name: string;
-  password_hash: string | null;
-  email: string | null;
-  admin: number;
-  disabled: number;
-  created_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  hash: string;
-  username: string;
-  description: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-  scope: string | null;
-}
-
-const toUser = (row: UserRow): UserRecord => ({
-  name: row.name,
-  passwordHash: row.password_hash,
-  ...(row.email !== null && { email: row.email }),
-  admin: row.admin === 1,
-  disabled: row.disabled === 1,
-  createdAt: row.created_at,
-});
-
-const toToken = (row: TokenRow): TokenRecord => ({
-  id: row.id,
-  hash: row.hash,
-  username: row.username,
-  description: row.description,
-  createdAt: row.created_at,
-  expiresAt: row.expires_at,
-  lastUsedAt: row.last_used_at,
-  revokedAt: row.revoked_at,
-  ...(row.scope !== null && { scope: JSON.parse(row.scope) as TokenScope }),
-});
-
-interface ArtifactRow {
-  repo: string;
-  path: string;
-  sha256: string;
-  size: number;
-  sha1: string;
-  md5: string;
-  sha512: string;
-  content_type: string;
-  created_at: number;
-  modified_at: number;
-  downloaded_at: number | null;
-  download_count: number;
-  upstream_etag: string | null;
-  upstream_last_modified: string | null;
-  fetched_at: number | null;
-  expires_at: number | null;
-}
-
-/**
- * What the blobs table holds for digests still to be computed (see DeferredDigests): an empty string, which
- * no checksum query matches, so that the columns could stay NOT NULL without rebuilding the table.
- */
-const AWAITED = '';
-
-const SELECT_ARTIFACT = `SELECT a.*, b.size, b.sha1, b.md5, b.sha512 FROM artifacts a JOIN blobs b USING (sha256)`;
-
-function toRecord(row: ArtifactRow): ArtifactRecord {
-  const record: ArtifactRecord = {
-    repo: row.repo,
-    path: row.path,
-    blob: { sha256: row.sha256, size: row.size, ...(row.sha1 !== AWAITED && { sha1: row.sha1, md5: row.md5, sha512: row.sha512 }) },
-    contentType: row.content_type,
-    createdAt: row.created_at,
-    modifiedAt: row.modified_at,
-    downloadedAt: row.downloaded_at,
-    downloadCount: row.download_count,
-  };
-  if (row.fetched_at !== null) {
-    record.cache = {
-      fetchedAt: row.fetched_at,
-      expiresAt: row.expires_at,
-      ...(row.upstream_etag !== null && { upstreamEtag: row.upstream_etag }),
-      ...(row.upstream_last_modified !== null && { upstreamLastModified: row.upstream_last_modified }),
-    };
-  }
-  return record;
-}
-
-const SELECT_USAGE = `SELECT repo, files, bytes, cache_hits AS cacheHits, cache_misses AS cacheMisses FROM repo_usage`;
-
-/** Escapes LIKE wildcards so a path prefix matches literally. */
-const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /**
  * The embedded index: one SQLite file in WAL mode, which several processes (the cluster's workers)
@@ -391,33 +300,12 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     return this.sql('SELECT path FROM artifacts WHERE repo = ? AND path > ? ORDER BY path LIMIT ?').pluck().all(repo, after, limit) as string[];
   }
 
-  /**
-   * A skip scan: the first path at or past the cursor names the next child; the cursor then jumps past that
-   * file, or past its whole folder ('0' is the character after '/'; '\0', which no path holds, is the least
-   * string after one).
-   */
   async listChildren(repo: string, prefix: string, limit: number, from = prefix): Promise<FolderChild[]> {
     const first = this.sql(
       `SELECT a.path, a.modified_at, b.size FROM artifacts a JOIN blobs b USING (sha256)
        WHERE a.repo = ? AND a.path >= ? ORDER BY a.path LIMIT 1`,
     );
-    const children: FolderChild[] = [];
-    let cursor = from < prefix ? prefix : from;
-    while (children.length < limit) {
-      const row = first.get(repo, cursor) as { path: string; modified_at: number; size: number } | undefined;
-      if (!row || !row.path.startsWith(prefix)) break;
-      const rest = row.path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash === -1) {
-        cursor = `${row.path}\0`;
-        children.push({ name: rest, folder: false, next: cursor, size: row.size, modifiedAt: row.modified_at });
-      } else {
-        const name = rest.slice(0, slash);
-        cursor = `${prefix}${name}0`;
-        children.push({ name, folder: true, next: cursor });
-      }
-    }
-    return children;
+    return skipScan(prefix, limit, from, async (cursor) => first.get(repo, cursor) as ScannedPath | undefined);
   }
 
   async findByProperties(repo: string, query: PropertyQuery, limit: number, after = ''): Promise<ArtifactRecord[]> {
@@ -692,6 +580,20 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
    */
   private copyTo(file: string): void {
     this.db.prepare('VACUUM INTO ?').run(file);
+  }
+
+  async heartbeat(node: NodeRecord): Promise<void> {
+    this.sql(
+      `INSERT INTO nodes (id, host, url, version, started_at, heartbeat_at) VALUES (@id, @host, @url, @version, @startedAt, @heartbeatAt)
+       ON CONFLICT (id) DO UPDATE SET host = excluded.host, url = excluded.url, version = excluded.version,
+         started_at = excluded.started_at, heartbeat_at = MAX(nodes.heartbeat_at, excluded.heartbeat_at)`,
+    ).run(node);
+  }
+
+  async listNodes(since: number): Promise<NodeRecord[]> {
+    return this.sql(
+      `SELECT id, host, url, version, started_at AS startedAt, heartbeat_at AS heartbeatAt FROM nodes WHERE heartbeat_at >= ? ORDER BY id`,
+    ).all(since) as NodeRecord[];
   }
 
   async ping(): Promise<void> {

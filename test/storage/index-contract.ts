@@ -15,9 +15,9 @@ export const blob = (n: number) => ({
  * What every metadata index must do, whatever keeps it: run by each implementation's test file with a
  * factory of fresh, empty indexes (removed by the factory's own teardown).
  */
-export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & IdentityStore): void {
+export function metadataIndexContract(t: Test, fresh: () => (MetadataIndex & IdentityStore) | Promise<MetadataIndex & IdentityStore>): void {
   t.test('put, get, list and delete artifacts', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     const put = await index.putArtifact({ repo: 'r', path: 'a/b.bin', blob: blob(1), contentType: 'x/y' }, 'always');
     t.ok('stored' in put);
     const record = await index.getArtifact('r', 'a/b.bin');
@@ -41,14 +41,14 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('create-only refuses a second write even of the same content', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     t.ok('stored' in (await index.putArtifact({ repo: 'npm', path: 'v', blob: blob(1), contentType: 'a' }, 'create-only')));
     const again = await index.putArtifact({ repo: 'npm', path: 'v', blob: blob(1), contentType: 'a' }, 'create-only');
     t.ok('conflict' in again);
   });
 
   t.test('same-content-only keeps the first content', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putArtifact({ repo: 'rel', path: 'x', blob: blob(1), contentType: 'a' }, 'same-content-only');
     t.ok('stored' in (await index.putArtifact({ repo: 'rel', path: 'x', blob: blob(1), contentType: 'a' }, 'same-content-only')));
     const conflict = await index.putArtifact({ repo: 'rel', path: 'x', blob: blob(2), contentType: 'a' }, 'same-content-only');
@@ -57,7 +57,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('cache state, negative cache and downloads', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putNegative('remote', 'gone', 5000);
     t.equal(await index.getNegative('remote', 'gone'), 5000);
     await index.putArtifact(
@@ -81,7 +81,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test("each repository's files and bytes follow every put, overwrite and delete", async (t) => {
-    const index = fresh();
+    const index = await fresh();
     const usage = async (repo: string) => {
       const { files, bytes } = await index.usageOf(repo);
       return { files, bytes };
@@ -101,7 +101,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('a quota refuses what would pass it, counting what an overwrite frees', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     t.ok('stored' in (await index.putArtifact({ repo: 'q', path: 'a', blob: blob(6), contentType: 'x' }, 'always', 100)));
     const refused = await index.putArtifact({ repo: 'q', path: 'b', blob: blob(5), contentType: 'x' }, 'always', 100);
     t.match(refused, { overQuota: { repo: 'q', files: 1, bytes: 60 } });
@@ -111,7 +111,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('a lease has one holder until it is released or expires', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     t.ok(await index.acquireLease('job', 'a', 60_000));
     t.ok(await index.acquireLease('job', 'a', 60_000), 'its holder renews it');
     t.notOk(await index.acquireLease('job', 'b', 60_000));
@@ -124,7 +124,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('referenced digests by prefix, and checksum records of blobs nothing refers to', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putArtifact({ repo: 'r', path: 'a', blob: blob(1), contentType: 'x' }, 'always');
     await index.putArtifact({ repo: 'r', path: 'b', blob: blob(2), contentType: 'x' }, 'always');
     await index.putArtifact({ repo: 's', path: 'b', blob: blob(2), contentType: 'x' }, 'always');
@@ -138,7 +138,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('properties are multi-valued and replaced per key', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putArtifact({ repo: 'r', path: 'p', blob: blob(4), contentType: 'a' }, 'always');
     await index.setProperties('r', 'p', { os: ['linux', 'darwin'], build: ['1'] });
     await index.setProperties('r', 'p', { build: ['2'] });
@@ -150,7 +150,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('checksum search across repositories', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putArtifact({ repo: 'a', path: 'one', blob: blob(5), contentType: 'x' }, 'always');
     await index.putArtifact({ repo: 'b', path: 'two', blob: blob(5), contentType: 'x' }, 'always');
     t.same(
@@ -161,7 +161,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('a conditional delete spares an entry renewed since it was read', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putArtifact({ repo: 'd', path: 'img/_blobs/x', blob: blob(1), contentType: 'x' }, 'always');
     const read = (await index.getArtifact('d', 'img/_blobs/x'))!;
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -174,7 +174,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test("a folder's children by skip scan: each once, in key order, a page at a time", async (t) => {
-    const index = fresh();
+    const index = await fresh();
     const paths = ['a/x', 'a/y/z', 'a-b', 'a.txt', 'a0', 'b/deep/1', 'b/deep/2', 'c', 'ünïcode/f', 'other/a/x'];
     for (const [i, path] of paths.entries()) await index.putArtifact({ repo: 'r', path, blob: blob(i + 1), contentType: 'x' }, 'always');
     await index.putArtifact({ repo: 'q', path: 'zzz', blob: blob(1), contentType: 'x' }, 'always');
@@ -204,7 +204,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('property search: every pair must match, an empty value matches any', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     for (const [i, path] of ['p1', 'p2', 'p3'].entries()) await index.putArtifact({ repo: 'r', path, blob: blob(i + 1), contentType: 'x' }, 'always');
     await index.setProperties('r', 'p1', { build: ['1'], state: ['ok'] });
     await index.setProperties('r', 'p2', { build: ['2'], state: ['ok', 'old'] });
@@ -232,7 +232,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('web UI sessions: found until they expire, gone when deleted or with their user', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     await index.putUser({ name: 'u', passwordHash: null, admin: false, disabled: false, createdAt: 0 });
     const now = Date.now();
     await index.putSession({ hash: 'h1', username: 'u', createdAt: now, expiresAt: now + 1000 });
@@ -249,7 +249,7 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
   });
 
   t.test('traffic minutes add up across processes and are forgotten after a day', async (t) => {
-    const index = fresh();
+    const index = await fresh();
     const minute = (m: number, requests: number) => ({ minute: m, requests, errors: 1, cacheHits: 2, cacheMisses: 0 });
     await index.recordTraffic([minute(100, 5), minute(101, 1)], 0);
     await index.recordTraffic([minute(101, 2)], 0);
@@ -263,5 +263,69 @@ export function metadataIndexContract(t: Test, fresh: () => MetadataIndex & Iden
       (await index.traffic(0)).map((m) => m.minute),
       [101, 2000],
     );
+  });
+
+  t.test('concurrent writes of one path: create-only stores one, same-content-only keeps one content', async (t) => {
+    const index = await fresh();
+    const once = await Promise.all(
+      Array.from({ length: 8 }, () => index.putArtifact({ repo: 'npm', path: 'p/-/p-1.0.0.tgz', blob: blob(1), contentType: 'a' }, 'create-only')),
+    );
+    t.equal(once.filter((r) => 'stored' in r).length, 1, 'published once');
+    const racing = await Promise.all(
+      [1, 2, 3, 4, 1, 2].map((n) => index.putArtifact({ repo: 'rel', path: 'x.jar', blob: blob(n), contentType: 'a' }, 'same-content-only')),
+    );
+    const kept = (await index.getArtifact('rel', 'x.jar'))!.blob.sha256;
+    for (const result of racing) {
+      if ('stored' in result) t.equal(result.stored.blob.sha256, kept, 'every success stored the content that stays');
+      else t.ok('conflict' in result && result.conflict.blob.sha256 === kept, 'every refusal names the content that stays');
+    }
+    t.match(await index.usageOf('rel'), { files: 1, bytes: blob(Number.parseInt(kept, 16)).size });
+  });
+
+  t.test('concurrent puts under a quota never pass it together', async (t) => {
+    const index = await fresh();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => index.putArtifact({ repo: 'q', path: `f${i}`, blob: blob(3), contentType: 'x' }, 'always', 100)),
+    );
+    t.equal(results.filter((r) => 'stored' in r).length, 3, 'three of 30 bytes fit in 100');
+    t.match(await index.usageOf('q'), { files: 3, bytes: 90 });
+  });
+
+  t.test('nodes report by heartbeat; the list holds those heard from lately', async (t) => {
+    const index = await fresh();
+    const node = (id: string, heartbeatAt: number) => ({ id, host: 'h', url: `http://${id}`, version: '1', startedAt: 10, heartbeatAt });
+    await index.heartbeat(node('b', 1000));
+    await index.heartbeat(node('a', 2000));
+    await index.heartbeat(node('a', 1500));
+    t.same(await index.listNodes(0), [node('a', 2000), node('b', 1000)], 'by id; a late heartbeat never moves one back');
+    t.same((await index.listNodes(1500)).map((n) => n.id), ['a']);
+  });
+
+  t.test('a lease held by a dead holder is taken over, once', async (t) => {
+    const index = await fresh();
+    t.ok(await index.acquireLease('gc', 'dead', 60_000));
+    t.equal(await index.leaseHolder('gc'), 'dead');
+    const takeovers = await Promise.all([index.takeOverLease('gc', 'dead', 'x', 60_000), index.takeOverLease('gc', 'dead', 'y', 60_000)]);
+    t.same(takeovers.filter(Boolean).length, 1);
+    t.notOk(await index.takeOverLease('gc', 'dead', 'z', 60_000));
+  });
+
+  t.test('a bundle applies all its artifacts and records itself; replication runs add up', async (t) => {
+    const index = await fresh();
+    await index.putNegative('r', 'b', Date.now() + 60_000);
+    const artifact = (path: string, n: number) => ({ repo: 'r', path, blob: blob(n), contentType: 'x', createdAt: 5, modifiedAt: 6 });
+    await index.applyBundle(
+      { id: 'b1', predecessor: null, createdAt: 100, keyId: 'k', source: 'upload', bytes: 30 },
+      [artifact('a', 1), artifact('b', 2)],
+    );
+    t.match(await index.getArtifact('r', 'a'), { createdAt: 5, modifiedAt: 6, blob: blob(1) });
+    t.equal(await index.getNegative('r', 'b'), undefined, 'what the bundle brings is no longer missing');
+    t.match(await index.importedBundles(), [{ id: 'b1', predecessor: null, createdAt: 100, keyId: 'k', source: 'upload', records: 2, bytes: 30 }]);
+    t.match(await index.usageOf('r'), { files: 2, bytes: 30 });
+    await index.recordReplicationRun('edge', { at: 1, records: 2, bytes: 30, bundle: { id: 'b1', createdAt: 100 } });
+    await index.recordReplicationRun('edge', { at: 2, records: 0, bytes: 0, error: 'offline' });
+    t.same(await index.replicationStates(), [
+      { name: 'edge', lastBundle: { id: 'b1', createdAt: 100 }, lastRunAt: 2, lastSuccessAt: 1, lastError: 'offline', runs: 2, records: 2, bytes: 30 },
+    ]);
   });
 }

@@ -1,0 +1,140 @@
+import type { ArtifactRecord, FolderChild } from './metadata-index.js';
+import type { TokenRecord, TokenScope, UserRecord } from './identity-store.js';
+
+/**
+ * Rows as both indexes (SQLite and PostgreSQL) keep them: the same tables and columns (times in epoch
+ * milliseconds, flags as 0/1), so that rows copy unchanged between the two (`shelf index migrate`, backups).
+ */
+
+export interface UserRow {
+  name: string;
+  password_hash: string | null;
+  email: string | null;
+  admin: number;
+  disabled: number;
+  created_at: number;
+}
+
+export interface TokenRow {
+  id: string;
+  hash: string;
+  username: string;
+  description: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  scope: string | null;
+}
+
+export const toUser = (row: UserRow): UserRecord => ({
+  name: row.name,
+  passwordHash: row.password_hash,
+  ...(row.email !== null && { email: row.email }),
+  admin: row.admin === 1,
+  disabled: row.disabled === 1,
+  createdAt: row.created_at,
+});
+
+export const toToken = (row: TokenRow): TokenRecord => ({
+  id: row.id,
+  hash: row.hash,
+  username: row.username,
+  description: row.description,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  lastUsedAt: row.last_used_at,
+  revokedAt: row.revoked_at,
+  ...(row.scope !== null && { scope: JSON.parse(row.scope) as TokenScope }),
+});
+
+export interface ArtifactRow {
+  repo: string;
+  path: string;
+  sha256: string;
+  size: number;
+  sha1: string;
+  md5: string;
+  sha512: string;
+  content_type: string;
+  created_at: number;
+  modified_at: number;
+  downloaded_at: number | null;
+  download_count: number;
+  upstream_etag: string | null;
+  upstream_last_modified: string | null;
+  fetched_at: number | null;
+  expires_at: number | null;
+}
+
+/**
+ * What the blobs table holds for digests still to be computed (see DeferredDigests): an empty string, which
+ * no checksum query matches, so that the columns could stay NOT NULL without rebuilding the table.
+ */
+export const AWAITED = '';
+
+export const SELECT_ARTIFACT = `SELECT a.*, b.size, b.sha1, b.md5, b.sha512 FROM artifacts a JOIN blobs b USING (sha256)`;
+
+export function toRecord(row: ArtifactRow): ArtifactRecord {
+  const record: ArtifactRecord = {
+    repo: row.repo,
+    path: row.path,
+    blob: { sha256: row.sha256, size: row.size, ...(row.sha1 !== AWAITED && { sha1: row.sha1, md5: row.md5, sha512: row.sha512 }) },
+    contentType: row.content_type,
+    createdAt: row.created_at,
+    modifiedAt: row.modified_at,
+    downloadedAt: row.downloaded_at,
+    downloadCount: row.download_count,
+  };
+  if (row.fetched_at !== null) {
+    record.cache = {
+      fetchedAt: row.fetched_at,
+      expiresAt: row.expires_at,
+      ...(row.upstream_etag !== null && { upstreamEtag: row.upstream_etag }),
+      ...(row.upstream_last_modified !== null && { upstreamLastModified: row.upstream_last_modified }),
+    };
+  }
+  return record;
+}
+
+export const SELECT_USAGE = `SELECT repo, files, bytes, cache_hits AS "cacheHits", cache_misses AS "cacheMisses" FROM repo_usage`;
+
+/** Escapes LIKE wildcards so a path prefix matches literally. */
+export const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** A file or folder the skip scan found: the first path at or past its cursor. */
+export interface ScannedPath {
+  path: string;
+  modified_at: number;
+  size: number;
+}
+
+/**
+ * A folder's children by skip scan: the first path at or past the cursor names the next child; the cursor
+ * then jumps past that file, or past its whole folder ('0' is the character after '/'; a cursor ending in
+ * '\0', the least string after a path, means "after this path"). `first` reads one row at or past a cursor.
+ */
+export async function skipScan(
+  prefix: string,
+  limit: number,
+  from: string,
+  first: (cursor: string) => Promise<ScannedPath | undefined>,
+): Promise<FolderChild[]> {
+  const children: FolderChild[] = [];
+  let cursor = from < prefix ? prefix : from;
+  while (children.length < limit) {
+    const row = await first(cursor);
+    if (!row || !row.path.startsWith(prefix)) break;
+    const rest = row.path.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash === -1) {
+      cursor = `${row.path}\0`;
+      children.push({ name: rest, folder: false, next: cursor, size: row.size, modifiedAt: row.modified_at });
+    } else {
+      const name = rest.slice(0, slash);
+      cursor = `${prefix}${name}0`;
+      children.push({ name, folder: true, next: cursor });
+    }
+  }
+  return children;
+}
