@@ -30,7 +30,7 @@ import { decodeSegments } from './repos/repo-path.js';
 import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
 import type { Repository } from './repos/repository.js';
-import { FsBlobStore, type OtherDigestsElsewhere } from './storage/blob-store.js';
+import { FsBlobStore, tempOwner, type OtherDigestsElsewhere } from './storage/blob-store.js';
 import { DiskGuard, type DiskSpace } from './storage/disk-guard.js';
 import type { IdentityStore } from './storage/identity-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
@@ -42,6 +42,9 @@ import { JwtSigner, loadOrCreateSigningKey } from './security/jwt.js';
 import { UiSessions } from './security/ui-sessions.js';
 import { UiAssets } from './server/ui-assets.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
+import { PostgresIndex } from './storage/postgres-index.js';
+import { resolveSecret } from './config/secrets.js';
+import { NodeHeartbeat } from './cluster/node-heartbeat.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
 import { ThreadedDigests } from './workers/threaded-digests.js';
@@ -96,7 +99,19 @@ export async function openStorage(
     ...(otherDigests && { otherDigests }),
   });
   await blobs.init();
-  return { blobs, index: new SqliteIndex(paths.index), disk };
+  return { blobs, index: await openIndex(config), disk };
+}
+
+/** The metadata index the config names: the SQLite file in the data directory, or a PostgreSQL database. */
+export async function openIndex(config: ShelfConfig): Promise<ShelfIndex> {
+  const settings = config.storage.index;
+  if (settings.type === 'sqlite') return new SqliteIndex(storagePaths(config).index);
+  return PostgresIndex.open({
+    url: typeof settings.url === 'string' ? settings.url : resolveSecret(settings.url),
+    poolSize: settings.poolSize,
+    connectTimeoutMs: settings.connectTimeoutSeconds * 1000,
+    statementTimeoutMs: settings.statementTimeoutSeconds * 1000,
+  });
 }
 
 /** Everything one serving process needs: storage, repositories, metrics, and the request handler. */
@@ -119,6 +134,7 @@ export class ShelfApp {
    */
   private readonly requestLog: Logger;
   private readonly deferredDigests: DeferredDigests;
+  private readonly heartbeat: NodeHeartbeat;
 
   private constructor(
     private readonly options: ShelfAppOptions,
@@ -157,6 +173,7 @@ export class ShelfApp {
       cacheGrew: () => eviction.cacheGrew(),
       deferredDigests: this.deferredDigests,
     });
+    this.heartbeat = new NodeHeartbeat(index, config, log);
     this.downloads = new DownloadStats(index);
     this.traffic = new TrafficHistory(index);
     const uploads = new UploadSessions(storagePaths(config).uploads, blobs, this.workers, {
@@ -185,7 +202,7 @@ export class ShelfApp {
       (name) => runInJobThread<ReplicationOutcome>(config, { kind: 'replicate', name }),
       (job) => runInJobThread<{ id: string } | undefined>(config, { kind: 'export', ...job }),
     );
-    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs, config.server.maxUploadBytes, this.traffic), disk, replication);
+    this.api = new RestApi(this.repos, index, access, new SecurityApi(access, administration), new SystemApi(access, jobs, config.server.maxUploadBytes, this.traffic, this.heartbeat), disk, replication);
     this.services = {
       config,
       downloads: this.downloads,
@@ -328,20 +345,37 @@ export class ShelfApp {
     }
   }
 
-  /** Ready when the index accepts a write and the blob store's disk accepts a file and has room left. */
+  /**
+   * Ready when the index accepts a write and the blob store's disk accepts a file and has room left; each
+   * is reported, so that a load balancer's log (or an operator) sees which one failed.
+   */
   private async readiness(ctx: RequestContext): Promise<void> {
-    try {
-      await this.index.ping();
-      const probe = join(this.blobs.tempDir, `readyz-${process.pid}`);
-      await writeFile(probe, 'ok');
-      await unlink(probe);
-      const { freeBytes, minFreeBytes, low } = await this.disk.space();
-      if (low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${minFreeBytes}); nothing new is stored`);
-      const notConfigured = unconfiguredRepositories(this.options.config);
-      sendJson(ctx, 200, { status: 'ready', freeBytes, ...(notConfigured.length > 0 && { notConfigured }) });
-    } catch (err) {
-      sendJson(ctx, 503, { status: 'not ready', reason: (err as Error).message });
+    const check = async (probe: () => Promise<unknown>) => {
+      try {
+        await probe();
+        return { ok: true as const };
+      } catch (err) {
+        return { ok: false as const, error: (err as Error).message };
+      }
+    };
+    const [index, storage] = await Promise.all([
+      check(() => this.index.ping()),
+      check(async () => {
+        const probe = join(this.blobs.tempDir, `readyz-${tempOwner()}`);
+        await writeFile(probe, 'ok');
+        await unlink(probe);
+        const { freeBytes, minFreeBytes, low } = await this.disk.space();
+        if (low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${minFreeBytes}); nothing new is stored`);
+      }),
+    ]);
+    const checks = { index: { type: this.options.config.storage.index.type, ...index }, storage };
+    if (!index.ok || !storage.ok) {
+      const reason = [!index.ok && `index: ${index.error}`, !storage.ok && `storage: ${storage.error}`].filter(Boolean).join('; ');
+      return sendJson(ctx, 503, { status: 'not ready', reason, node: this.heartbeat.node.id, checks });
     }
+    const { freeBytes } = await this.disk.space();
+    const notConfigured = unconfiguredRepositories(this.options.config);
+    sendJson(ctx, 200, { status: 'ready', node: this.heartbeat.node.id, freeBytes, checks, ...(notConfigured.length > 0 && { notConfigured }) });
   }
 
   private logRequest(ctx: RequestContext, started: bigint): void {
@@ -390,6 +424,7 @@ export class ShelfApp {
 
   async close(): Promise<void> {
     clearInterval(this.uploadSweep);
+    this.heartbeat.stop();
     this.deferredDigests.stop();
     await this.workers.close();
     await this.digestThreads.close();

@@ -10,6 +10,7 @@ import type { AccessControl } from '../security/access-control.js';
 import type { TrafficHistory } from '../observability/traffic-history.js';
 import { SHELF_VERSION } from '../version.js';
 import { boundedNumber } from './api-params.js';
+import type { NodeHeartbeat } from '../cluster/node-heartbeat.js';
 
 /** The maintenance jobs an administrator may start by hand (they also run on their schedules). */
 export interface MaintenanceJobs {
@@ -24,8 +25,8 @@ export interface MaintenanceJobs {
 
 /**
  * `/api/system/`: `gc` and `retention` (POST, `?dryRun=true`), audited; `info`, `traffic` (requests and
- * cache results per minute, `?minutes=60`) and `audit` (the latest audit events, `?limit=100`). All for
- * administrators only.
+ * cache results per minute, `?minutes=60`), `audit` (the latest audit events, `?limit=100`) and `nodes`
+ * (the nodes sharing this index, with their heartbeats). All for administrators only.
  */
 export class SystemApi {
   constructor(
@@ -34,15 +35,20 @@ export class SystemApi {
     /** An archive sent as the body is refused past this (server.maxUploadBytes). */
     private readonly maxUploadBytes: number,
     private readonly traffic: TrafficHistory,
+    private readonly heartbeat: NodeHeartbeat,
   ) {}
 
   async handle(ctx: RequestContext, segments: string[]): Promise<void> {
     const view = segments.length === 1 ? segments[0] : undefined;
-    if (view === 'info' || view === 'traffic' || view === 'audit') {
+    if (view === 'info' || view === 'traffic' || view === 'audit' || view === 'nodes') {
       allowMethods(ctx, ['GET', 'HEAD']);
       await this.access.administrator(ctx);
       const params = ctx.url.searchParams;
-      const body = view === 'info' ? this.info() : view === 'traffic' ? await this.trafficView(params) : await this.auditView(params);
+      const body =
+        view === 'info' ? this.info()
+        : view === 'traffic' ? await this.trafficView(params)
+        : view === 'nodes' ? await this.nodesView()
+        : await this.auditView(params);
       return sendJson(ctx, 200, body, { 'cache-control': 'no-store' });
     }
     const job = segments.length === 1 && (segments[0] === 'gc' || segments[0] === 'retention') ? segments[0] : undefined;
@@ -56,7 +62,16 @@ export class SystemApi {
   }
 
   private info() {
-    return { version: SHELF_VERSION, node: process.version, startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString() };
+    const { id, startedAt } = this.heartbeat.node;
+    return { version: SHELF_VERSION, node: process.version, nodeId: id, startedAt: new Date(startedAt).toISOString() };
+  }
+
+  private async nodesView() {
+    return (await this.heartbeat.nodes()).map((node) => ({
+      ...node,
+      startedAt: new Date(node.startedAt).toISOString(),
+      heartbeatAt: new Date(node.heartbeatAt).toISOString(),
+    }));
   }
 
   private async trafficView(params: URLSearchParams) {

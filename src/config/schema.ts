@@ -185,6 +185,11 @@ export const configSchema = z.strictObject({
        * bring, and refuses every deploy, delete and annotation with a message that says so.
        */
       mode: z.enum(['standard', 'edge']).default('standard'),
+      /**
+       * This node's name among several sharing one index (GET /api/system/nodes). Default: the host name and
+       * port, which tells apart nodes on different hosts and on one.
+       */
+      nodeId: z.string().regex(/^[\w.:-]{1,128}$/, 'letters, digits, ".", ":", "_" and "-"').optional(),
       /** The URL clients reach Shelf at, when it differs from the Host header (behind a proxy). */
       baseUrl: z.url().optional(),
       /** Honour X-Forwarded-Proto / X-Forwarded-Host from a reverse proxy. */
@@ -224,6 +229,34 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Relative paths are resolved against the directory Shelf is started from. */
       dataDir: z.string().min(1).default('./data'),
+      /**
+       * Where the metadata index lives: `sqlite` (a file in dataDir, one node) or `postgres` (several nodes
+       * sharing one database and one dataDir; see docs/operations.md, "High availability").
+       */
+      index: z
+        .discriminatedUnion('type', [
+          z.strictObject({ type: z.literal('sqlite') }),
+          z.strictObject({
+            type: z.literal('postgres'),
+            /** A libpq connection string. One that holds a password comes from a secret ({ env } or { file }), never inline. */
+            url: z.union([
+              z
+                .string()
+                .regex(/^postgres(ql)?:\/\//, 'a postgres:// connection string')
+                .refine((url) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(url), {
+                  message: 'the connection string holds a password: give it as { env: NAME } or { file: PATH }',
+                }),
+              secretRef,
+            ]),
+            /** Connections each process (every worker, and the primary) may hold. */
+            poolSize: z.number().int().positive().default(10),
+            /** The longest wait for a connection; requests then fail with 503 INDEX_UNAVAILABLE. */
+            connectTimeoutSeconds: z.number().positive().default(5),
+            /** The longest any one statement may run. */
+            statementTimeoutSeconds: z.number().positive().default(60),
+          }),
+        ])
+        .default({ type: 'sqlite' }),
       /** Resumable uploads (Docker blob uploads) that receive no data for this many seconds are refused and removed. */
       uploadExpirySeconds: z.number().int().positive().default(86_400),
       /** Uploads one user (or all anonymous callers together) may have open at once. */

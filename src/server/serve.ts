@@ -16,6 +16,7 @@ import { scheduleLifecycleJobs } from '../lifecycle/scheduler.js';
 import { readKeyPair, startListeners, type Listeners } from './http-server.js';
 import { ConnectionBalancer, type ConnectionMessage } from '../cluster/connection-balancer.js';
 import { SystemdNotifier } from './systemd-notify.js';
+import { markNodeStart } from '../cluster/node-heartbeat.js';
 import type { Socket } from 'node:net';
 
 type MetricsMessage =
@@ -62,6 +63,7 @@ function reloadTls(listeners: Listeners, log: Logger): void {
 export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
   const workers = config.server.workers || availableParallelism();
   if (cluster.isWorker) return runWorker(config, log);
+  markNodeStart();
   for (const { key, variables } of unconfiguredRepositories(config)) {
     log.warn({ repo: key, variables }, `repository ${key} is not configured: its url needs the environment variable ${variables.join(' or ')}`);
   }

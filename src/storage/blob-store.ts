@@ -2,6 +2,7 @@ import { mapBounded } from '../concurrency.js';
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -139,6 +140,31 @@ const ignoreMissing = (err: NodeJS.ErrnoException) => {
   if (err.code !== 'ENOENT') throw err;
 };
 
+/**
+ * Temp files are named `<host>.<pid>-…` after their writer: in a directory several nodes share, each node
+ * knows which are its own, and whether their writer still runs.
+ */
+const HOST_TAG = hostname().replace(/[^A-Za-z0-9.-]/g, '_');
+export const tempOwner = (pid = process.pid) => `${HOST_TAG}.${pid}`;
+/** Another host's temp file untouched this long is abandoned (its writer would have kept writing to it). */
+const FOREIGN_TEMP_FILE_MS = 24 * 3600_000;
+
+async function isAbandonedTempFile(name: string, path: string): Promise<boolean> {
+  const owner = /^(.+)\.(\d+)-/.exec(name);
+  if (owner?.[1] === HOST_TAG) return !isRunning(Number(owner[2]));
+  const stats = await stat(path).catch(() => undefined);
+  return stats !== undefined && Date.now() - stats.mtimeMs > FOREIGN_TEMP_FILE_MS;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /** Where a blob store rooted at `root` keeps its blob files (by the first two hex digits, then the digest). */
 export const blobDirOf = (root: string) => join(root, 'sha256');
 
@@ -184,13 +210,16 @@ export class FsBlobStore {
   }
 
   /**
-   * Removes what interrupted writes left behind: all temp files (only safe while no writer runs, i.e. at
-   * start-up), or those of one process that has died (temp files are named after their writer's pid).
+   * Removes what interrupted writes left behind: the temp files of one process that has died, or (at
+   * start-up) those of every process of this host that no longer runs. Nodes sharing the directory each
+   * clean up after their own processes; another host's temp files go only when untouched for a day.
    */
   async removeTempFiles(ofPid?: number): Promise<number> {
-    const names = (await readdir(this.tempDir)).filter((name) => ofPid === undefined || name.startsWith(`${ofPid}-`));
-    await mapBounded(names, 16, (name) => rm(join(this.tempDir, name), { force: true }));
-    return names.length;
+    const names = await readdir(this.tempDir);
+    const abandoned = ofPid === undefined && (await mapBounded(names, 16, (name) => isAbandonedTempFile(name, join(this.tempDir, name))));
+    const gone = abandoned ? names.filter((_, i) => abandoned[i]) : names.filter((name) => name.startsWith(`${tempOwner(ofPid)}-`));
+    await mapBounded(gone, 16, (name) => rm(join(this.tempDir, name), { force: true }));
+    return gone.length;
   }
 
   pathOf(sha256: string): string {
@@ -360,7 +389,7 @@ export class FsBlobStore {
     const path = this.pathOf(sha256);
     // Named after this process, so that a crash between the move and the decision leaves a temp file that
     // start-up (or the primary, when a worker dies) removes.
-    const aside = join(this.tempDir, `${process.pid}-gc-${sha256}`);
+    const aside = join(this.tempDir, `${tempOwner()}-gc-${sha256}`);
     try {
       await rename(path, aside);
     } catch (err) {
@@ -422,7 +451,7 @@ export class FsBlobStore {
   /** A writer the caller feeds chunk by chunk; others may read its temp file while it grows. */
   async createWriter(options: BlobWriteOptions = {}): Promise<BlobWriter> {
     await this.ensureSpace();
-    const tempPath = join(this.tempDir, `${process.pid}-${randomUUID()}.part`);
+    const tempPath = join(this.tempDir, `${tempOwner()}-${randomUUID()}.part`);
     const handle = await open(tempPath, 'wx');
     return new BlobWriter(this, handle, tempPath, options, this.otherDigests);
   }

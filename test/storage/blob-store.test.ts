@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import t from 'tap';
-import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { FsBlobStore, tempOwner } from '../../src/storage/blob-store.js';
 
 const hex = (alg: string, data: Buffer | string) => createHash(alg).update(data).digest('hex');
 
@@ -84,14 +84,23 @@ t.test('the same content twice is one blob', async (t) => {
   t.equal(readdirSync(join(store.blobDir, a.sha256.slice(0, 2))).length, 1);
 });
 
-t.test('temp files: all at start-up, or only those of a dead process', async (t) => {
+t.test("temp files: at start-up those of this host's dead processes and long-abandoned ones of other hosts; or those of one dead process", async (t) => {
   const store = await freshStore();
-  writeFileSync(join(store.tempDir, '111-a.part'), 'x');
-  writeFileSync(join(store.tempDir, '222-b.part'), 'x');
-  t.equal(await store.removeTempFiles(111), 1);
-  t.same(readdirSync(store.tempDir), ['222-b.part']);
-  t.equal(await store.removeTempFiles(), 1);
-  t.same(readdirSync(store.tempDir), []);
+  const deadPid = 2 ** 22 + 17;
+  const files = {
+    dead: `${tempOwner(deadPid)}-a.part`,
+    otherDead: `${tempOwner(deadPid + 1)}-b.part`,
+    running: `${tempOwner()}-c.part`,
+    otherHostFresh: 'elsewhere.example.12-d.part',
+    otherHostOld: 'elsewhere.example.13-e.part',
+  };
+  for (const name of Object.values(files)) writeFileSync(join(store.tempDir, name), 'x');
+  const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600_000);
+  utimesSync(join(store.tempDir, files.otherHostOld), twoDaysAgo, twoDaysAgo);
+  t.equal(await store.removeTempFiles(deadPid), 1);
+  t.notOk(readdirSync(store.tempDir).includes(files.dead));
+  t.equal(await store.removeTempFiles(), 2);
+  t.same(readdirSync(store.tempDir).sort(), [files.running, files.otherHostFresh].sort(), "a running writer's and another node's current files stay");
 });
 
 t.test('unknown and malformed digests', async (t) => {
