@@ -42,7 +42,7 @@ import { JwtSigner, loadOrCreateSigningKey } from './security/jwt.js';
 import { UiSessions } from './security/ui-sessions.js';
 import { UiAssets } from './server/ui-assets.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
-import { PostgresIndex } from './storage/postgres-index.js';
+import { PostgresIndex, type PostgresIndexOptions } from './storage/postgres-index.js';
 import { resolveSecret } from './config/secrets.js';
 import { NodeHeartbeat } from './cluster/node-heartbeat.js';
 import { UploadSessions } from './storage/upload-sessions.js';
@@ -104,14 +104,20 @@ export async function openStorage(
 
 /** The metadata index the config names: the SQLite file in the data directory, or a PostgreSQL database. */
 export async function openIndex(config: ShelfConfig): Promise<ShelfIndex> {
+  const postgres = postgresSettings(config);
+  return postgres ? PostgresIndex.open(postgres) : new SqliteIndex(storagePaths(config).index);
+}
+
+/** How to reach the PostgreSQL index, when the config names one (the connection string read from its secret). */
+export function postgresSettings(config: ShelfConfig): PostgresIndexOptions | undefined {
   const settings = config.storage.index;
-  if (settings.type === 'sqlite') return new SqliteIndex(storagePaths(config).index);
-  return PostgresIndex.open({
+  if (settings.type !== 'postgres') return undefined;
+  return {
     url: typeof settings.url === 'string' ? settings.url : resolveSecret(settings.url),
     poolSize: settings.poolSize,
     connectTimeoutMs: settings.connectTimeoutSeconds * 1000,
     statementTimeoutMs: settings.statementTimeoutSeconds * 1000,
-  });
+  };
 }
 
 /** Everything one serving process needs: storage, repositories, metrics, and the request handler. */

@@ -23,6 +23,7 @@ import { addIdentityCommands } from './identity-commands.js';
 import { addBundleCommands } from './bundle-commands.js';
 import { addSeedCommand } from './seed-command.js';
 import { addBackupCommands } from './backup-commands.js';
+import { addIndexCommands } from './index-commands.js';
 import { addServiceCommand } from './service-command.js';
 
 const DEFAULT_CONFIG = 'config/shelf.yaml';
@@ -196,6 +197,7 @@ addIdentityCommands(program, configOption, loadOrExit);
 addSeedCommand(program, configOption, loadOrExit);
 addBundleCommands(program, configOption, loadOrExit);
 addBackupCommands(program, configOption, loadOrExit);
+addIndexCommands(program, configOption, loadOrExit);
 addServiceCommand(program, configOption, loadOrExit);
 
 function loadOrExit(file: string) {

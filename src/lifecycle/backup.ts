@@ -1,7 +1,9 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { storagePaths } from '../app.js';
+import { postgresSettings, storagePaths } from '../app.js';
+import { copySqliteToPostgres } from '../storage/index-copy.js';
+import { PostgresIndex } from '../storage/postgres-index.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { mapBounded } from '../concurrency.js';
 import { BLOB_PREFIXES, FsBlobStore } from '../storage/blob-store.js';
@@ -115,9 +117,10 @@ export interface RestoreReport {
 }
 
 /**
- * Puts a backup in place of the data directory's index and keys, with Shelf stopped. Blobs the backup holds
- * and the store lacks are copied in first (verified), so the restored index never names a missing blob; the
- * index replaced is kept beside it. Blobs only the replaced index used are left to garbage collection.
+ * Puts a backup in place of the data directory's index and keys, with Shelf stopped; with storage.index
+ * postgres, the index goes into that database, which must be empty. Blobs the backup holds and the store
+ * lacks are copied in first (verified), so the restored index never names a missing blob; the index
+ * replaced is kept beside it. Blobs only the replaced index used are left to garbage collection.
  */
 export async function restore(config: ShelfConfig, dir: string): Promise<RestoreReport> {
   const manifest = await readBackupManifest(dir);
@@ -146,6 +149,13 @@ export async function restore(config: ShelfConfig, dir: string): Promise<Restore
     }
   }
   await copyKeys(join(dir, 'security'), join(paths.dataDir, 'security'));
+  const postgres = postgresSettings(config);
+  if (postgres) {
+    // The copy goes into an empty database only: PostgreSQL's own backups (pg_dump) restore over a used one.
+    await (await PostgresIndex.open(postgres)).close();
+    await copySqliteToPostgres(join(dir, INDEX), postgres.url);
+    return { manifest, blobsCopied };
+  }
   const previousIndex = `${paths.index}.before-restore-${Date.now()}`;
   const incoming = `${paths.index}.restoring`;
   await copyFile(join(dir, INDEX), incoming);
@@ -171,7 +181,8 @@ async function requireBlobs(index: SqliteIndex, store: FsBlobStore): Promise<voi
   }
 }
 
-function isListening(config: ShelfConfig): Promise<boolean> {
+/** Whether something answers on the configured port: Shelf still running. */
+export function isListening(config: ShelfConfig): Promise<boolean> {
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
   return new Promise((resolve) => {
     const socket = connect({ host, port: config.server.port, timeout: 2000 });
