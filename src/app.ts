@@ -45,6 +45,7 @@ import { SqliteIndex } from './storage/sqlite-index.js';
 import { PostgresIndex, type PostgresIndexOptions } from './storage/postgres-index.js';
 import { resolveSecret } from './config/secrets.js';
 import { NodeHeartbeat } from './cluster/node-heartbeat.js';
+import { ClusterFlightCoordinator } from './cluster/cluster-flights.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
 import { ThreadedDigests } from './workers/threaded-digests.js';
@@ -152,7 +153,9 @@ export class ShelfApp {
     private readonly digestThreads: WorkerPool,
     private readonly ui: UiAssets,
   ) {
-    const { config, log, flights } = options;
+    const { config, log } = options;
+    // Nodes sharing an index share their fetches too.
+    const flights = config.storage.index.type === 'postgres' ? new ClusterFlightCoordinator(options.flights, index, log) : options.flights;
     this.requestLog = log.child({}, { redact: [] });
     const eviction = new CacheEviction({ blobs, index, config, log });
     this.deferredDigests = new DeferredDigests(blobs, index, digestThreads, log);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # nginx (from Debian) as the load balancer in front of several Shelf nodes, as docs/operations.md sets it up:
-# round robin, a node that refuses connections, times out or answers 502/503/504 is skipped and an idempotent
-# request goes to the next one; bodies and answers stream through unbuffered.
+# round robin; a node that refuses connections, times out or answers 502/504 is skipped and an idempotent
+# request goes to the next one. A 503 is Shelf's own answer (the shared database or an upstream is away), the
+# same from every node, so it goes to the client. Bodies and answers stream through unbuffered.
 # usage: load-balancer.sh start RUN_DIR LISTEN_PORT NODE_PORT... | stop RUN_DIR
 set -euo pipefail
 cmd=$1 run=$(realpath -m "$2")
@@ -27,7 +28,7 @@ $servers    keepalive 32;
       proxy_set_header Host \$http_host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_next_upstream error timeout http_502 http_503 http_504;
+      proxy_next_upstream error timeout http_502 http_504;
       proxy_next_upstream_tries 3;
       proxy_connect_timeout 2s;
       proxy_read_timeout 300s;

@@ -81,7 +81,8 @@ export async function startShelfProcess(
     stringify({
       ...raw,
       server: { host: '127.0.0.1', port, workers, shutdownGraceSeconds: 5, ...(raw.server as object) },
-      storage: { ...(raw.storage as object), dataDir: join(dataDir, 'data') },
+      // A data directory the caller names (nodes sharing one) wins over the one beside the config.
+      storage: { dataDir: join(dataDir, 'data'), ...(raw.storage as object) },
       logging: { level: 'info' },
       security: raw.security ?? OPEN_SECURITY,
     }),
@@ -107,7 +108,8 @@ export async function startShelfProcess(
     output: () => output,
     workerPids: () => workerPidsFrom(output, child.pid!),
     async stop() {
-      if (child.exitCode === null) {
+      // Not yet exited (a process a test killed has a signalCode and no exitCode).
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         // A graceful stop waits for in-flight requests; a test must not hang on one that never ends.

@@ -1,0 +1,203 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { get as httpGet } from 'node:http';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { Identity } from '../../../src/security/identity.js';
+import { PostgresIndex } from '../../../src/storage/postgres-index.js';
+import { FaultyUpstream } from '../../helpers/faulty-upstream.js';
+import { startHaCluster } from '../../helpers/ha-cluster.js';
+import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
+import { postgresMissing, startPostgres } from '../../helpers/postgres.js';
+
+// Three nodes, each `shelf serve` with two workers, sharing one data directory and one PostgreSQL index,
+// behind nginx: what docs/operations.md calls a high-availability deployment.
+const missing = postgresMissing();
+if (missing) {
+  t.skip(missing);
+} else {
+  const postgres = await startPostgres();
+  t.teardown(() => postgres.destroy());
+  const databaseUrl = await postgres.createDatabase();
+  // The test user: an administrator, made in the shared index before any node starts.
+  const setup = await PostgresIndex.open({ url: databaseUrl });
+  await new Identity(setup).addUser({ name: 'shelf', password: 'shelf', admin: true });
+  await setup.close();
+  const admin = `Basic ${Buffer.from('shelf:shelf').toString('base64')}`;
+
+  const BIG = randomBytes(8 * 1024 * 1024);
+  const upstream = new FaultyUpstream();
+  // Slow enough (about a second) that fifty requests arriving together all find the fetch under way.
+  upstream.on('/big.bin', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BIG.length });
+    let offset = 0;
+    const timer = setInterval(() => {
+      res.write(BIG.subarray(offset, offset + 512 * 1024));
+      offset += 512 * 1024;
+      if (offset >= BIG.length) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 60);
+  });
+  const upstreamUrl = await upstream.start();
+  t.teardown(() => upstream.stop());
+
+  const cluster = await startHaCluster(
+    t,
+    {
+      repositories: [
+        { key: 'cache', format: 'generic', type: 'remote', url: upstreamUrl },
+        { key: 'files', format: 'generic', type: 'local' },
+        { key: 'npm-local', format: 'npm', type: 'local' },
+      ],
+      security: { permissions: [{ name: 'read-all', repositories: ['ANY'], anonymous: ['read'] }] },
+    },
+    { nodes: 3, databaseUrl },
+  );
+  const [a, b, c] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+  t.test('every node reports itself, and is ready with the shared index and storage', async (t) => {
+    await sleep(500);
+    const nodes = (await (await fetch(`${cluster.url}/api/system/nodes`, { headers: { authorization: admin } })).json()) as {
+      id: string; alive: boolean; version: string; startedAt: string; heartbeatAt: string;
+    }[];
+    t.same(nodes.map((n) => n.id), ['node-1', 'node-2', 'node-3']);
+    t.ok(nodes.every((n) => n.alive && n.version && Date.parse(n.startedAt) <= Date.parse(n.heartbeatAt)));
+    t.equal((await fetch(`${a.url}/api/system/nodes`)).status, 401, 'administrators only');
+    for (const node of cluster.nodes) {
+      const ready = await fetch(`${node.url}/-/readyz`);
+      t.equal(ready.status, 200);
+      t.match(await ready.json(), { status: 'ready', checks: { index: { type: 'postgres', ok: true }, storage: { ok: true } } });
+    }
+  });
+
+  t.test('fifty concurrent cold requests spread over all nodes make exactly one upstream request', async (t) => {
+    const downloads = await Promise.all(Array.from({ length: 50 }, () => download(`${cluster.url}/cache/big.bin`)));
+    t.same(new Set(downloads.map((d) => d.status)), new Set([200]));
+    t.ok(downloads.every((d) => d.sha256 === sha256(BIG)), 'every body is whole and right');
+    t.equal(upstream.count('/big.bin'), 1, 'one upstream request');
+    for (const node of cluster.nodes) {
+      const metrics = await (await fetch(`${node.url}/-/metrics`)).text();
+      t.match(metrics, /shelf_http_requests_total\{[^}]*repo="cache"[^}]*\} [1-9]/, `${new URL(node.url).port} answered some of them`);
+    }
+  });
+
+  t.test('a file deployed on one node is served by the others at once', async (t) => {
+    const body = randomBytes(100_000);
+    t.equal((await fetch(`${a.url}/files/one/two.bin`, { method: 'PUT', body, headers: { authorization: admin } })).status, 201);
+    for (const node of [b, c]) {
+      const got = await fetch(`${node.url}/files/one/two.bin`);
+      t.equal(got.status, 200);
+      t.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(body));
+    }
+  });
+
+  t.test('a package published through node A installs through node B', async (t) => {
+    await publishPackage(t, `${a.url}/npm-local/`, 'ha-demo', '1.0.0');
+    const project = new ClientProject(`${b.url}/npm-local/`);
+    t.teardown(() => project.remove());
+    const installed = await project.npm('install', 'ha-demo@1.0.0');
+    t.equal(installed.code, 0, installed.stderr);
+    t.equal(project.file('node_modules/ha-demo/index.js'), "module.exports = '1.0.0';\n");
+  });
+
+  t.test('a token revoked on node A is refused on node B within a second', async (t) => {
+    const created = await fetch(`${a.url}/api/security/token`, {
+      method: 'POST',
+      headers: { authorization: admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ description: 'ci' }),
+    });
+    t.equal(created.status, 201);
+    const { token, id } = (await created.json()) as { token: string; id: string };
+    const put = (n: number) =>
+      fetch(`${b.url}/files/revoked/${n}.txt`, { method: 'PUT', body: 'x', headers: { authorization: `Bearer ${token}` } });
+    t.equal((await put(0)).status, 201, 'node B accepts the token');
+    t.equal((await fetch(`${a.url}/api/security/token/${id}`, { method: 'DELETE', headers: { authorization: admin } })).status, 204);
+    const revokedAt = Date.now();
+    let status = 0;
+    for (let n = 1; Date.now() - revokedAt < 3000; n++) {
+      status = (await put(n)).status;
+      if (status === 401) break;
+    }
+    t.equal(status, 401, 'node B refuses it');
+    t.ok(Date.now() - revokedAt < 1000, `within a second (${Date.now() - revokedAt} ms)`);
+  });
+
+  t.test('a node killed (SIGKILL) during pulls and pushes: clients retried elsewhere get whole content, index and blobs agree', async (t) => {
+    const pushed = new Map<string, string>();
+    const failures: string[] = [];
+    let running = true;
+    const client = async (id: number) => {
+      for (let n = 0; running; n++) {
+        const body = randomBytes(200_000 + id * 1000);
+        const path = `churn/${id}/${n}.bin`;
+        try {
+          const put = await fetch(`${cluster.url}/files/${path}`, { method: 'PUT', body, headers: { authorization: admin } });
+          if (put.status === 201) pushed.set(path, sha256(body));
+          else failures.push(`PUT ${put.status}`);
+          const got = await download(`${cluster.url}/cache/big.bin`);
+          if (got.status === 200 && got.sha256 !== sha256(BIG)) throw new Error('a successful pull had the wrong content');
+          if (got.status !== 200) failures.push(`GET ${got.status}`);
+        } catch (err) {
+          if ((err as Error).message.includes('wrong content')) throw err;
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    const clients = Array.from({ length: 8 }, (_, id) => client(id));
+    await sleep(1500);
+    for (const pid of [b.child.pid!, ...b.workerPids()]) process.kill(pid, 'SIGKILL');
+    await sleep(2500);
+    running = false;
+    await Promise.all(clients);
+    t.ok(pushed.size > 10, `${pushed.size} pushes succeeded (${failures.length} requests failed while the node died)`);
+    for (const [path, digest] of pushed) {
+      const got = await download(`${cluster.url}/files/${path}`);
+      if (got.status !== 200 || got.sha256 !== digest) t.fail(`${path}: ${got.status}`);
+    }
+    t.pass('every push that succeeded is served whole by the nodes left');
+    const verify = await promisify(execFile)(process.execPath, ['dist/cli/main.js', 'storage', 'verify', '--config', cluster.configFile(1)]).catch(
+      (err: { stdout: string; code: number }) => err,
+    );
+    t.match(verify.stdout, /blobs checked, 0 corrupt, 0 missing/, 'the index and the blob store agree');
+  });
+
+  t.test('PostgreSQL restarted during traffic: requests fail clearly while it is down, succeed after, nothing lost', async (t) => {
+    const body = randomBytes(50_000);
+    t.equal((await fetch(`${cluster.url}/files/before-restart.bin`, { method: 'PUT', body, headers: { authorization: admin } })).status, 201);
+    postgres.stop();
+    const down = await fetch(`${cluster.url}/files/before-restart.bin`);
+    t.equal(down.status, 503, 'a clear 503 while the database is down');
+    t.match(await down.text(), /metadata database is unavailable/);
+    const ready = await fetch(`${a.url}/-/readyz`);
+    t.equal(ready.status, 503, 'not ready');
+    t.match(await ready.json(), { checks: { index: { ok: false } } });
+    const write = await fetch(`${cluster.url}/files/during-outage.bin`, { method: 'PUT', body: 'x', headers: { authorization: admin } });
+    t.equal(write.status, 503, 'no writes either');
+    postgres.start();
+    let status = 0;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && status !== 200; await sleep(200)) {
+      status = (await fetch(`${cluster.url}/files/before-restart.bin`)).status;
+    }
+    t.equal(status, 200, 'served again once the database is back');
+    const got = await fetch(`${cluster.url}/files/before-restart.bin`);
+    t.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(body), 'nothing lost');
+    t.equal((await fetch(`${cluster.url}/files/after-restart.bin`, { method: 'PUT', body: 'y', headers: { authorization: admin } })).status, 201);
+    t.equal((await fetch(`${cluster.url}/files/during-outage.bin`)).status, 404, 'the refused write left nothing');
+  });
+}
+
+/** Downloads into a hash; connection errors count as status 0. */
+function download(url: string): Promise<{ status: number; sha256: string }> {
+  return new Promise((resolve) => {
+    httpGet(url, (res) => {
+      const hash = createHash('sha256');
+      res.on('data', (chunk: Buffer) => hash.update(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, sha256: hash.digest('hex') }));
+      res.on('error', () => resolve({ status: 0, sha256: '' }));
+    }).on('error', () => resolve({ status: 0, sha256: '' }));
+  });
+}
