@@ -60,7 +60,7 @@ const ABANDON_CHECK_MS = 500;
 export class RemoteRepo implements Repository {
   readonly type = 'remote';
   private readonly filter: PathFilter;
-  /** The outage every worker agrees on (kept in the index), as last read, and when. */
+  /** The outage every worker agrees on (kept in the index), as last read, and when; the shared budget is read with it. */
   private knownOutage: { outage: UpstreamOutage | undefined; readAt: number } = { outage: undefined, readAt: 0 };
   /** While the upstream is assumed offline, one request of this process at a time asks it anyway. */
   private probing = false;
@@ -74,6 +74,12 @@ export class RemoteRepo implements Repository {
     this.filter = new PathFilter(config.includes, config.excludes);
     upstream.onHealth = (healthy, reason) => {
       this.recordHealth(healthy, reason).catch((err: unknown) => ctx.log.warn({ err, repo: this.key }, 'could not record the upstream state'));
+    };
+    // What the upstream announces about its budget holds for every worker and node.
+    upstream.onBudget = () => {
+      ctx.index
+        .setUpstreamBudget(this.key, upstream.budget.shared())
+        .catch((err: unknown) => ctx.log.warn({ err, repo: this.key }, 'could not share the upstream rate-limit budget'));
     };
   }
 
@@ -89,13 +95,15 @@ export class RemoteRepo implements Repository {
   async outage(): Promise<UpstreamOutage | undefined> {
     const now = Date.now();
     if (now - this.knownOutage.readAt > OUTAGE_READ_INTERVAL_MS) {
-      this.knownOutage = { outage: await this.ctx.index.getUpstreamOutage(this.key), readAt: now };
+      const [outage, budget] = await Promise.all([this.ctx.index.getUpstreamOutage(this.key), this.ctx.index.getUpstreamBudget(this.key)]);
+      this.knownOutage = { outage, readAt: now };
+      if (budget) this.upstream.budget.adopt(budget);
     }
     const { outage } = this.knownOutage;
     return outage && outage.until > now ? outage : undefined;
   }
 
-  /** The upstream as an operator sees it: reachable or why not, and its rate-limit budget as this process last heard it. */
+  /** The upstream as an operator sees it: reachable or why not, and its rate-limit budget as last announced to any process. */
   async upstreamStatus(): Promise<UpstreamStatus> {
     const outage = await this.outage();
     const budget = this.upstream.budget.snapshot();

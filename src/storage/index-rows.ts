@@ -1,5 +1,6 @@
 import type { ArtifactRecord, FolderChild } from './metadata-index.js';
 import type { TokenRecord, TokenScope, UserRecord } from './identity-store.js';
+import type { SharedBudget } from '../upstream/rate-limit.js';
 
 /**
  * Rows as both indexes (SQLite and PostgreSQL) keep them: the same tables and columns (times in epoch
@@ -138,3 +139,27 @@ export async function skipScan(
   }
   return children;
 }
+
+export interface BudgetRow {
+  rate_limit: number | null;
+  remaining: number | null;
+  blocked_until: number | null;
+  observed_at: number;
+}
+
+export const SELECT_BUDGET = 'SELECT rate_limit, remaining, blocked_until, observed_at FROM upstream_budgets';
+
+export const toBudget = (row: BudgetRow): SharedBudget => ({
+  ...(row.rate_limit !== null && { limit: row.rate_limit }),
+  ...(row.remaining !== null && { remaining: row.remaining }),
+  ...(row.blocked_until && { blockedUntil: row.blocked_until }),
+  observedAt: row.observed_at,
+});
+
+export const budgetParams = (repo: string, budget: SharedBudget) => ({
+  repo,
+  limit: budget.limit ?? null,
+  remaining: budget.remaining ?? null,
+  blockedUntil: budget.blockedUntil ?? null,
+  observedAt: budget.observedAt,
+});

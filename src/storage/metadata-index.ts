@@ -1,5 +1,6 @@
 import type { StoredBlob } from './blob-store.js';
 import type { OtherDigests } from './checksums.js';
+import type { SharedBudget } from '../upstream/rate-limit.js';
 
 /** Upstream validators and freshness of a cached file in a remote repository. */
 export interface CacheState {
@@ -208,6 +209,10 @@ export interface MetadataIndex {
   getUpstreamOutage(repo: string): Promise<UpstreamOutage | undefined>;
   /** Records that the upstream failed (or, with undefined, that it answered again). */
   setUpstreamOutage(repo: string, outage: UpstreamOutage | undefined): Promise<void>;
+  /** A remote repository's upstream rate-limit budget as last announced to any process of any node. */
+  getUpstreamBudget(repo: string): Promise<SharedBudget | undefined>;
+  /** Records an announcement; an older one (by observedAt) never replaces a newer, and a block only grows. */
+  setUpstreamBudget(repo: string, budget: SharedBudget): Promise<void>;
   getNegative(repo: string, path: string): Promise<number | undefined>;
   clearNegative(repo: string, path: string): Promise<void>;
   /** Digests of the blobs any repository refers to, in order, after `after` (pagination). */

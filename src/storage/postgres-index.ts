@@ -4,6 +4,10 @@ import type { OtherDigests } from './checksums.js';
 import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, TokenRecord, UserRecord } from './identity-store.js';
 import {
   AWAITED,
+  budgetParams,
+  SELECT_BUDGET,
+  toBudget,
+  type BudgetRow,
   likePrefix,
   SELECT_ARTIFACT,
   SELECT_USAGE,
@@ -44,6 +48,7 @@ import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { asIndexError, PG_TYPES } from './postgres-connection.js';
 import { copyPostgresToSqlite } from './index-copy.js';
 import type { PermissionTarget } from '../security/permissions.js';
+import type { SharedBudget } from '../upstream/rate-limit.js';
 
 export interface PostgresIndexOptions {
   /** A libpq connection string: `postgres://user:password@host:port/database?sslmode=…`. */
@@ -414,6 +419,24 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
     } else {
       await this.run('DELETE FROM upstream_outages WHERE repo = $1', [repo]);
     }
+  }
+
+  async getUpstreamBudget(repo: string): Promise<SharedBudget | undefined> {
+    const [row] = await this.query<BudgetRow>(`${SELECT_BUDGET} WHERE repo = $1`, [repo]);
+    return row && toBudget(row);
+  }
+
+  async setUpstreamBudget(repo: string, budget: SharedBudget): Promise<void> {
+    const { limit, remaining, blockedUntil, observedAt } = budgetParams(repo, budget);
+    await this.run(
+      `INSERT INTO upstream_budgets AS b (repo, rate_limit, remaining, blocked_until, observed_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (repo) DO UPDATE SET
+         rate_limit = CASE WHEN excluded.observed_at >= b.observed_at THEN COALESCE(excluded.rate_limit, b.rate_limit) ELSE b.rate_limit END,
+         remaining = CASE WHEN excluded.observed_at >= b.observed_at THEN COALESCE(excluded.remaining, b.remaining) ELSE b.remaining END,
+         blocked_until = GREATEST(COALESCE(b.blocked_until, 0), COALESCE(excluded.blocked_until, 0)),
+         observed_at = GREATEST(b.observed_at, excluded.observed_at)`,
+      [repo, limit, remaining, blockedUntil, observedAt],
+    );
   }
 
   async putNegative(repo: string, path: string, expiresAt: number): Promise<void> {

@@ -96,4 +96,7 @@ export const POSTGRES_MIGRATIONS: string[] = [
      cache_hits BIGINT NOT NULL, cache_misses BIGINT NOT NULL);
    CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, url TEXT NOT NULL, version TEXT NOT NULL,
      started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL);`,
+  // An upstream's rate-limit budget is shared by every process of every node.
+  `CREATE TABLE upstream_budgets (repo TEXT COLLATE "C" PRIMARY KEY, rate_limit BIGINT, remaining BIGINT, blocked_until BIGINT,
+     observed_at BIGINT NOT NULL);`,
 ];

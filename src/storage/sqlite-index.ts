@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
 import type { OtherDigests } from './checksums.js';
 import { SqliteReadMemo } from './sqlite-read-memo.js';
-import { AWAITED, likePrefix, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
+import { AWAITED, budgetParams, likePrefix, SELECT_BUDGET, toBudget, type BudgetRow, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
 import type {
   ArtifactRecord,
   BundleApplied,
@@ -31,6 +31,7 @@ import type {
 } from './metadata-index.js';
 import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, TokenRecord, UserRecord } from './identity-store.js';
 import type { PermissionTarget } from '../security/permissions.js';
+import type { SharedBudget } from '../upstream/rate-limit.js';
 
 /** Versioned schema steps; each runs once, in order, inside a transaction. Append only. */
 export const MIGRATIONS: string[] = [
@@ -130,6 +131,9 @@ export const MIGRATIONS: string[] = [
   // The nodes serving from this index: one, with SQLite; several with a shared PostgreSQL index.
   `CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, url TEXT NOT NULL, version TEXT NOT NULL,
      started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // An upstream's rate-limit budget is shared by every process (and, on PostgreSQL, every node).
+  `CREATE TABLE upstream_budgets (repo TEXT PRIMARY KEY, rate_limit INTEGER, remaining INTEGER, blocked_until INTEGER,
+     observed_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 /**
@@ -387,6 +391,22 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
     } else {
       this.sql('DELETE FROM upstream_outages WHERE repo = ?').run(repo);
     }
+  }
+
+  async getUpstreamBudget(repo: string): Promise<SharedBudget | undefined> {
+    const row = this.sql(`${SELECT_BUDGET} WHERE repo = ?`).get(repo) as BudgetRow | undefined;
+    return row && toBudget(row);
+  }
+
+  async setUpstreamBudget(repo: string, budget: SharedBudget): Promise<void> {
+    this.sql(
+      `INSERT INTO upstream_budgets AS b (repo, rate_limit, remaining, blocked_until, observed_at) VALUES (@repo, @limit, @remaining, @blockedUntil, @observedAt)
+       ON CONFLICT (repo) DO UPDATE SET
+         rate_limit = CASE WHEN excluded.observed_at >= b.observed_at THEN COALESCE(excluded.rate_limit, b.rate_limit) ELSE b.rate_limit END,
+         remaining = CASE WHEN excluded.observed_at >= b.observed_at THEN COALESCE(excluded.remaining, b.remaining) ELSE b.remaining END,
+         blocked_until = MAX(COALESCE(b.blocked_until, 0), COALESCE(excluded.blocked_until, 0)),
+         observed_at = MAX(b.observed_at, excluded.observed_at)`,
+    ).run(budgetParams(repo, budget));
   }
 
   async putNegative(repo: string, path: string, expiresAt: number): Promise<void> {

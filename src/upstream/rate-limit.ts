@@ -24,6 +24,11 @@ export interface RateLimitSnapshot {
   blockedUntil?: number;
 }
 
+/** A budget as every process and node sees it (kept in the index): the last announcement heard, and when. */
+export interface SharedBudget extends RateLimitSnapshot {
+  observedAt: number;
+}
+
 /**
  * The request budget an upstream has announced (RateLimit-*, X-RateLimit-*, Retry-After on 429/503).
  * When the budget is spent, the remote repository serves from cache instead of spending more.
@@ -32,20 +37,45 @@ export class RateLimitBudget {
   private limit?: number;
   private remaining?: number;
   private blockedUntil = 0;
+  /** When the limit and remaining count were last announced (here, or to another process). */
+  private observedAt = 0;
 
   constructor(private readonly defaultBackoffSeconds = 60) {}
 
-  observe(status: number, headers: ResponseHeaders, now = Date.now()): void {
+  /** Takes in what a response announced; true when it announced anything about the budget. */
+  observe(status: number, headers: ResponseHeaders, now = Date.now()): boolean {
     const limit = parseQuota(first(headers['ratelimit-limit']) ?? first(headers['x-ratelimit-limit']));
     const remaining = parseQuota(first(headers['ratelimit-remaining']) ?? first(headers['x-ratelimit-remaining']));
     const retryAfter = parseRetryAfter(first(headers['retry-after']), now);
     if (limit) this.limit = limit.count;
     if (remaining) this.remaining = remaining.count;
+    if (limit || remaining) this.observedAt = now;
     if (status === 429 || (status === 503 && retryAfter !== undefined)) {
       this.block(now, retryAfter ?? this.defaultBackoffSeconds);
-    } else if (remaining && remaining.count <= 0) {
+      return true;
+    }
+    if (remaining && remaining.count <= 0) {
       const reset = parseResetSeconds(first(headers['ratelimit-reset']) ?? first(headers['x-ratelimit-reset']), now);
       this.block(now, reset ?? retryAfter ?? remaining.windowSeconds ?? limit?.windowSeconds ?? this.defaultBackoffSeconds);
+    }
+    return limit !== undefined || remaining !== undefined;
+  }
+
+  /** This process's budget, to share. */
+  shared(now = Date.now()): SharedBudget {
+    return { ...this.snapshot(now), observedAt: this.observedAt || now };
+  }
+
+  /**
+   * Takes in what another process or node heard: its block holds here too, and its counts replace these
+   * when they are newer.
+   */
+  adopt(shared: SharedBudget): void {
+    if (shared.blockedUntil !== undefined) this.blockedUntil = Math.max(this.blockedUntil, shared.blockedUntil);
+    if (shared.observedAt > this.observedAt) {
+      this.observedAt = shared.observedAt;
+      if (shared.limit !== undefined) this.limit = shared.limit;
+      if (shared.remaining !== undefined) this.remaining = shared.remaining;
     }
   }
 

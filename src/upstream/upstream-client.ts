@@ -65,6 +65,8 @@ export class UpstreamClient {
   private readonly tokens: BearerTokenSource;
   /** Told after every exchange whether the upstream answered: false (with why) when unreachable or a 5xx. */
   onHealth: (healthy: boolean, reason?: string) => void = () => undefined;
+  /** Told when a response announced something about the rate-limit budget (to share it). */
+  onBudget: () => void = () => undefined;
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.baseUrl = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
@@ -141,7 +143,7 @@ export class UpstreamClient {
     } finally {
       clearTimeout(headersDeadline);
     }
-    this.budget.observe(response.statusCode, response.headers);
+    if (this.budget.observe(response.statusCode, response.headers)) this.onBudget();
     if (response.statusCode >= 500) this.onHealth(false, `${url.origin} answered ${response.statusCode}`);
     else this.onHealth(true);
     const body = this.rateWatched(response.body, fail, () => clearTimeout(deadline));

@@ -328,4 +328,15 @@ export function metadataIndexContract(t: Test, fresh: () => (MetadataIndex & Ide
       { name: 'edge', lastBundle: { id: 'b1', createdAt: 100 }, lastRunAt: 2, lastSuccessAt: 1, lastError: 'offline', runs: 2, records: 2, bytes: 30 },
     ]);
   });
+
+  t.test("an upstream's shared budget: newer counts win, a block only grows", async (t) => {
+    const index = await fresh();
+    t.equal(await index.getUpstreamBudget('hub'), undefined);
+    await index.setUpstreamBudget('hub', { limit: 100, remaining: 40, observedAt: 2000 });
+    await index.setUpstreamBudget('hub', { limit: 100, remaining: 90, observedAt: 1000 });
+    t.same(await index.getUpstreamBudget('hub'), { limit: 100, remaining: 40, observedAt: 2000 }, 'a late, older announcement is ignored');
+    await index.setUpstreamBudget('hub', { remaining: 0, blockedUntil: 9000, observedAt: 3000 });
+    await index.setUpstreamBudget('hub', { remaining: 5, blockedUntil: 5000, observedAt: 4000 });
+    t.same(await index.getUpstreamBudget('hub'), { limit: 100, remaining: 5, blockedUntil: 9000, observedAt: 4000 });
+  });
 }

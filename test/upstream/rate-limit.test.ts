@@ -43,3 +43,17 @@ t.test('429 blocks for Retry-After, or a default back-off without it', async (t)
   unavailable.observe(503, {}, now);
   t.equal(unavailable.retryAfterSeconds(now), undefined, 'a 503 without Retry-After is an outage, not a rate limit');
 });
+
+t.test('a budget shared by another process: its block holds here, its counts replace older ones', async (t) => {
+  const here = new RateLimitBudget();
+  here.observe(200, { 'ratelimit-limit': '100', 'ratelimit-remaining': '50' }, now);
+  const elsewhere = new RateLimitBudget();
+  t.notOk(elsewhere.observe(200, {}, now + 10), 'a response without budget headers announces nothing');
+  t.ok(elsewhere.observe(429, { 'retry-after': '30', 'ratelimit-limit': '100', 'ratelimit-remaining': '0' }, now + 20));
+  here.adopt(elsewhere.shared(now + 20));
+  t.equal(here.retryAfterSeconds(now + 20), 30, "the other process's block");
+  t.same(here.snapshot(now + 20), { limit: 100, remaining: 0, blockedUntil: now + 20 + 30_000 });
+  here.adopt({ limit: 100, remaining: 99, observedAt: now - 1000 });
+  t.equal(here.snapshot(now + 20).remaining, 0, 'an older announcement changes nothing');
+  t.equal(here.retryAfterSeconds(now + 20), 30, 'and never lifts a block');
+});

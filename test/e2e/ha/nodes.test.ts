@@ -41,6 +41,9 @@ if (missing) {
       }
     }, 60);
   });
+  upstream.on('/spent.bin', (_req, res) => {
+    res.writeHead(429, { 'retry-after': '120', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' }).end();
+  });
   const upstreamUrl = await upstream.start();
   t.teardown(() => upstream.stop());
 
@@ -49,6 +52,7 @@ if (missing) {
     {
       repositories: [
         { key: 'cache', format: 'generic', type: 'remote', url: upstreamUrl },
+        { key: 'limited', format: 'generic', type: 'remote', url: upstreamUrl },
         { key: 'files', format: 'generic', type: 'local' },
         { key: 'npm-local', format: 'npm', type: 'local' },
       ],
@@ -124,6 +128,20 @@ if (missing) {
     }
     t.equal(status, 401, 'node B refuses it');
     t.ok(Date.now() - revokedAt < 1000, `within a second (${Date.now() - revokedAt} ms)`);
+  });
+
+  t.test("an upstream's spent rate limit, heard by one node, holds on every node", async (t) => {
+    const refused = await fetch(`${a.url}/limited/spent.bin`);
+    t.equal(refused.status, 429);
+    await sleep(1200);
+    for (const node of [b, c]) {
+      const answer = await fetch(`${node.url}/limited/other.bin`);
+      t.equal(answer.status, 429, 'refused without asking');
+      t.ok(Number(answer.headers.get('retry-after')) > 100, 'until the time the upstream gave');
+    }
+    t.equal(upstream.count('/other.bin'), 0, 'the upstream was not asked');
+    const status = (await (await fetch(`${c.url}/api/repositories/limited`, { headers: { authorization: admin } })).json()) as { upstream: unknown };
+    t.match(status.upstream, { state: 'rate-limited', rateLimit: 100, rateLimitRemaining: 0 });
   });
 
   t.test('a node killed (SIGKILL) during pulls and pushes: clients retried elsewhere get whole content, index and blobs agree', async (t) => {
