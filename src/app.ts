@@ -44,7 +44,7 @@ import { UiAssets } from './server/ui-assets.js';
 import { SqliteIndex } from './storage/sqlite-index.js';
 import { PostgresIndex, type PostgresIndexOptions } from './storage/postgres-index.js';
 import { resolveSecret } from './config/secrets.js';
-import { NodeHeartbeat } from './cluster/node-heartbeat.js';
+import { NodeHeartbeat, nodeIdOf } from './cluster/node-heartbeat.js';
 import { ClusterFlightCoordinator } from './cluster/cluster-flights.js';
 import { UploadSessions } from './storage/upload-sessions.js';
 import { WorkerPool } from './workers/pool.js';
@@ -70,7 +70,8 @@ export function storagePaths(config: ShelfConfig) {
     index: join(dataDir, 'index.sqlite'),
     signingKey: config.security.signingKeyFile ?? join(dataDir, 'security', 'jwt.key'),
     bundleSigningKey: config.bundles.signingKeyFile ?? join(dataDir, 'security', 'bundle-signing.key'),
-    auditLog: config.security.auditLog ?? join(dataDir, 'logs', 'audit.log'),
+    // Nodes sharing a data directory each append to a file of their own (appends from several hosts interleave).
+    auditLog: config.security.auditLog ?? join(dataDir, 'logs', config.storage.index.type === 'postgres' ? `audit-${nodeIdOf(config)}.log` : 'audit.log'),
     /** Bundles received over HTTP, while they are imported. */
     imports: join(dataDir, 'imports'),
   };

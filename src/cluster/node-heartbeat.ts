@@ -12,6 +12,9 @@ const FORGOTTEN_AFTER_MS = 24 * 3600_000;
 /** Set by the node's first process before it forks, so that every worker reports the same start. */
 const STARTED_AT_VARIABLE = 'SHELF_NODE_STARTED_AT';
 
+/** This node's name among those sharing an index: `server.nodeId`, or the host name and port. */
+export const nodeIdOf = (config: ShelfConfig) => config.server.nodeId ?? `${hostname()}:${config.server.port}`;
+
 /** Called once by the process that starts the node (the cluster's primary, or the single process). */
 export function markNodeStart(): void {
   process.env[STARTED_AT_VARIABLE] ??= String(Date.now());
@@ -37,7 +40,7 @@ export class NodeHeartbeat {
     const { host, port } = config.server;
     const reachableHost = host === '0.0.0.0' || host === '::' ? hostname() : host;
     this.node = {
-      id: config.server.nodeId ?? `${hostname()}:${port}`,
+      id: nodeIdOf(config),
       host: hostname(),
       url: `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${port}`,
       version: SHELF_VERSION,

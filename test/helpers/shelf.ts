@@ -13,6 +13,7 @@ import { LocalFlightCoordinator } from '../../src/repos/flights.js';
 import { boundPort, listen } from '../../src/server/http-server.js';
 import { closeGracefully } from '../../src/server/graceful-close.js';
 import { freePort } from './ports.js';
+import { startPostgres, type RunningPostgres } from './postgres.js';
 
 export interface RunningShelf {
   url: string;
@@ -30,9 +31,26 @@ export const OPEN_SECURITY = {
   permissions: [{ name: 'open-for-tests', repositories: ['ANY'], anonymous: ['read', 'write', 'delete', 'annotate', 'manage'] }],
 };
 
+let testPostgres: Promise<RunningPostgres> | undefined;
+
+/**
+ * With SHELF_TEST_INDEX=postgres, every Shelf a test starts keeps its index in a PostgreSQL database of its
+ * own (one server per test file, removed when the file ends), so any suite runs against either index.
+ */
+async function testIndex(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const storage = (raw.storage ?? {}) as Record<string, unknown>;
+  if (process.env.SHELF_TEST_INDEX !== 'postgres' || storage.index) return storage;
+  if (!testPostgres) {
+    testPostgres = startPostgres();
+    const server = await testPostgres;
+    process.once('exit', () => server.destroy());
+  }
+  return { ...storage, index: { type: 'postgres', url: await (await testPostgres).createDatabase() } };
+}
+
 /** Shelf in this process (one worker), on a free port with a fresh data directory. */
 export async function startShelf(raw: Record<string, unknown>): Promise<RunningShelf & { app: ShelfApp }> {
-  const storage = (raw.storage ?? {}) as { dataDir?: string };
+  const storage = (await testIndex(raw)) as { dataDir?: string };
   const dataDir = storage.dataDir ?? mkdtempSync(join(tmpdir(), 'shelf-test-'));
   const config = validateConfig({
     ...raw,
@@ -74,6 +92,7 @@ export async function startShelfProcess(
   options: { baseDir?: string; maxOpenFiles?: number } = {},
 ): Promise<ShelfProcess> {
   const dataDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'shelf-test-'));
+  const storage = await testIndex(raw);
   const port = await freePort();
   const configFile = join(dataDir, 'shelf.yaml');
   writeFileSync(
@@ -82,7 +101,7 @@ export async function startShelfProcess(
       ...raw,
       server: { host: '127.0.0.1', port, workers, shutdownGraceSeconds: 5, ...(raw.server as object) },
       // A data directory the caller names (nodes sharing one) wins over the one beside the config.
-      storage: { dataDir: join(dataDir, 'data'), ...(raw.storage as object) },
+      storage: { dataDir: join(dataDir, 'data'), ...storage },
       logging: { level: 'info' },
       security: raw.security ?? OPEN_SECURITY,
     }),
