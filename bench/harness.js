@@ -19,19 +19,23 @@ export const freePort = () =>
 
 /**
  * `shelf serve` from this checkout's build, on loopback, with `repository` (a YAML flow mapping) only,
- * or `repositories`, open to anyone for `anonymous` (reading, by default), logging at its default level (every request) into `root/shelf.log`, as deployed.
+ * or `repositories`, open to anyone for `anonymous` (reading, by default), logging at its default level (every request) into `root/<name>.log`, as deployed.
+ * `server` and `storage` add YAML flow entries to those sections (a PostgreSQL index, a shared `dataDir`).
  */
-export async function startShelfServer(root, { port, workers, repository, repositories = [repository], anonymous = ['read'], server = '' }) {
+export async function startShelfServer(
+  root,
+  { port, workers, repository, repositories = [repository], anonymous = ['read'], server = '', storage = '', name = 'shelf', dataDir = join(root, 'data') },
+) {
   writeFileSync(
-    join(root, 'shelf.yaml'),
+    join(root, `${name}.yaml`),
     `server: { host: 127.0.0.1, port: ${port}, workers: ${workers}${server && `, ${server}`} }
-storage: { dataDir: ${join(root, 'data')} }
+storage: { dataDir: ${dataDir}${storage && `, ${storage}`} }
 security: { permissions: [{ name: bench, repositories: [ANY], anonymous: [${anonymous.join(', ')}] }] }
 repositories:
 ${repositories.map((r) => `  - ${r}\n`).join('')}`,
   );
-  const log = openSync(join(root, 'shelf.log'), 'a');
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, 'shelf.yaml')], { stdio: ['ignore', log, log] });
+  const log = openSync(join(root, `${name}.log`), 'a');
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', join(root, `${name}.yaml`)], { stdio: ['ignore', log, log] });
   closeSync(log);
   await waitForOk(`http://127.0.0.1:${port}/-/healthz`);
   return child;

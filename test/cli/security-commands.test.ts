@@ -9,7 +9,7 @@ import { startShelf, startShelfProcess } from '../helpers/shelf.js';
 const shelf = await startShelf({ repositories: [{ key: 'files', format: 'generic', type: 'local' }], security: {} });
 t.teardown(() => shelf.stop());
 const configFile = join(shelf.dataDir, 'cli.yaml');
-writeFileSync(configFile, stringify({ storage: { dataDir: shelf.dataDir }, repositories: [{ key: 'files', format: 'generic', type: 'local' }] }));
+writeFileSync(configFile, stringify({ storage: shelf.storage, repositories: [{ key: 'files', format: 'generic', type: 'local' }] }));
 const cli = (args: string[], input?: string) =>
   spawnSync(process.execPath, ['dist/cli/main.js', ...args, '--config', configFile], { encoding: 'utf8', input });
 const put = (authorization: string, path: string) =>

@@ -18,6 +18,8 @@ import { startPostgres, type RunningPostgres } from './postgres.js';
 export interface RunningShelf {
   url: string;
   dataDir: string;
+  /** The config's storage section, for a CLI config beside this Shelf (the same data and index). */
+  storage: Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function startShelf(raw: Record<string, unknown>): Promise<RunningS
     app,
     url: `http://127.0.0.1:${boundPort(server)}`,
     dataDir,
+    storage: { ...storage, dataDir },
     async stop() {
       await closeGracefully([server], 1);
       await app.close();
@@ -123,6 +126,7 @@ export async function startShelfProcess(
   return {
     url,
     dataDir,
+    storage: { dataDir: join(dataDir, 'data'), ...storage },
     child,
     output: () => output,
     workerPids: () => workerPidsFrom(output, child.pid!),

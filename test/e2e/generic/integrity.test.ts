@@ -111,7 +111,7 @@ t.test('shelf storage verify --repair refetches cached files and reports hosted 
   writeFileSync(
     configFile,
     JSON.stringify({
-      storage: { dataDir: shelf.dataDir },
+      storage: shelf.storage,
       logging: { level: 'error' },
       repositories: [
         { key: 'files', format: 'generic', type: 'local', allowRedeploy: true },

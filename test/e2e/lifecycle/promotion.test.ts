@@ -124,7 +124,7 @@ t.test('Maven: a version promoted (groupId:artifactId@version); mvn resolves it 
   t.equal(deployed.code, 0, deployed.stdout.slice(-2000));
   const dir = mkdtempSync(join(tmpdir(), 'shelf-promote-config-'));
   const config = join(dir, 'shelf.yaml');
-  writeFileSync(config, stringify({ storage: { dataDir: shelf.dataDir }, repositories, security, logging: { level: 'warn' } }));
+  writeFileSync(config, stringify({ storage: shelf.storage, repositories, security, logging: { level: 'warn' } }));
   const cli = spawnSync(process.execPath, ['dist/cli/main.js', 'promote', 'maven-dev', 'maven-release', '--package', 'shelf.sample:hello@3.0.0', '--config', config], { encoding: 'utf8' });
   t.equal(cli.status, 0, cli.stderr);
   t.match(cli.stdout, /maven-dev\/shelf\/sample\/hello\/3\.0\.0\/hello-3\.0\.0\.jar -> maven-release\/shelf\/sample\/hello\/3\.0\.0\/hello-3\.0\.0\.jar/);

@@ -13,7 +13,7 @@ const registry = `${shelf.url}/npm-local/`;
 
 /** The `shelf` CLI against the running server's data directory. */
 const configFile = join(shelf.dataDir, 'cli.yaml');
-writeFileSync(configFile, stringify({ storage: { dataDir: shelf.dataDir }, repositories: [] }));
+writeFileSync(configFile, stringify({ storage: shelf.storage, repositories: [] }));
 const cli = (args: string[], input?: string) =>
   spawnSync(process.execPath, ['dist/cli/main.js', ...args, '--config', configFile], { encoding: 'utf8', input });
 
