@@ -36,11 +36,12 @@ export const OPEN_SECURITY = {
 let testPostgres: Promise<RunningPostgres> | undefined;
 
 /**
- * With SHELF_TEST_INDEX=postgres, every Shelf a test starts keeps its index in a PostgreSQL database of its
- * own (one server per test file, removed when the file ends), so any suite runs against either index.
+ * A storage section as tests run it: with SHELF_TEST_INDEX=postgres, every Shelf a test starts keeps its index
+ * in a PostgreSQL database of its own (one server per test file, removed when the file ends), so any suite
+ * runs against either index. A test that prepares a data directory with the CLI before starting Shelf takes
+ * the section from here first.
  */
-async function testIndex(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const storage = (raw.storage ?? {}) as Record<string, unknown>;
+export async function testStorage(storage: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   if (process.env.SHELF_TEST_INDEX !== 'postgres' || storage.index) return storage;
   if (!testPostgres) {
     testPostgres = startPostgres();
@@ -52,7 +53,7 @@ async function testIndex(raw: Record<string, unknown>): Promise<Record<string, u
 
 /** Shelf in this process (one worker), on a free port with a fresh data directory. */
 export async function startShelf(raw: Record<string, unknown>): Promise<RunningShelf & { app: ShelfApp }> {
-  const storage = (await testIndex(raw)) as { dataDir?: string };
+  const storage = (await testStorage(raw.storage as Record<string, unknown>)) as { dataDir?: string };
   const dataDir = storage.dataDir ?? mkdtempSync(join(tmpdir(), 'shelf-test-'));
   const config = validateConfig({
     ...raw,
@@ -95,7 +96,7 @@ export async function startShelfProcess(
   options: { baseDir?: string; maxOpenFiles?: number } = {},
 ): Promise<ShelfProcess> {
   const dataDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'shelf-test-'));
-  const storage = await testIndex(raw);
+  const storage = await testStorage(raw.storage as Record<string, unknown>);
   const port = await freePort();
   const configFile = join(dataDir, 'shelf.yaml');
   writeFileSync(

@@ -25,7 +25,7 @@ t.teardown(() => b.stop());
 /** The CLI against one side's data directory, as its operator runs it. */
 function cli(side: typeof a, extra: Record<string, unknown>, ...args: string[]) {
   const config = join(root, `${side === a ? 'a' : 'b'}-${Math.random()}.yaml`);
-  writeFileSync(config, stringify({ storage: { dataDir: side.dataDir }, repositories, logging: { level: 'warn' }, ...extra }));
+  writeFileSync(config, stringify({ storage: side.storage, repositories, logging: { level: 'warn' }, ...extra }));
   return spawnSync(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { encoding: 'utf8' });
 }
 const keys = cli(a, {}, 'keys', 'create');
@@ -238,7 +238,7 @@ t.test('kill -9 half-way through an import leaves nothing visible; importing aga
   const d = await startShelf({ repositories });
   t.teardown(() => d.stop());
   const config = join(root, 'd.yaml');
-  writeFileSync(config, stringify({ storage: { dataDir: d.dataDir }, repositories, logging: { level: 'warn' }, ...trustA }));
+  writeFileSync(config, stringify({ storage: d.storage, repositories, logging: { level: 'warn' }, ...trustA }));
   const blobCount = () => (existsSync(join(d.dataDir, 'blobs', 'sha256')) ? blobFiles(d).length : 0);
   const before = blobCount();
   const child = spawn(process.execPath, ['dist/cli/main.js', 'import', bundle, '--config', config], { stdio: 'ignore' });

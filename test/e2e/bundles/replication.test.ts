@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
-import { startShelf, startShelfProcess } from '../../helpers/shelf.js';
+import { startShelf, startShelfProcess, testStorage } from '../../helpers/shelf.js';
 import { Identity } from '../../../src/security/identity.js';
 
 // Replication between two appliances over HTTP, as signed incremental bundles: B (an edge, in its own
@@ -21,25 +21,27 @@ const repositories = [
 const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(user).toString('base64')}` });
 
 process.env.SHELF_TEST_B_PASSWORD = 'b-root-password';
-const cli = (dataDir: string, ...args: string[]) => {
+const cli = (storage: Record<string, unknown>, ...args: string[]) => {
   const config = join(root, `cli-${Math.random()}.yaml`);
-  writeFileSync(config, stringify({ storage: { dataDir }, repositories, logging: { level: 'warn' } }));
+  writeFileSync(config, stringify({ storage, repositories, logging: { level: 'warn' } }));
   return execFileSync(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { encoding: 'utf8', input: process.env.SHELF_TEST_B_PASSWORD, stdio: ['pipe', 'pipe', 'ignore'] });
 };
 // Both appliances run as operators run them (shelf serve): their job threads run the built code.
 const aBase = join(root, 'a');
 mkdirSync(join(aBase, 'data'), { recursive: true });
 const aKey = join(root, 'a.pub');
-writeFileSync(aKey, cli(join(aBase, 'data'), 'keys', 'create'));
+writeFileSync(aKey, cli({ dataDir: join(aBase, 'data') }, 'keys', 'create'));
 const a = await startShelfProcess({ repositories }, 1, { baseDir: aBase });
 t.teardown(() => a.stop());
 
 const bBase = join(root, 'b');
 mkdirSync(join(bBase, 'data'), { recursive: true });
-cli(join(bBase, 'data'), 'user', 'add', 'root', '--admin', '--password-stdin');
+const bStorage = await testStorage({ dataDir: join(bBase, 'data') });
+cli(bStorage, 'user', 'add', 'root', '--admin', '--password-stdin');
 const b = await startShelfProcess(
   {
     repositories,
+    storage: bStorage,
     server: { mode: 'edge' },
     bundles: { trustedKeys: [aKey] },
     replication: [

@@ -43,7 +43,7 @@ t.teardown(() => b.stop());
 /** The CLI as the side's operator runs it; asynchronously, since Shelf A answers the seed from this process. */
 async function cli(side: typeof a, extra: Record<string, unknown>, ...args: string[]) {
   const config = join(root, `${side === a ? 'a' : 'b'}-${Math.random()}.yaml`);
-  writeFileSync(config, stringify({ storage: { dataDir: side.dataDir }, repositories: repositories(side === a), logging: { level: 'warn' }, ...extra }));
+  writeFileSync(config, stringify({ storage: side.storage, repositories: repositories(side === a), logging: { level: 'warn' }, ...extra }));
   const result = await runTool(process.execPath, ['dist/cli/main.js', ...args, '--config', config], { PATH: process.env.PATH });
   return { status: result.code, stdout: result.stdout, stderr: result.stderr };
 }

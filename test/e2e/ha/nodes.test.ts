@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Identity } from '../../../src/security/identity.js';
 import { PostgresIndex } from '../../../src/storage/postgres-index.js';
+import { JobLease } from '../../../src/lifecycle/lease.js';
 import { FaultyUpstream } from '../../helpers/faulty-upstream.js';
 import { startHaCluster } from '../../helpers/ha-cluster.js';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
@@ -128,6 +129,19 @@ if (missing) {
     }
     t.equal(status, 401, 'node B refuses it');
     t.ok(Date.now() - revokedAt < 1000, `within a second (${Date.now() - revokedAt} ms)`);
+  });
+
+  t.test('a scheduled job runs on one node at a time: a lease held elsewhere makes the others wait', async (t) => {
+    const elsewhere = await PostgresIndex.open({ url: databaseUrl });
+    t.teardown(() => elsewhere.close());
+    const lease = await JobLease.take(elsewhere, 'garbage collection');
+    for (const node of [a, b]) {
+      const refused = await fetch(`${node.url}/api/system/gc?dryRun=true`, { method: 'POST', headers: { authorization: admin } });
+      t.equal(refused.status, 409, 'another holder runs it');
+      t.match(await refused.text(), /already running/);
+    }
+    await lease.release();
+    t.equal((await fetch(`${b.url}/api/system/gc?dryRun=true`, { method: 'POST', headers: { authorization: admin } })).status, 200, 'free again');
   });
 
   t.test("an upstream's spent rate limit, heard by one node, holds on every node", async (t) => {
