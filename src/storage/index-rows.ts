@@ -1,4 +1,4 @@
-import type { ArtifactRecord, FolderChild } from './metadata-index.js';
+import type { ArtifactRecord, FetchClaim, FolderChild } from './metadata-index.js';
 import type { TokenRecord, TokenScope, UserRecord } from './identity-store.js';
 import type { SharedBudget } from '../upstream/rate-limit.js';
 
@@ -162,4 +162,28 @@ export const budgetParams = (repo: string, budget: SharedBudget) => ({
   remaining: budget.remaining ?? null,
   blockedUntil: budget.blockedUntil ?? null,
   observedAt: budget.observedAt,
+});
+
+export interface ClaimRow {
+  holder: string;
+  head: string | null;
+  end_event: string | null;
+  expires_at: number;
+}
+
+export const SELECT_CLAIM = 'SELECT holder, head, end_event, expires_at FROM fetch_claims';
+
+export const toClaim = (row: ClaimRow, now: number) => ({
+  holder: row.holder,
+  ...(row.head !== null && { head: row.head }),
+  ...(row.end_event !== null && { end: row.end_event }),
+  live: row.end_event === null && row.expires_at > now,
+});
+
+/** A claim someone else holds; none (it was just forgotten): nobody's, so the next attempt takes it. */
+export const otherClaim = (row: ClaimRow | undefined): FetchClaim => ({
+  claimed: false,
+  holder: row?.holder ?? '',
+  ...(row?.head != null && { head: row.head }),
+  ...(row?.end_event != null && { end: row.end_event }),
 });

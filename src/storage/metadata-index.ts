@@ -154,6 +154,12 @@ export interface BundledArtifact extends NewArtifact {
   modifiedAt: number;
 }
 
+/** Who fetches a path from an upstream for every node (see ClusterFlightCoordinator). */
+export type FetchClaim =
+  | { claimed: true }
+  /** Another holder fetches it: what it has announced so far (opaque to the index). */
+  | { claimed: false; holder: string; head?: string; end?: string };
+
 /** One Shelf node (one `shelf serve`, all its workers): what it runs, and when it last said it was alive. */
 export interface NodeRecord {
   id: string;
@@ -242,6 +248,19 @@ export interface MetadataIndex {
   leaseHolder(name: string): Promise<string | undefined>;
   /** Takes a lease over from `from` (a holder known to be dead), unless someone else took it meanwhile. */
   takeOverLease(name: string, from: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Claims the fetch `name` for `holder` for `ttlMs`, unless another holder's claim is live: neither expired
+   * nor ended. A claim taken starts with nothing announced.
+   */
+  claimFetch(name: string, holder: string, ttlMs: number): Promise<FetchClaim>;
+  /** The claim as it stands, without taking it; `live`: neither expired nor ended. */
+  fetchClaim(name: string): Promise<{ holder: string; head?: string; end?: string; live: boolean } | undefined>;
+  /** Extends a live claim of the holder's. */
+  renewFetch(name: string, holder: string, ttlMs: number): Promise<void>;
+  /** The holder announces the fetch's head (`end` undefined) or its end, which is kept `keepMs` for followers. */
+  announceFetch(name: string, holder: string, head: string | undefined, end: string | undefined, keepMs: number): Promise<void>;
+  /** Drops claims expired before `before`. */
+  forgetFetches(before: number): Promise<void>;
   /** Total bytes of distinct blobs referenced by any repository. */
   storageBytes(): Promise<number>;
   /** The bundles imported here, oldest first. */

@@ -5,6 +5,10 @@ import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, Token
 import {
   AWAITED,
   budgetParams,
+  otherClaim,
+  SELECT_CLAIM,
+  toClaim,
+  type ClaimRow,
   SELECT_BUDGET,
   toBudget,
   type BudgetRow,
@@ -32,6 +36,7 @@ import type {
   ImportedBundle,
   ListOptions,
   MetadataIndex,
+  FetchClaim,
   NewArtifact,
   NodeRecord,
   OverwritePolicy,
@@ -522,6 +527,40 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
 
   async takeOverLease(name: string, from: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.run('UPDATE job_leases SET holder = $1, expires_at = $2 WHERE name = $3 AND holder = $4', [holder, Date.now() + ttlMs, name, from])) > 0;
+  }
+
+  async claimFetch(name: string, holder: string, ttlMs: number): Promise<FetchClaim> {
+    const now = Date.now();
+    const claimed = await this.run(
+      `INSERT INTO fetch_claims (name, holder, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, head = NULL, end_event = NULL
+       WHERE fetch_claims.expires_at <= $4 OR fetch_claims.end_event IS NOT NULL`,
+      [name, holder, now + ttlMs, now],
+    );
+    if (claimed > 0) return { claimed: true };
+    const [row] = await this.query<ClaimRow>(`${SELECT_CLAIM} WHERE name = $1`, [name]);
+    return otherClaim(row);
+  }
+
+  async fetchClaim(name: string) {
+    const [row] = await this.query<ClaimRow>(`${SELECT_CLAIM} WHERE name = $1`, [name]);
+    return row && toClaim(row, Date.now());
+  }
+
+  async renewFetch(name: string, holder: string, ttlMs: number): Promise<void> {
+    await this.run('UPDATE fetch_claims SET expires_at = $1 WHERE name = $2 AND holder = $3 AND end_event IS NULL', [Date.now() + ttlMs, name, holder]);
+  }
+
+  async announceFetch(name: string, holder: string, head: string | undefined, end: string | undefined, keepMs: number): Promise<void> {
+    await this.run(
+      `UPDATE fetch_claims SET head = COALESCE($1, head), end_event = $2, expires_at = CASE WHEN $2::text IS NULL THEN expires_at ELSE $3 END
+       WHERE name = $4 AND holder = $5`,
+      [head ?? null, end ?? null, Date.now() + keepMs, name, holder],
+    );
+  }
+
+  async forgetFetches(before: number): Promise<void> {
+    await this.run('DELETE FROM fetch_claims WHERE expires_at < $1', [before]);
   }
 
   async storageBytes(): Promise<number> {

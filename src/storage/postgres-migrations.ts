@@ -99,4 +99,7 @@ export const POSTGRES_MIGRATIONS: string[] = [
   // An upstream's rate-limit budget is shared by every process of every node.
   `CREATE TABLE upstream_budgets (repo TEXT COLLATE "C" PRIMARY KEY, rate_limit BIGINT, remaining BIGINT, blocked_until BIGINT,
      observed_at BIGINT NOT NULL);`,
+  // Which node fetches a path from an upstream, and what it has announced of that fetch.
+  `CREATE TABLE fetch_claims (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL, head TEXT, end_event TEXT);
+   CREATE INDEX fetch_claims_expiry ON fetch_claims (expires_at);`,
 ];

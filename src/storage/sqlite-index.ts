@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
 import type { OtherDigests } from './checksums.js';
 import { SqliteReadMemo } from './sqlite-read-memo.js';
-import { AWAITED, budgetParams, likePrefix, SELECT_BUDGET, toBudget, type BudgetRow, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
+import { AWAITED, budgetParams, otherClaim, SELECT_CLAIM, toClaim, type ClaimRow, likePrefix, SELECT_BUDGET, toBudget, type BudgetRow, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
 import type {
   ArtifactRecord,
   BundleApplied,
@@ -20,6 +20,7 @@ import type {
   TrafficMinute,
   ListOptions,
   MetadataIndex,
+  FetchClaim,
   NodeRecord,
   PropertyQuery,
   NewArtifact,
@@ -134,6 +135,9 @@ export const MIGRATIONS: string[] = [
   // An upstream's rate-limit budget is shared by every process (and, on PostgreSQL, every node).
   `CREATE TABLE upstream_budgets (repo TEXT PRIMARY KEY, rate_limit INTEGER, remaining INTEGER, blocked_until INTEGER,
      observed_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // Which node fetches a path from an upstream, and what it has announced of that fetch.
+  `CREATE TABLE fetch_claims (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL, head TEXT, end_event TEXT) WITHOUT ROWID;
+   CREATE INDEX fetch_claims_expiry ON fetch_claims (expires_at);`,
 ];
 
 /**
@@ -495,6 +499,38 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
 
   async takeOverLease(name: string, from: string, holder: string, ttlMs: number): Promise<boolean> {
     return this.sql(`UPDATE job_leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?`).run(holder, Date.now() + ttlMs, name, from).changes > 0;
+  }
+
+  async claimFetch(name: string, holder: string, ttlMs: number): Promise<FetchClaim> {
+    const now = Date.now();
+    const claimed = this.sql(
+      `INSERT INTO fetch_claims (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, head = NULL, end_event = NULL
+       WHERE fetch_claims.expires_at <= @now OR fetch_claims.end_event IS NOT NULL`,
+    ).run({ name, holder, expiresAt: now + ttlMs, now }).changes > 0;
+    if (claimed) return { claimed: true };
+    const row = this.sql(`${SELECT_CLAIM} WHERE name = ?`).get(name) as ClaimRow | undefined;
+    return otherClaim(row);
+  }
+
+  async fetchClaim(name: string) {
+    const row = this.sql(`${SELECT_CLAIM} WHERE name = ?`).get(name) as ClaimRow | undefined;
+    return row && toClaim(row, Date.now());
+  }
+
+  async renewFetch(name: string, holder: string, ttlMs: number): Promise<void> {
+    this.sql('UPDATE fetch_claims SET expires_at = ? WHERE name = ? AND holder = ? AND end_event IS NULL').run(Date.now() + ttlMs, name, holder);
+  }
+
+  async announceFetch(name: string, holder: string, head: string | undefined, end: string | undefined, keepMs: number): Promise<void> {
+    this.sql(
+      `UPDATE fetch_claims SET head = COALESCE(?, head), end_event = ?, expires_at = CASE WHEN ? IS NULL THEN expires_at ELSE ? END
+       WHERE name = ? AND holder = ?`,
+    ).run(head ?? null, end ?? null, end ?? null, Date.now() + keepMs, name, holder);
+  }
+
+  async forgetFetches(before: number): Promise<void> {
+    this.sql('DELETE FROM fetch_claims WHERE expires_at < ?').run(before);
   }
 
   async storageBytes(): Promise<number> {

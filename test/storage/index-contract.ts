@@ -339,4 +339,23 @@ export function metadataIndexContract(t: Test, fresh: () => (MetadataIndex & Ide
     await index.setUpstreamBudget('hub', { remaining: 5, blockedUntil: 5000, observedAt: 4000 });
     t.same(await index.getUpstreamBudget('hub'), { limit: 100, remaining: 5, blockedUntil: 9000, observedAt: 4000 });
   });
+
+  t.test('fetch claims: one holder at a time; its head and end are readable; an ended or lapsed claim is taken anew', async (t) => {
+    const index = await fresh();
+    t.same(await index.claimFetch('k', 'a', 60_000), { claimed: true });
+    t.same(await index.claimFetch('k', 'b', 60_000), { claimed: false, holder: 'a' });
+    await index.announceFetch('k', 'b', 'not b', undefined, 1000);
+    await index.announceFetch('k', 'a', 'head', undefined, 1000);
+    t.same(await index.claimFetch('k', 'b', 60_000), { claimed: false, holder: 'a', head: 'head' }, 'only the holder announces');
+    t.match(await index.fetchClaim('k'), { holder: 'a', head: 'head', live: true });
+    await index.announceFetch('k', 'a', undefined, 'stored', 60_000);
+    t.match(await index.fetchClaim('k'), { holder: 'a', head: 'head', end: 'stored', live: false }, 'the end stays readable');
+    t.same(await index.claimFetch('k', 'b', 60_000), { claimed: true }, 'an ended fetch is claimed anew');
+    t.same(await index.fetchClaim('k'), { holder: 'b', live: true }, 'with nothing announced');
+    t.same(await index.claimFetch('lapsing', 'a', 1), { claimed: true });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    t.same(await index.claimFetch('lapsing', 'b', 60_000), { claimed: true }, 'a lapsed claim is taken over');
+    await index.forgetFetches(Date.now() + 120_000);
+    t.equal(await index.fetchClaim('k'), undefined, 'forgotten');
+  });
 }

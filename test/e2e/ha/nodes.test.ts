@@ -42,6 +42,15 @@ if (missing) {
       }
     }, 60);
   });
+  // Half the body, then nothing until the test lets it finish.
+  let releasePaused!: () => void;
+  const pausedReleased = new Promise<void>((resolve) => (releasePaused = resolve));
+  let halfSent = false;
+  upstream.on('/paused.bin', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BIG.length });
+    res.write(BIG.subarray(0, BIG.length / 2), () => (halfSent = true));
+    void pausedReleased.then(() => res.end(BIG.subarray(BIG.length / 2)));
+  });
   upstream.on('/spent.bin', (_req, res) => {
     res.writeHead(429, { 'retry-after': '120', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' }).end();
   });
@@ -88,6 +97,33 @@ if (missing) {
       const metrics = await (await fetch(`${node.url}/-/metrics`)).text();
       t.match(metrics, /shelf_http_requests_total\{[^}]*repo="cache"[^}]*\} [1-9]/, `${new URL(node.url).port} answered some of them`);
     }
+  });
+
+  t.test("a node follows another node's fetch as it arrives: its clients stream the shared temp file", async (t) => {
+    const first = download(`${a.url}/cache/paused.bin`);
+    while (!halfSent) await sleep(20);
+    // Node B's client gets the half that has arrived while the upstream still holds back the rest.
+    const received = await new Promise<number>((resolve, reject) => {
+      let bytes = 0;
+      const timer = setTimeout(() => resolve(bytes), 10_000);
+      httpGet(`${b.url}/cache/paused.bin`, (res) => {
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes >= BIG.length / 4) {
+            clearTimeout(timer);
+            res.destroy();
+            resolve(bytes);
+          }
+        });
+      }).on('error', reject);
+    });
+    t.ok(received >= BIG.length / 4, `node B streamed ${received} bytes before the upstream sent the rest`);
+    const second = download(`${c.url}/cache/paused.bin`);
+    await sleep(300);
+    releasePaused();
+    t.same(await first, { status: 200, sha256: sha256(BIG) });
+    t.same(await second, { status: 200, sha256: sha256(BIG) }, 'a follower on another node gets the whole body');
+    t.equal(upstream.count('/paused.bin'), 1, 'one upstream request');
   });
 
   t.test('a file deployed on one node is served by the others at once', async (t) => {
