@@ -83,6 +83,25 @@ t.test('secrets are references, never inline values', async (t) => {
   - { key: r, format: generic, type: remote, url: "http://127.0.0.1:1/", auth: { username: u, password: hunter2 } }`).length > 0);
 });
 
+t.test('the index: SQLite by default; PostgreSQL with a connection string that holds no password inline', async (t) => {
+  t.same(parseConfig('{}').storage.index, { type: 'sqlite' });
+  t.match(parseConfig('storage: { index: { type: postgres, url: "postgres://shelf@db:5432/shelf" } }').storage.index, {
+    type: 'postgres',
+    url: 'postgres://shelf@db:5432/shelf',
+    poolSize: 10,
+    connectTimeoutSeconds: 5,
+  });
+  t.match(parseConfig('storage: { index: { type: postgres, url: { file: /etc/shelf/database-url } } }').storage.index, {
+    url: { file: '/etc/shelf/database-url' },
+  });
+  t.same(problemsOf('storage: { index: { type: postgres, url: "postgres://shelf:hunter2@db/shelf" } }'), [
+    'storage.index.url: the connection string holds a password: give it as { env: NAME } or { file: PATH }',
+  ]);
+  t.ok(problemsOf('storage: { index: { type: postgres, url: "mysql://db/shelf" } }').length > 0);
+  t.ok(problemsOf('storage: { index: { type: oracle } }').length > 0);
+  t.ok(problemsOf('server: { nodeId: "node one" }').length > 0, 'a node id is one word');
+});
+
 t.test('YAML syntax errors are reported', async (t) => {
   t.match(problemsOf('server: [unclosed')[0], /^YAML: /);
 });
