@@ -236,9 +236,20 @@ export class ShelfApp {
       if (space.low) options.log.warn(space, 'the data disk is low on space: nothing new is stored until space is freed');
       else options.log.info(space, 'the data disk has room again: writes are accepted');
     };
-    const { blobs, index, disk } = await openStorage(options.config, onDiskSpaceChange, new ThreadedDigests(digestThreads));
-    const signingKey = await loadOrCreateSigningKey(storagePaths(options.config).signingKey);
-    const app = new ShelfApp(options, blobs, index, disk, signingKey, digestThreads, await UiAssets.load());
+    const { blobs, index, disk } = await openStorage(options.config, onDiskSpaceChange, new ThreadedDigests(digestThreads)).catch(async (err: unknown) => {
+      await digestThreads.close();
+      throw err;
+    });
+    let app: ShelfApp;
+    try {
+      const signingKey = await loadOrCreateSigningKey(storagePaths(options.config).signingKey);
+      app = new ShelfApp(options, blobs, index, disk, signingKey, digestThreads, await UiAssets.load());
+    } catch (err) {
+      // A start that fails leaves nothing open (a PostgreSQL pool would keep the process alive).
+      await index.close();
+      await digestThreads.close();
+      throw err;
+    }
     await app.services.uploads.init();
     await app.removeAbandonedUploads();
     void app.resumeDeferredDigests();

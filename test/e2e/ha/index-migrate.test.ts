@@ -52,7 +52,7 @@ if (missing) {
   let before: Awaited<ReturnType<typeof answers>>;
 
   t.before(async () => {
-    onSqlite = await startShelfProcess({ repositories }, 2, { baseDir: base });
+    onSqlite = await startShelfProcess({ repositories, storage: { index: { type: 'sqlite' } } }, 2, { baseDir: base });
     t.teardown(() => onSqlite.stop());
     await publishPackage(t, `${onSqlite.url}/npm-local/`, 'migrated-demo', '1.0.0');
     await publishPackage(t, `${onSqlite.url}/npm-local/`, 'migrated-demo', '1.1.0', '--tag', 'next');

@@ -18,7 +18,10 @@ const repositories = [
   { key: 'npm-local', format: 'npm', type: 'local' },
 ];
 const baseDir = join(work, 'shelf');
-let shelf: ShelfProcess = await startShelfProcess({ repositories }, 2, { baseDir: mkdir(baseDir) });
+// Restoring replaces the SQLite index in the data directory; on PostgreSQL a restore goes into an empty
+// database (test/storage/postgres-index.test.ts), so this suite keeps SQLite whatever SHELF_TEST_INDEX says.
+const storage = { index: { type: 'sqlite' } };
+let shelf: ShelfProcess = await startShelfProcess({ repositories, storage }, 2, { baseDir: mkdir(baseDir) });
 const configFile = join(baseDir, 'shelf.yaml');
 const cli = (...args: string[]) => runTool(process.execPath, ['dist/cli/main.js', ...args, '--config', configFile], process.env);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -70,7 +73,7 @@ t.test('a backup taken while clients write holds everything acknowledged before 
   t.equal(restored.code, 0, restored.stderr);
   t.match(restored.stdout, /restored the index of .* blobs copied in/);
 
-  shelf = await startShelfProcess({ repositories, security: OPEN_SECURITY }, 2, { baseDir });
+  shelf = await startShelfProcess({ repositories, storage, security: OPEN_SECURITY }, 2, { baseDir });
   for (const [path, digest] of before) {
     const response = await fetch(`${shelf.url}/files/${path}`);
     t.equal(response.status, 200, path);
@@ -95,7 +98,7 @@ t.test('an index-only backup restores the index over the blobs in place, keeping
   const restored = await cli('restore', target);
   t.equal(restored.code, 0, restored.stderr);
   t.match(restored.stdout, /the index it replaced is kept as .*index\.sqlite\.before-restore-\d+/);
-  shelf = await startShelfProcess({ repositories, security: OPEN_SECURITY }, 1, { baseDir });
+  shelf = await startShelfProcess({ repositories, storage, security: OPEN_SECURITY }, 1, { baseDir });
   t.equal((await fetch(`${shelf.url}/files/after-backup.txt`)).status, 404, 'what came after the backup is gone from the index');
   t.equal((await fetch(`${shelf.url}/files/before/3.bin`)).status, 200);
 });

@@ -47,7 +47,7 @@ async function imageDigests(ref: string): Promise<string[]> {
 function shelfGc(...args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-gc-config-'));
   const config = join(dir, 'shelf.yaml');
-  writeFileSync(config, stringify({ storage: { ...storage, dataDir: shelf.dataDir }, repositories, docker, logging: { level: 'warn' } }));
+  writeFileSync(config, stringify({ storage: shelf.storage, repositories, docker, logging: { level: 'warn' } }));
   return spawnSync(process.execPath, ['dist/cli/main.js', 'gc', '--config', config, ...args], { encoding: 'utf8' });
 }
 
