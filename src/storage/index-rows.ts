@@ -1,4 +1,4 @@
-import type { ArtifactRecord, FetchClaim, FolderChild } from './metadata-index.js';
+import type { ArtifactRecord, CacheState, FetchClaim, FolderChild, ReplicationState } from './metadata-index.js';
 import type { TokenRecord, TokenScope, UserRecord } from './identity-store.js';
 import type { SharedBudget } from '../upstream/rate-limit.js';
 
@@ -187,3 +187,34 @@ export const otherClaim = (row: ClaimRow | undefined): FetchClaim => ({
   ...(row?.head != null && { head: row.head }),
   ...(row?.end_event != null && { end: row.end_event }),
 });
+
+export interface ReplicationRow {
+  name: string;
+  last_bundle: string | null;
+  last_bundle_created_at: number | null;
+  last_run_at: number | null;
+  last_success_at: number | null;
+  last_error: string | null;
+  runs: number;
+  records: number;
+  bytes: number;
+}
+
+export const toReplicationState = (row: ReplicationRow): ReplicationState => ({
+  name: row.name,
+  lastBundle: row.last_bundle === null ? null : { id: row.last_bundle, createdAt: row.last_bundle_created_at! },
+  lastRunAt: row.last_run_at,
+  lastSuccessAt: row.last_success_at,
+  lastError: row.last_error,
+  runs: row.runs,
+  records: row.records,
+  bytes: row.bytes,
+});
+
+/** An artifact's cache columns (upstream_etag, upstream_last_modified, fetched_at, expires_at), null for local content. */
+export const cacheColumns = (cache: CacheState | undefined) => [
+  cache?.upstreamEtag ?? null,
+  cache?.upstreamLastModified ?? null,
+  cache?.fetchedAt ?? null,
+  cache?.expiresAt ?? null,
+];

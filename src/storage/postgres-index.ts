@@ -5,8 +5,11 @@ import type { GroupRecord, IdentityStore, LoginThrottleKey, SessionRecord, Token
 import {
   AWAITED,
   budgetParams,
+  cacheColumns,
   otherClaim,
   SELECT_CLAIM,
+  toReplicationState,
+  type ReplicationRow,
   toClaim,
   type ClaimRow,
   SELECT_BUDGET,
@@ -230,7 +233,6 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
       }
       const now = Date.now();
       await PostgresIndex.insertBlob(db, artifact.blob, now);
-      const cache = artifact.cache;
       await db.query(
         `INSERT INTO artifacts (repo, path, sha256, content_type, created_at, modified_at,
            upstream_etag, upstream_last_modified, fetched_at, expires_at)
@@ -246,10 +248,7 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
           artifact.blob.sha256,
           artifact.contentType,
           now,
-          cache?.upstreamEtag ?? null,
-          cache?.upstreamLastModified ?? null,
-          cache?.fetchedAt ?? null,
-          cache?.expiresAt ?? null,
+          ...cacheColumns(artifact.cache),
         ],
       );
       await db.query('DELETE FROM negative_cache WHERE repo = $1 AND path = $2', [artifact.repo, artifact.path]);
@@ -576,20 +575,7 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
   }
 
   async replicationStates(): Promise<ReplicationState[]> {
-    const rows = await this.query<{
-      name: string; last_bundle: string | null; last_bundle_created_at: number | null; last_run_at: number | null; last_success_at: number | null;
-      last_error: string | null; runs: number; records: number; bytes: number;
-    }>('SELECT * FROM replication_state ORDER BY name');
-    return rows.map((row) => ({
-      name: row.name,
-      lastBundle: row.last_bundle === null ? null : { id: row.last_bundle, createdAt: row.last_bundle_created_at! },
-      lastRunAt: row.last_run_at,
-      lastSuccessAt: row.last_success_at,
-      lastError: row.last_error,
-      runs: row.runs,
-      records: row.records,
-      bytes: row.bytes,
-    }));
+    return (await this.query<ReplicationRow>('SELECT * FROM replication_state ORDER BY name')).map(toReplicationState);
   }
 
   async recordReplicationRun(name: string, run: ReplicationRun): Promise<void> {
@@ -624,10 +610,7 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
             artifact.contentType,
             artifact.createdAt,
             artifact.modifiedAt,
-            artifact.cache?.upstreamEtag ?? null,
-            artifact.cache?.upstreamLastModified ?? null,
-            artifact.cache?.fetchedAt ?? null,
-            artifact.cache?.expiresAt ?? null,
+            ...cacheColumns(artifact.cache),
           ],
         );
         await db.query('DELETE FROM negative_cache WHERE repo = $1 AND path = $2', [artifact.repo, artifact.path]);

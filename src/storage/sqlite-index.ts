@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { StoredBlob } from './blob-store.js';
 import type { OtherDigests } from './checksums.js';
 import { SqliteReadMemo } from './sqlite-read-memo.js';
-import { AWAITED, budgetParams, otherClaim, SELECT_CLAIM, toClaim, type ClaimRow, likePrefix, SELECT_BUDGET, toBudget, type BudgetRow, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
+import { AWAITED, budgetParams, otherClaim, toReplicationState, type ReplicationRow, SELECT_CLAIM, toClaim, type ClaimRow, likePrefix, SELECT_BUDGET, toBudget, type BudgetRow, SELECT_ARTIFACT, SELECT_USAGE, skipScan, toRecord, toToken, toUser, type ArtifactRow, type ScannedPath, type TokenRow, type UserRow } from './index-rows.js';
 import type {
   ArtifactRecord,
   BundleApplied,
@@ -556,20 +556,7 @@ export class SqliteIndex implements MetadataIndex, IdentityStore {
   }
 
   async replicationStates(): Promise<ReplicationState[]> {
-    const rows = this.sql(`SELECT * FROM replication_state ORDER BY name`).all() as {
-      name: string; last_bundle: string | null; last_bundle_created_at: number | null; last_run_at: number | null; last_success_at: number | null;
-      last_error: string | null; runs: number; records: number; bytes: number;
-    }[];
-    return rows.map((row) => ({
-      name: row.name,
-      lastBundle: row.last_bundle === null ? null : { id: row.last_bundle, createdAt: row.last_bundle_created_at! },
-      lastRunAt: row.last_run_at,
-      lastSuccessAt: row.last_success_at,
-      lastError: row.last_error,
-      runs: row.runs,
-      records: row.records,
-      bytes: row.bytes,
-    }));
+    return (this.sql('SELECT * FROM replication_state ORDER BY name').all() as ReplicationRow[]).map(toReplicationState);
   }
 
   async recordReplicationRun(name: string, run: ReplicationRun): Promise<void> {
