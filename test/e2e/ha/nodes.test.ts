@@ -10,6 +10,7 @@ import { JobLease } from '../../../src/lifecycle/lease.js';
 import { FaultyUpstream } from '../../helpers/faulty-upstream.js';
 import { startHaCluster } from '../../helpers/ha-cluster.js';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
+import { ociImages, pullCheck, pushImages } from '../../helpers/docker-harness.js';
 import { postgresMissing, startPostgres } from '../../helpers/postgres.js';
 
 // Three nodes, each `shelf serve` with two workers, sharing one data directory and one PostgreSQL index,
@@ -65,7 +66,9 @@ if (missing) {
         { key: 'limited', format: 'generic', type: 'remote', url: upstreamUrl },
         { key: 'files', format: 'generic', type: 'local' },
         { key: 'npm-local', format: 'npm', type: 'local' },
+        { key: 'docker-local', format: 'docker', type: 'local' },
       ],
+      docker: { defaultRepository: 'docker-local' },
       security: { permissions: [{ name: 'read-all', repositories: ['ANY'], anonymous: ['read'] }] },
     },
     { nodes: 3, databaseUrl },
@@ -143,6 +146,16 @@ if (missing) {
     const installed = await project.npm('install', 'ha-demo@1.0.0');
     t.equal(installed.code, 0, installed.stderr);
     t.equal(project.file('node_modules/ha-demo/index.js'), "module.exports = '1.0.0';\n");
+  });
+
+  t.test('skopeo pushes through the load balancer (each upload spread over the nodes) and pulls from every node', async (t) => {
+    const images = ociImages();
+    await pushImages(cluster.url.replace('http://', ''), images, 'shelf:shelf');
+    for (const node of cluster.nodes) {
+      const pulled = await pullCheck(node.url.replace('http://', ''), images);
+      t.equal(pulled.failed, 0, pulled.output);
+      t.ok(pulled.passed >= 6, `${pulled.passed} images pulled whole from ${node.url}`);
+    }
   });
 
   t.test('a token revoked on node A is refused on node B within a second', async (t) => {
