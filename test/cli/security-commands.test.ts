@@ -53,7 +53,7 @@ t.test('scoped tokens from the CLI, and an audit trail of every change', async (
   t.match(cli(['token', 'list', 'dev']).stdout, /active\t.*scope files:read/);
   t.equal(cli(['token', 'create', 'dev', '--repositories', 'files']).status, 1, 'a scope needs actions');
 
-  const audit = readFileSync(join(shelf.dataDir, 'logs', 'audit.log'), 'utf8');
+  const audit = readFileSync(shelf.auditLog, 'utf8');
   for (const event of ['user.create', 'user.update', 'group.put', 'permission.put', 'permission.delete', 'token.create']) {
     t.match(audit, new RegExp(`"user":"cli:[^"]+".*"event":"${event.replace('.', '\\.')}"|"event":"${event.replace('.', '\\.')}".*"user":"cli:`), event);
   }

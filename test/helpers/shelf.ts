@@ -1,11 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
-import { ShelfApp } from '../../src/app.js';
+import { parse, stringify } from 'yaml';
+import { ShelfApp, storagePaths } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Identity } from '../../src/security/identity.js';
@@ -20,6 +20,8 @@ export interface RunningShelf {
   dataDir: string;
   /** The config's storage section, for a CLI config beside this Shelf (the same data and index). */
   storage: Record<string, unknown>;
+  /** Where this Shelf writes its audit trail. */
+  auditLog: string;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startShelf(raw: Record<string, unknown>): Promise<RunningS
     url: `http://127.0.0.1:${boundPort(server)}`,
     dataDir,
     storage: { ...storage, dataDir },
+    auditLog: storagePaths(config).auditLog,
     async stop() {
       await closeGracefully([server], 1);
       await app.close();
@@ -128,6 +131,7 @@ export async function startShelfProcess(
     url,
     dataDir,
     storage: { dataDir: join(dataDir, 'data'), ...storage },
+    auditLog: storagePaths(validateConfig(parse(readFileSync(configFile, 'utf8')))).auditLog,
     child,
     output: () => output,
     workerPids: () => workerPidsFrom(output, child.pid!),

@@ -43,7 +43,7 @@ t.test('READY=1 comes from the main process once the workers serve', async (t) =
 });
 
 t.test('SIGUSR2 makes every worker write the audit log at its path again, after logrotate moved it', async (t) => {
-  const audit = join(shelf.dataDir, 'data', 'logs', 'audit.log');
+  const audit = shelf.auditLog;
   await until(() => existsSync(audit) && readFileSync(audit, 'utf8').includes('a.txt'), 'the first audit line');
   renameSync(audit, `${audit}.1`);
   shelf.child.kill('SIGUSR2');

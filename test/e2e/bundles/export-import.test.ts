@@ -202,7 +202,7 @@ t.test('POST /api/import: administrators import a bundle on the host, in a threa
   t.match(await imported.json(), { imported: true, records: 1, blobs: 1, newBlobs: 1 });
   t.equal((await fetch(`${c.url}/files/media/big.bin`)).status, 200);
   t.match(await (await post({ path: archive }, 'root:root-password')).json(), { imported: false });
-  t.match(readFileSync(join(c.dataDir, 'logs', 'audit.log'), 'utf8'), /"event":"import","user":"root".*"result":"ok"/);
+  t.match(readFileSync(c.auditLog, 'utf8'), /"event":"import","user":"root".*"result":"ok"/);
 });
 
 t.test('POST /api/import with an archive as the body: past server.maxUploadBytes, 413 and nothing kept', async (t) => {

@@ -39,7 +39,7 @@ t.teardown(() => shelf.stop());
 function shelfRetention(...args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-retention-config-'));
   const config = join(dir, 'shelf.yaml');
-  writeFileSync(config, stringify({ storage: { ...storage, dataDir: shelf.dataDir }, repositories, logging: { level: 'warn' } }));
+  writeFileSync(config, stringify({ storage: shelf.storage, repositories, logging: { level: 'warn' } }));
   return spawnSync(process.execPath, ['dist/cli/main.js', 'retention', '--config', config, ...args], { encoding: 'utf8' });
 }
 
@@ -95,7 +95,7 @@ t.test('dry run and run agree; npm, pip and mvn see only the versions kept', asy
   const gone = await mavenProject(t, `${shelf.url}/maven/`).mvn('dependency:get', '-Dartifact=shelf.sample:hello:1.0.0');
   t.not(gone.code, 0, 'mvn no longer resolves the deleted version');
 
-  const audit = readFileSync(join(shelf.dataDir, 'logs', 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const audit = readFileSync(shelf.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   const deletions = audit.filter((e) => e.event === 'retention.delete');
   t.same(deletions.map((e) => `${e.repo as string}: ${e.path as string} (policy ${e.policy as string})`).sort(), planned, 'each deletion is audited with its policy');
 

@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { LocalFlightCoordinator } from '../../../src/repos/flights.js';
 import type { LocalRepo } from '../../../src/repos/local-repo.js';
 import { ClientProject } from '../../helpers/npm-harness.js';
-import { startShelfProcess } from '../../helpers/shelf.js';
+import { startShelfProcess, testStorage } from '../../helpers/shelf.js';
 
 // One package with 10,000 versions, served by `shelf serve` under `ulimit -n 512` while other traffic goes on:
 // reading its version records is bounded, so it neither fails with EMFILE nor starves other requests.
@@ -19,8 +19,9 @@ const baseDir = mkdtempSync(join(tmpdir(), 'shelf-many-'));
 
 // The versions are recorded as a publish records them, straight into the data directory (10,000 npm publishes
 // would take minutes): one manifest per version, and `latest`.
+const storage = await testStorage({ dataDir: join(baseDir, 'data') });
 {
-  const config = validateConfig({ repositories, storage: { dataDir: join(baseDir, 'data') }, logging: { level: 'silent' } });
+  const config = validateConfig({ repositories, storage, logging: { level: 'silent' } });
   const app = await ShelfApp.create({ config, log: createLogger('silent'), flights: new LocalFlightCoordinator() });
   const repo = app.repos.get('npm-local') as LocalRepo;
   for (let i = 0; i < VERSIONS; i++) {
@@ -38,7 +39,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'shelf-many-'));
   await app.close();
 }
 
-const shelf = await startShelfProcess({ repositories }, 2, { baseDir, maxOpenFiles: 512 });
+const shelf = await startShelfProcess({ repositories, storage }, 2, { baseDir, maxOpenFiles: 512 });
 t.teardown(async () => {
   await shelf.stop();
   rmSync(baseDir, { recursive: true, force: true });

@@ -163,7 +163,7 @@ t.test('failed logins: identical answers, then throttled per user and per addres
 t.test('the audit log records logins, token changes, writes and permission changes, never secrets', async (t) => {
   // The audit log is written asynchronously.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const lines = readFileSync(join(shelf.dataDir, 'logs', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(shelf.auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const events = lines.map((l) => l.event as string);
   for (const event of ['user.create', 'group.put', 'permission.put', 'token.create', 'token.revoke', 'write', 'login', 'user.delete']) {
     t.ok(events.includes(event), event);

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { Identity } from '../../../src/security/identity.js';
 import { startShelf } from '../../helpers/shelf.js';
@@ -127,7 +126,7 @@ t.test('the audit log names the token that acted', async (t) => {
   const token = await identity.issueToken('writer', 'ci', null, { repositories: ['generic-local'], actions: ['read', 'write'] });
   t.equal((await call('PUT', '/generic-local/audited.txt', bearer(token.token), 'x')).status, 201);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const lines = readFileSync(join(shelf.dataDir, 'logs', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(shelf.auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const write = lines.find((l) => l.event === 'write' && l.path === 'audited.txt');
   t.equal(write?.credential, `token:${token.record.id}`);
   t.equal(write?.user, 'writer');
