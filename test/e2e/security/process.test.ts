@@ -108,7 +108,7 @@ t.test('no password or token appears in any log line', async (t) => {
   t.ok(logout);
   await curl('-u', 'admin:wrong-password-attempt', `${https}/files/a.txt`);
   await sleep(200);
-  const audit = readFileSync(join(dataDir, 'logs', 'audit.log'), 'utf8');
+  const audit = readFileSync(shelf.auditLog, 'utf8');
   for (const [name, text] of [['request log', shelf.output()], ['audit log', audit]] as const) {
     t.notOk(text.includes(adminPassword), `${name}: no generated password`);
     t.notOk(text.includes('wrong-password-attempt'), `${name}: no attempted password`);
