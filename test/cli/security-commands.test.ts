@@ -9,7 +9,8 @@ import { startShelf, startShelfProcess } from '../helpers/shelf.js';
 const shelf = await startShelf({ repositories: [{ key: 'files', format: 'generic', type: 'local' }], security: {} });
 t.teardown(() => shelf.stop());
 const configFile = join(shelf.dataDir, 'cli.yaml');
-writeFileSync(configFile, stringify({ storage: shelf.storage, repositories: [{ key: 'files', format: 'generic', type: 'local' }] }));
+// The same audit trail as the server's (on PostgreSQL each node has its own, named after its port).
+writeFileSync(configFile, stringify({ storage: shelf.storage, security: { auditLog: shelf.auditLog }, repositories: [{ key: 'files', format: 'generic', type: 'local' }] }));
 const cli = (args: string[], input?: string) =>
   spawnSync(process.execPath, ['dist/cli/main.js', ...args, '--config', configFile], { encoding: 'utf8', input });
 const put = (authorization: string, path: string) =>

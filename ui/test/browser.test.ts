@@ -284,6 +284,8 @@ t.test('the system page shows storage, traffic and the audit trail', async (t) =
   const chart = page.getByRole('img', { name: /requests/ });
   t.match(await chart.getAttribute('aria-label'), /^\d+ requests, \d+ cache hits/);
   t.match(await page.getByRole('rowheader', { name: 'maven-local' }).locator('..').textContent(), /local maven/);
+  const node = page.getByRole('table', { name: 'Nodes' }).getByRole('row').nth(1);
+  t.match(await node.textContent(), /\(this page's\).*serving/, 'the node answering, heard from');
   await page.getByRole('button', { name: 'Count what garbage collection would free' }).click();
   t.match(await page.getByRole('status').filter({ hasText: 'Garbage collection would remove' }).textContent(), /would remove \d+ blob files/);
   await shot('system');

@@ -39,7 +39,7 @@ t.teardown(() => shelf.stop());
 function shelfRetention(...args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-retention-config-'));
   const config = join(dir, 'shelf.yaml');
-  writeFileSync(config, stringify({ storage: shelf.storage, repositories, logging: { level: 'warn' } }));
+  writeFileSync(config, stringify({ storage: shelf.storage, security: { auditLog: shelf.auditLog }, repositories, logging: { level: 'warn' } }));
   return spawnSync(process.execPath, ['dist/cli/main.js', 'retention', '--config', config, ...args], { encoding: 'utf8' });
 }
 

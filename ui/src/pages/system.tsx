@@ -34,6 +34,15 @@ interface AuditEvent {
   target?: string;
   result: string | number;
 }
+interface NodeStatus {
+  id: string;
+  host: string;
+  version: string;
+  startedAt: string;
+  heartbeatAt: string;
+  alive: boolean;
+  self: boolean;
+}
 interface GcReport {
   durationMs: number;
   repositories: { repo: string; paths: number; bytes: number }[];
@@ -47,6 +56,7 @@ export function SystemPage() {
   const storage = useApi<StorageSummary>('/api/storage/summary');
   const repos = useApi<RepositorySummary[]>('/api/repositories');
   const audit = useApi<AuditEvent[]>('/api/system/audit?limit=50');
+  const nodes = useApi<NodeStatus[]>('/api/system/nodes');
   const remotes = repos.data?.filter((r) => r.upstream) ?? [];
   return (
     <main>
@@ -54,7 +64,7 @@ export function SystemPage() {
       <ErrorNote error={info.error ?? storage.error ?? repos.error} />
       {info.data && storage.data && (
         <div class="cards">
-          <Card label="Version" value={info.data.version} detail={`Node.js ${info.data.node}, up since ${date(info.data.startedAt)}`} />
+          <Card label="Version" value={info.data.version} detail={`Node.js ${info.data.node}; this node up since ${date(info.data.startedAt)}`} />
           <Card label="Stored" value={bytes(storage.data.binariesSummary.binariesSize)} detail="distinct content, each byte once" />
           <Card
             label="Free on the data disk"
@@ -107,6 +117,24 @@ export function SystemPage() {
                 <UpstreamState upstream={r.upstream!} />
                 {r.upstream!.reason && <div class="muted">{r.upstream!.reason}</div>}
               </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+      <h2>Nodes</h2>
+      <ErrorNote error={nodes.error} />
+      {nodes.data && (
+        <Table label="Nodes" columns={['Node', 'Version', 'Started', 'Last heard from', 'State']}>
+          {nodes.data.map((n) => (
+            <tr key={n.id}>
+              <th scope="row">
+                {n.id}
+                {n.self && <span class="muted"> (this page's)</span>}
+              </th>
+              <td>{n.version}</td>
+              <td>{date(n.startedAt)}</td>
+              <td>{date(n.heartbeatAt)}</td>
+              <td>{n.alive ? 'serving' : 'not heard from'}</td>
             </tr>
           ))}
         </Table>
