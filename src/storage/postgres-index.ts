@@ -55,6 +55,7 @@ import type {
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { asIndexError, PG_TYPES } from './postgres-connection.js';
 import { copyPostgresToSqlite } from './index-copy.js';
+import { NotifiedReadMemo } from './notified-read-memo.js';
 import type { PermissionTarget } from '../security/permissions.js';
 import type { SharedBudget } from '../upstream/rate-limit.js';
 
@@ -88,6 +89,7 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
   /** The revision as last notified; undefined while not listening (then every call reads it). */
   private revision: number | undefined;
   private listener: pg.Client | undefined;
+  private readonly memo = new NotifiedReadMemo();
   private listenRetry: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -144,6 +146,7 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
       if (this.listener !== client) return;
       this.listener = undefined;
       this.revision = undefined;
+      this.memo.setListening(false);
       client.end().catch(() => undefined);
       this.listenRetry = setTimeout(() => this.listen(), 1000);
       this.listenRetry.unref();
@@ -151,17 +154,20 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (message) => {
+      if (message.channel === 'shelf_records') return this.memo.changed();
       const revision = Number(message.payload);
       if (message.channel === 'shelf_security' && Number.isFinite(revision)) this.revision = Math.max(this.revision ?? 0, revision);
     });
     this.listener = client;
     client
       .connect()
-      .then(() => client.query('LISTEN shelf_security'))
+      .then(() => client.query('LISTEN shelf_security; LISTEN shelf_records'))
       // Read after LISTEN: a change between the two is then both read and notified, never missed.
       .then(() => client.query<{ revision: number }>('SELECT revision FROM security_revision WHERE id = 1'))
       .then(({ rows }) => {
-        if (this.listener === client) this.revision = Math.max(this.revision ?? 0, rows[0]!.revision);
+        if (this.listener !== client) return;
+        this.revision = Math.max(this.revision ?? 0, rows[0]!.revision);
+        this.memo.setListening(true);
       })
       .catch(lost);
   }
@@ -174,16 +180,30 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
     }
   }
 
+  /** A statement that writes: what this process read before it is stale once it is done. */
   private async run(text: string, params: unknown[] = []): Promise<number> {
     try {
       return (await this.pool.query(text, params)).rowCount ?? 0;
     } catch (err) {
       throw asIndexError(err);
+    } finally {
+      this.memo.changed();
     }
   }
 
-  /** Runs `work` in one transaction on one connection; run again when PostgreSQL reports a deadlock or conflict. */
+  /**
+   * Runs `work` in one transaction on one connection; run again when PostgreSQL reports a deadlock or
+   * conflict. What this process read before it is stale once it is done.
+   */
   private async transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.attempts(work);
+    } finally {
+      this.memo.changed();
+    }
+  }
+
+  private async attempts<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient;
       try {
@@ -214,7 +234,10 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
   }
 
   async getArtifact(repo: string, path: string): Promise<ArtifactRecord | undefined> {
-    const [row] = await this.query<ArtifactRow>(`${SELECT_ARTIFACT} WHERE repo = $1 AND path = $2`, [repo, path]);
+    // Each caller gets its own record; the memo keeps the row.
+    const row = await this.memo.get(`${repo}\u0000${path}`, async () =>
+      (await this.query<ArtifactRow>(`${SELECT_ARTIFACT} WHERE repo = $1 AND path = $2`, [repo, path]))[0],
+    );
     return row && toRecord(row);
   }
 

@@ -102,4 +102,12 @@ export const POSTGRES_MIGRATIONS: string[] = [
   // Which node fetches a path from an upstream, and what it has announced of that fetch.
   `CREATE TABLE fetch_claims (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL, head TEXT, end_event TEXT);
    CREATE INDEX fetch_claims_expiry ON fetch_claims (expires_at);`,
+  // Every process keeps the records it has read until a change to them is announced (NotifiedReadMemo).
+  `CREATE FUNCTION shelf_records_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_notify('shelf_records', '');
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER artifacts_records AFTER INSERT OR UPDATE OR DELETE ON artifacts FOR EACH STATEMENT EXECUTE FUNCTION shelf_records_changed();
+   CREATE TRIGGER blobs_records AFTER UPDATE OR DELETE ON blobs FOR EACH STATEMENT EXECUTE FUNCTION shelf_records_changed();`,
 ];

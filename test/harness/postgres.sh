@@ -1,7 +1,8 @@
 #!/bin/bash
 # Debian's PostgreSQL in a directory of its own, on a loopback port, as an unprivileged user (PostgreSQL refuses
 # to run as root): initdb and pg_ctl, no system service. Role "shelf", no password (trust, loopback only).
-# usage: postgres.sh init DIR | start DIR PORT | stop DIR | createdb DIR PORT NAME
+# With OWNER_PID, the server is stopped once that process is gone (a test killed before its teardown).
+# usage: postgres.sh init DIR | start DIR PORT [OWNER_PID] | stop DIR | createdb DIR PORT NAME
 set -euo pipefail
 cmd=$1 dir=$(realpath -m "$2")
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -18,10 +19,15 @@ init)
   [ ${#as[@]} -gt 0 ] && chown "$user:" "$dir"
   (cd "$dir" && "${as[@]}" "$bin/initdb" -D "$dir/data" -U shelf -A trust -E UTF8 --no-sync >/dev/null) ;;
 start)
-  port=$3
+  port=$3 owner=${4:-}
   (cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null) ;;
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null)
+  if [ -n "$owner" ]; then
+    (while kill -0 "$owner" 2>/dev/null && [ -d "$dir/data" ]; do sleep 2; done
+     [ -d "$dir/data" ] && cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
+     rm -rf "$dir") </dev/null >/dev/null 2>&1 &
+  fi ;;
 stop) (cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null) ;;
 createdb) "$bin/psql" -h 127.0.0.1 -p "$3" -U shelf -d postgres -qc "CREATE DATABASE $4" ;;
-*) echo "usage: $0 init DIR | start DIR PORT | stop DIR | createdb DIR PORT NAME" >&2; exit 2 ;;
+*) echo "usage: $0 init DIR | start DIR PORT [OWNER_PID] | stop DIR | createdb DIR PORT NAME" >&2; exit 2 ;;
 esac

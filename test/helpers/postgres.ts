@@ -30,7 +30,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
   const harness = (...args: string[]) => execFileSync(HARNESS, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   harness('init', dir);
   const port = await freePort();
-  harness('start', dir, String(port));
+  // Stopped by the harness if this process dies before its teardown.
+  harness('start', dir, String(port), String(process.pid));
   let databases = 0;
   return {
     port,
@@ -40,7 +41,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
       return `postgres://shelf@127.0.0.1:${port}/${name}`;
     },
     stop: () => harness('stop', dir),
-    start: () => harness('start', dir, String(port)),
+    start: () => harness('start', dir, String(port), String(process.pid)),
     destroy() {
       try {
         harness('stop', dir);

@@ -59,6 +59,22 @@ if (missing) {
     t.ok((await a.securityRevision()) > before, 'a sees its own change at once');
   });
 
+  t.test('records read are kept until a change is announced: at once for this process, by notification for others', async (t) => {
+    const url = await server.createDatabase();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    await a.putArtifact({ repo: 'r', path: 'p', blob: blob(1), contentType: 'x' }, 'always');
+    t.ok(await until(async () => (await b.getArtifact('r', 'p'))?.blob.sha256 === blob(1).sha256, 1000));
+    await b.putArtifact({ repo: 'r', path: 'p', blob: blob(2), contentType: 'x' }, 'always');
+    t.equal((await b.getArtifact('r', 'p'))?.blob.sha256, blob(2).sha256, "the writer's own change, at once");
+    t.ok(await until(async () => (await a.getArtifact('r', 'p'))?.blob.sha256 === blob(2).sha256, 1000), "another node's, within a second");
+    await a.deleteArtifact('r', 'p');
+    t.ok(await until(async () => (await b.getArtifact('r', 'p')) === undefined, 1000), 'a delete too');
+    await a.putArtifact({ repo: 'r', path: 'q', blob: { sha256: blob(3).sha256, size: 30 }, contentType: 'x' }, 'always');
+    t.ok(await until(async () => (await b.getArtifact('r', 'q')) !== undefined, 1000));
+    await a.setOtherDigests(blob(3).sha256, { sha1: blob(3).sha1, md5: blob(3).md5, sha512: blob(3).sha512 });
+    t.ok(await until(async () => (await b.getArtifact('r', 'q'))?.blob.sha1 === blob(3).sha1, 1000), 'digests computed later');
+  });
+
   t.test('an SQLite index copied into PostgreSQL, and back into SQLite, answers the same', async (t) => {
     const source = new SqliteIndex(join(dir, 'source.sqlite'));
     t.teardown(() => source.close());
