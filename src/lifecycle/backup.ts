@@ -2,7 +2,7 @@ import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile 
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { postgresSettings, storagePaths } from '../app.js';
-import { copySqliteToPostgres } from '../storage/index-copy.js';
+import { copySqliteToPostgres, requireEmptyPostgres } from '../storage/index-copy.js';
 import { PostgresIndex } from '../storage/postgres-index.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { mapBounded } from '../concurrency.js';
@@ -127,6 +127,12 @@ export async function restore(config: ShelfConfig, dir: string): Promise<Restore
   if (await isListening(config)) {
     throw new Error(`Shelf answers on port ${config.server.port}: stop it first (systemctl stop shelf)`);
   }
+  const postgres = postgresSettings(config);
+  if (postgres) {
+    // Created (or brought up to date), and checked empty before any blob or key is touched.
+    await (await PostgresIndex.open(postgres)).close();
+    await requireEmptyPostgres(postgres.url);
+  }
   const paths = storagePaths(config);
   const store = new FsBlobStore(paths.blobs);
   await store.init();
@@ -149,10 +155,8 @@ export async function restore(config: ShelfConfig, dir: string): Promise<Restore
     }
   }
   await copyKeys(join(dir, 'security'), join(paths.dataDir, 'security'));
-  const postgres = postgresSettings(config);
   if (postgres) {
     // The copy goes into an empty database only: PostgreSQL's own backups (pg_dump) restore over a used one.
-    await (await PostgresIndex.open(postgres)).close();
     await copySqliteToPostgres(join(dir, INDEX), postgres.url);
     return { manifest, blobsCopied };
   }

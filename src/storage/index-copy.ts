@@ -136,8 +136,10 @@ export interface CopyProgress {
   rows: number;
 }
 
+const NOT_EMPTY = 'the destination index already holds artifacts or users; copy only into an empty one';
+
 async function copyTables(source: TableSource, destination: TableDestination, onTable?: (done: CopyProgress) => void): Promise<CopyProgress[]> {
-  if (!(await destination.isEmpty())) throw new Error('the destination index already holds artifacts or users; copy only into an empty one');
+  if (!(await destination.isEmpty())) throw new Error(NOT_EMPTY);
   const copied: CopyProgress[] = [];
   for (const table of TABLES) {
     let rows = 0;
@@ -175,6 +177,17 @@ export async function copySqliteToPostgres(from: string, url: string, onTable?: 
     throw err;
   } finally {
     source.close();
+    await client.end();
+  }
+}
+
+/** Fails, as a copy into it would, unless the PostgreSQL index at `url` is empty: checked before anything else changes. */
+export async function requireEmptyPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, types: PG_TYPES });
+  await client.connect();
+  try {
+    if (!(await new PostgresTables(client).isEmpty())) throw new Error(NOT_EMPTY);
+  } finally {
     await client.end();
   }
 }
