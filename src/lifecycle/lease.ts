@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ShelfError } from '../errors.js';
+import { isProcessRunning } from '../process-alive.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 
 /** How long a lease lasts unless renewed: a holder that dies frees the job after this. */
@@ -45,13 +46,7 @@ export class JobLease {
 /** Whether a holder (`host:pid:id`) is a process of this host that no longer runs. */
 function holderIsGone(holder: string): boolean {
   const [host, pid] = holder.split(':');
-  if (host !== hostname() || !pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return host === hostname() && Boolean(pid) && !isProcessRunning(Number(pid));
 }
 
 /** Runs `job` under the named lease, released however the job ends. */

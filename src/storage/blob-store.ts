@@ -1,4 +1,5 @@
 import { mapBounded } from '../concurrency.js';
+import { isProcessRunning } from '../process-alive.js';
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
@@ -151,18 +152,9 @@ const FOREIGN_TEMP_FILE_MS = 24 * 3600_000;
 
 async function isAbandonedTempFile(name: string, path: string): Promise<boolean> {
   const owner = /^(.+)\.(\d+)-/.exec(name);
-  if (owner?.[1] === HOST_TAG) return !isRunning(Number(owner[2]));
+  if (owner?.[1] === HOST_TAG) return !isProcessRunning(Number(owner[2]));
   const stats = await stat(path).catch(() => undefined);
   return stats !== undefined && Date.now() - stats.mtimeMs > FOREIGN_TEMP_FILE_MS;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 /** Where a blob store rooted at `root` keeps its blob files (by the first two hex digits, then the digest). */
