@@ -379,14 +379,16 @@ export class ShelfApp {
         return { ok: false as const, error: (err as Error).message };
       }
     };
+    let freeBytes = 0;
     const [index, storage] = await Promise.all([
       check(() => this.index.ping()),
       check(async () => {
         const probe = join(this.blobs.tempDir, `readyz-${tempOwner()}`);
         await writeFile(probe, 'ok');
         await unlink(probe);
-        const { freeBytes, minFreeBytes, low } = await this.disk.space();
-        if (low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${minFreeBytes}); nothing new is stored`);
+        const space = await this.disk.space();
+        freeBytes = space.freeBytes;
+        if (space.low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${space.minFreeBytes}); nothing new is stored`);
       }),
     ]);
     const checks = { index: { type: this.options.config.storage.index.type, ...index }, storage };
@@ -394,7 +396,6 @@ export class ShelfApp {
       const reason = [!index.ok && `index: ${index.error}`, !storage.ok && `storage: ${storage.error}`].filter(Boolean).join('; ');
       return sendJson(ctx, 503, { status: 'not ready', reason, node: this.heartbeat.node.id, checks });
     }
-    const { freeBytes } = await this.disk.space();
     const notConfigured = unconfiguredRepositories(this.options.config);
     sendJson(ctx, 200, { status: 'ready', node: this.heartbeat.node.id, freeBytes, checks, ...(notConfigured.length > 0 && { notConfigured }) });
   }
