@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Test } from 'tap';
 import { freePort } from './ports.js';
 
 const HARNESS = join(import.meta.dirname, '..', 'harness', 'postgres.sh');
@@ -51,4 +52,19 @@ export async function startPostgres(): Promise<RunningPostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * PostgreSQL for a test file: started, and destroyed when the file ends; undefined where it is not
+ * installed, with the file skipped and the reason given.
+ */
+export async function postgresFor(t: Test): Promise<RunningPostgres | undefined> {
+  const missing = postgresMissing();
+  if (missing) {
+    t.skip(missing);
+    return undefined;
+  }
+  const server = await startPostgres();
+  t.teardown(() => server.destroy());
+  return server;
 }

@@ -6,16 +6,12 @@ import { openStorage } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { backup, restore } from '../../src/lifecycle/backup.js';
 import { freePort } from '../helpers/ports.js';
-import { postgresMissing, startPostgres } from '../helpers/postgres.js';
+import { postgresFor } from '../helpers/postgres.js';
 
 // A PostgreSQL index backs up as SQLite does (an index copy, the blobs it names, the keys), and a backup
 // restores into an empty database: never over one in use.
-const missing = postgresMissing();
-if (missing) {
-  t.skip(missing);
-} else {
-  const server = await startPostgres();
-  t.teardown(() => server.destroy());
+const server = await postgresFor(t);
+if (server) {
   const work = mkdtempSync(join(tmpdir(), 'shelf-pg-backup-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const config = async (name: string, url: string) =>

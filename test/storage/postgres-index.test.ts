@@ -9,14 +9,10 @@ import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres-migrations.js';
 import { PostgresIndex } from '../../src/storage/postgres-index.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 import { blob, metadataIndexContract } from './index-contract.js';
-import { postgresMissing, startPostgres, type RunningPostgres } from '../helpers/postgres.js';
+import { postgresFor } from '../helpers/postgres.js';
 
-const missing = postgresMissing();
-if (missing) {
-  t.skip(missing);
-} else {
-  const server: RunningPostgres = await startPostgres();
-  t.teardown(() => server.destroy());
+const server = await postgresFor(t);
+if (server) {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-pg-index-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -5,18 +5,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
-import { postgresMissing, startPostgres } from '../../helpers/postgres.js';
+import { postgresFor } from '../../helpers/postgres.js';
 import { OPEN_SECURITY, startShelfProcess, TEST_USER } from '../../helpers/shelf.js';
 
 // An appliance that grew up on SQLite moves to PostgreSQL (the first step to several nodes): what the real
 // clients put into it answers the same afterwards.
 const run = promisify(execFile);
-const missing = postgresMissing();
-if (missing) {
-  t.skip(missing);
-} else {
-  const postgres = await startPostgres();
-  t.teardown(() => postgres.destroy());
+const postgres = await postgresFor(t);
+if (postgres) {
   const databaseUrl = await postgres.createDatabase();
   const base = mkdtempSync(join(tmpdir(), 'shelf-migrate-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));

@@ -11,16 +11,12 @@ import { FaultyUpstream } from '../../helpers/faulty-upstream.js';
 import { startHaCluster } from '../../helpers/ha-cluster.js';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { ociImages, pullCheck, pushImages } from '../../helpers/docker-harness.js';
-import { postgresMissing, startPostgres } from '../../helpers/postgres.js';
+import { postgresFor } from '../../helpers/postgres.js';
 
 // Three nodes, each `shelf serve` with two workers, sharing one data directory and one PostgreSQL index,
 // behind nginx: what docs/operations.md calls a high-availability deployment.
-const missing = postgresMissing();
-if (missing) {
-  t.skip(missing);
-} else {
-  const postgres = await startPostgres();
-  t.teardown(() => postgres.destroy());
+const postgres = await postgresFor(t);
+if (postgres) {
   const databaseUrl = await postgres.createDatabase();
   // The test user: an administrator, made in the shared index before any node starts.
   const setup = await PostgresIndex.open({ url: databaseUrl });
