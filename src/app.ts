@@ -30,7 +30,8 @@ import { decodeSegments } from './repos/repo-path.js';
 import { RemoteRepo } from './repos/remote-repo.js';
 import { RepositoryRegistry } from './repos/repository-registry.js';
 import type { Repository } from './repos/repository.js';
-import { FsBlobStore, tempOwner, type OtherDigestsElsewhere } from './storage/blob-store.js';
+import { BlobStore, tempDirOf, tempOwner, type BlobStoreOptions, type OtherDigestsElsewhere } from './storage/blob-store.js';
+import { S3BlobPlace } from './storage/s3-blob-place.js';
 import { DiskGuard, type DiskSpace } from './storage/disk-guard.js';
 import type { IdentityStore } from './storage/identity-store.js';
 import type { MetadataIndex } from './storage/metadata-index.js';
@@ -85,7 +86,7 @@ export async function openStorage(
   config: ShelfConfig,
   onDiskSpaceChange?: (space: DiskSpace) => void,
   otherDigests?: OtherDigestsElsewhere,
-): Promise<{ blobs: FsBlobStore; index: ShelfIndex; disk: DiskGuard }> {
+): Promise<{ blobs: BlobStore; index: ShelfIndex; disk: DiskGuard }> {
   const paths = storagePaths(config);
   await mkdir(paths.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
     // Under systemd (INVOCATION_ID set) the likely cause is the sandbox, which a bare ENOENT or EROFS would not say.
@@ -95,13 +96,36 @@ export async function openStorage(
     throw new Error(`storage.dataDir ${paths.dataDir} cannot be created (${err.code ?? err.message})${hint}`);
   });
   const disk = new DiskGuard(paths.dataDir, config.storage.minFreeBytes, onDiskSpaceChange);
-  const blobs = new FsBlobStore(paths.blobs, disk, {
+  const blobs = openBlobStore(config, disk, {
     memoryCacheBytes: config.storage.memoryCacheBytes,
     trustVerifiedSeconds: config.storage.trustVerifiedSeconds,
     ...(otherDigests && { otherDigests }),
   });
   await blobs.init();
   return { blobs, index: await openIndex(config), disk };
+}
+
+/** The blob store the config names: files in the data directory, or an S3 bucket (temp files in the data directory either way). */
+export function openBlobStore(config: ShelfConfig, disk?: DiskGuard, options: BlobStoreOptions = {}): BlobStore {
+  const root = storagePaths(config).blobs;
+  const settings = config.storage.blobs;
+  if (settings.type === 'filesystem') return BlobStore.onDisk(root, disk, options);
+  const { accessKeyId, secretAccessKey } = settings;
+  const place = new S3BlobPlace({
+    bucket: settings.bucket,
+    prefix: settings.prefix,
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    ...(settings.endpoint && { endpoint: settings.endpoint }),
+    ...(accessKeyId &&
+      secretAccessKey && {
+        credentials: { accessKeyId: typeof accessKeyId === 'string' ? accessKeyId : resolveSecret(accessKeyId), secretAccessKey: resolveSecret(secretAccessKey) },
+      }),
+    requestTimeoutMs: settings.requestTimeoutSeconds * 1000,
+    partBytes: settings.partSize,
+    tempDir: tempDirOf(root),
+  });
+  return new BlobStore(root, place, disk, options);
 }
 
 /** The metadata index the config names: the SQLite file in the data directory, or a PostgreSQL database. */
@@ -146,7 +170,7 @@ export class ShelfApp {
 
   private constructor(
     private readonly options: ShelfAppOptions,
-    readonly blobs: FsBlobStore,
+    readonly blobs: BlobStore,
     readonly index: ShelfIndex,
     private readonly disk: DiskGuard,
     signingKey: Buffer,
@@ -386,12 +410,13 @@ export class ShelfApp {
         const probe = join(this.blobs.tempDir, `readyz-${tempOwner()}`);
         await writeFile(probe, 'ok');
         await unlink(probe);
+        await this.blobs.place.ping();
         const space = await this.disk.space();
         freeBytes = space.freeBytes;
         if (space.low) throw new Error(`only ${freeBytes} bytes free on the data disk (storage.minFreeBytes: ${space.minFreeBytes}); nothing new is stored`);
       }),
     ]);
-    const checks = { index: { type: this.options.config.storage.index.type, ...index }, storage };
+    const checks = { index: { type: this.options.config.storage.index.type, ...index }, storage: { type: this.blobs.place.kind, ...storage } };
     if (!index.ok || !storage.ok) {
       const reason = [!index.ok && `index: ${index.error}`, !storage.ok && `storage: ${storage.error}`].filter(Boolean).join('; ');
       return sendJson(ctx, 503, { status: 'not ready', reason, node: this.heartbeat.node.id, checks });

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { storagePaths } from '../app.js';
 import { runInJobThread } from '../lifecycle/job-thread.js';
 import type { ShelfConfig } from '../config/schema.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 import { bundleSource, type BundleSource } from './bundle-files.js';
 import { importBundle } from './import.js';
@@ -26,7 +26,7 @@ export interface ImportSummary {
 
 /** An import from a path on this host (a directory, an archive or its first part). */
 export async function runImport(
-  context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  context: { index: MetadataIndex; blobs: BlobStore; config: ShelfConfig },
   path: string,
   onProgress: (done: number, total: number) => void = () => undefined,
   origin = `file:${path}`,
@@ -36,7 +36,7 @@ export async function runImport(
 
 /** Imports a bundle with the configured trusted keys (see importBundle). */
 export async function importFrom(
-  context: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  context: { index: MetadataIndex; blobs: BlobStore; config: ShelfConfig },
   source: BundleSource,
   origin: string,
   onProgress: (done: number, total: number) => void = () => undefined,

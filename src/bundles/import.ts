@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { ShelfConfig } from '../config/schema.js';
-import type { FsBlobStore, StoredBlob } from '../storage/blob-store.js';
+import type { BlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 import type { BundleSource } from './bundle-files.js';
 import { BundleRefused } from './bundle-refused.js';
@@ -24,7 +24,7 @@ export interface ImportResult {
  * added; an interrupted one leaves only unreferenced blobs, which GC removes; importing again completes.
  */
 export async function importBundle(
-  { index, blobs, config }: { index: MetadataIndex; blobs: FsBlobStore; config: ShelfConfig },
+  { index, blobs, config }: { index: MetadataIndex; blobs: BlobStore; config: ShelfConfig },
   source: BundleSource,
   /** Where it came from, as the list of imported bundles shows it: `file:<path>`, `replication:<name>`. */
   origin: string,
@@ -68,7 +68,7 @@ const LEASE_RENEWAL_MS = 60_000;
 
 /** Copies and verifies every blob (invisible until referenced), then applies all records in one transaction. */
 async function copyAndApply(
-  { index, blobs }: { index: MetadataIndex; blobs: FsBlobStore },
+  { index, blobs }: { index: MetadataIndex; blobs: BlobStore },
   source: BundleSource,
   manifest: BundleManifest,
   origin: string,

@@ -257,6 +257,36 @@ export const configSchema = z.strictObject({
           }),
         ])
         .default({ type: 'sqlite' }),
+      /**
+       * Where blobs are kept: `filesystem` (dataDir/blobs, which several nodes may share over NFS) or `s3` (a
+       * bucket on AWS or an S3-compatible server). Temp files, uploads in progress and keys stay in dataDir.
+       */
+      blobs: z
+        .discriminatedUnion('type', [
+          z.strictObject({ type: z.literal('filesystem') }),
+          z.strictObject({
+            type: z.literal('s3'),
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)'),
+            /** Put before every key, e.g. `shelf/`; empty: the bucket is Shelf's alone. */
+            prefix: z.string().regex(/^([\w.-]+\/)*$/, 'empty, or path segments each ending with /').default(''),
+            region: z.string().min(1).default('us-east-1'),
+            /** An S3-compatible server's URL (Ceph RGW, MinIO...); none: AWS's endpoint for the region. */
+            endpoint: z.url({ protocol: /^https?$/ }).optional(),
+            /** Bucket in the path, not the host name: what most S3-compatible servers expect. */
+            forcePathStyle: z.boolean().default(false),
+            /** Both or neither; neither: the AWS SDK's default chain (AWS_* environment, shared files, instance role). */
+            accessKeyId: z.union([z.string().min(1), secretRef]).optional(),
+            secretAccessKey: secretRef.optional(),
+            /** The longest any request waits for an answer or goes without progress. */
+            requestTimeoutSeconds: z.number().positive().default(60),
+            /** Blobs larger than this are uploaded in parts of this size (at least 5 MiB, S3's minimum). */
+            partSize: byteSize.default(16 * 1024 * 1024).refine((bytes) => bytes >= 5 * 1024 * 1024, 'at least 5 MiB'),
+          }),
+        ])
+        .refine((blobs) => blobs.type !== 's3' || (blobs.accessKeyId === undefined) === (blobs.secretAccessKey === undefined), {
+          message: 'give both accessKeyId and secretAccessKey, or neither',
+        })
+        .default({ type: 'filesystem' }),
       /** Resumable uploads (Docker blob uploads) that receive no data for this many seconds are refused and removed. */
       uploadExpirySeconds: z.number().int().positive().default(86_400),
       /** Uploads one user (or all anonymous callers together) may have open at once. */

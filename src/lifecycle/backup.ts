@@ -1,12 +1,12 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { postgresSettings, storagePaths } from '../app.js';
+import { openBlobStore, postgresSettings, storagePaths } from '../app.js';
 import { copySqliteToPostgres, requireEmptyPostgres } from '../storage/index-copy.js';
 import { PostgresIndex } from '../storage/postgres-index.js';
 import type { ShelfConfig } from '../config/schema.js';
 import { mapBounded } from '../concurrency.js';
-import { BLOB_PREFIXES, FsBlobStore } from '../storage/blob-store.js';
+import { BLOB_PREFIXES, BlobStore } from '../storage/blob-store.js';
 import { SqliteIndex } from '../storage/sqlite-index.js';
 import type { JobContext } from './job-context.js';
 import { withLease } from './lease.js';
@@ -59,7 +59,7 @@ export async function backup(context: Pick<JobContext, 'config' | 'index' | 'blo
       };
       try {
         if (!options.indexOnly) {
-          const store = new FsBlobStore(join(target, 'blobs'));
+          const store = BlobStore.onDisk(join(target, 'blobs'));
           await store.init();
           for (const [done, prefix] of BLOB_PREFIXES.entries()) {
             await mapBounded(await copy.blobDigestsWithPrefix(prefix), COPY_CONCURRENCY, async (sha256) => {
@@ -81,7 +81,7 @@ export async function backup(context: Pick<JobContext, 'config' | 'index' | 'blo
 }
 
 /** Copies one blob unless the target has it at the right size; returns its size. */
-async function copyBlob(from: FsBlobStore, to: FsBlobStore, sha256: string): Promise<number> {
+async function copyBlob(from: BlobStore, to: BlobStore, sha256: string): Promise<number> {
   const [source, present] = await Promise.all([from.statBlob(sha256), to.statBlob(sha256)]);
   if (!source) throw new Error(`blob sha256:${sha256} is in the index but not in the blob store (shelf storage verify --repair)`);
   if (present?.size === source.size) return source.size;
@@ -134,11 +134,11 @@ export async function restore(config: ShelfConfig, dir: string): Promise<Restore
     await requireEmptyPostgres(postgres.url);
   }
   const paths = storagePaths(config);
-  const store = new FsBlobStore(paths.blobs);
+  const store = openBlobStore(config);
   await store.init();
   let blobsCopied = 0;
   if (!manifest.indexOnly) {
-    const from = new FsBlobStore(join(dir, 'blobs'));
+    const from = BlobStore.onDisk(join(dir, 'blobs'));
     for (const prefix of BLOB_PREFIXES) {
       await mapBounded(await from.listPrefix(prefix), COPY_CONCURRENCY, async (sha256) => {
         if (await store.has(sha256)) return;
@@ -177,7 +177,7 @@ export async function restore(config: ShelfConfig, dir: string): Promise<Restore
 }
 
 /** An index-only backup is restored over a blob store that must still hold what it names. */
-async function requireBlobs(index: SqliteIndex, store: FsBlobStore): Promise<void> {
+async function requireBlobs(index: SqliteIndex, store: BlobStore): Promise<void> {
   for (const prefix of BLOB_PREFIXES) {
     for (const sha256 of await index.blobDigestsWithPrefix(prefix)) {
       if (!(await store.has(sha256))) throw new Error(`the backup's index names blob sha256:${sha256}, which the blob store no longer has`);

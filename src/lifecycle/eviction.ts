@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RemoteRepoConfig, ShelfConfig } from '../config/schema.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import { withLease } from './lease.js';
 
@@ -14,7 +14,7 @@ export interface EvictionReport {
 }
 
 interface EvictionDependencies {
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   index: MetadataIndex;
   config: ShelfConfig;
   log: Logger;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { RepositoryConfig, ShelfConfig } from '../config/schema.js';
 import { formatModule } from '../formats/index.js';
 import type { FormatModule } from '../formats/format-module.js';
-import { BLOB_PREFIXES, type FsBlobStore } from '../storage/blob-store.js';
+import { BLOB_PREFIXES, type BlobStore } from '../storage/blob-store.js';
 import type { ArtifactRecord, MetadataIndex } from '../storage/metadata-index.js';
 import { listAll } from '../storage/listing.js';
 import { withLease } from './lease.js';
@@ -40,7 +40,7 @@ export interface GcReport {
 }
 
 interface GcDependencies {
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   index: MetadataIndex;
   config: ShelfConfig;
   log: Logger;
@@ -51,7 +51,7 @@ interface GcDependencies {
  * Mark and sweep over the index, while Shelf serves. First each format removes the entries of its hosted
  * repositories that nothing needs (Docker layers no manifest refers to); then, folder by folder, every
  * blob file that no index entry refers to and that is older than the grace period is deleted (see
- * FsBlobStore.sweep for how a write racing with the sweep is protected). One run at a time in the cluster.
+ * BlobStore.sweep for how a write racing with the sweep is protected). One run at a time in the cluster.
  */
 export function collectGarbage(deps: GcDependencies, options: GcOptions): Promise<GcReport> {
   return withLease(deps.index, 'garbage collection', async (lease) => {
@@ -92,12 +92,7 @@ export function collectGarbage(deps: GcDependencies, options: GcOptions): Promis
       // Blob files are independent of each other: several are swept at once (the work is waiting on the disk).
       await mapBounded(await deps.blobs.listPrefix(prefix), SWEEP_CONCURRENCY, async (sha256) => {
         if (referenced.has(sha256) && !(options.dryRun && (await onlyRemovedReferences(deps.index, sha256, removedReferences)))) return;
-        // A young file is left where it is (moved aside, even for a moment, a writer's link or a reader would miss it).
-        const unswept = await ageOutcome(deps.blobs, sha256, storedBefore);
-        const outcome =
-          options.dryRun || typeof unswept !== 'number'
-            ? unswept
-            : await deps.blobs.sweep(sha256, storedBefore, async () => (await deps.index.blobReferences(sha256)) > 0);
+        const outcome = await deps.blobs.sweep(sha256, storedBefore, async () => (await deps.index.blobReferences(sha256)) > 0, options.dryRun);
         if (outcome === 'young') report.keptYoung += 1;
         if (typeof outcome !== 'number') return;
         report.blobs.count += 1;
@@ -124,13 +119,6 @@ function repositoryGarbage(
     ...policy,
     read: (record) => deps.blobs.read(record.blob.sha256, record.blob.size),
   });
-}
-
-/** The size of a blob file old enough to be swept, or 'young' (undefined: no such file). */
-async function ageOutcome(blobs: FsBlobStore, sha256: string, storedBefore: number): Promise<number | 'young' | undefined> {
-  const stat = await blobs.statBlob(sha256);
-  if (!stat) return undefined;
-  return stat.mtimeMs >= storedBefore ? 'young' : stat.size;
 }
 
 async function onlyRemovedReferences(index: MetadataIndex, sha256: string, removed: Map<string, number>): Promise<boolean> {

@@ -5,13 +5,13 @@ import { formatModule } from '../formats/index.js';
 import { LocalFlightCoordinator } from '../repos/flights.js';
 import { RepositoryRegistry } from '../repos/repository-registry.js';
 import { AuditLog } from '../security/audit-log.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 
 /** What a lifecycle job run outside a serving process (the scheduler, the CLI) works with. */
 export interface JobContext {
   config: ShelfConfig;
   log: Logger;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   index: ShelfIndex;
   repos: RepositoryRegistry;
   audit: AuditLog;

@@ -1,4 +1,4 @@
-import type { FsBlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { MetadataIndex } from '../storage/metadata-index.js';
 import type { VerifyReport } from '../storage/verify.js';
 import { RemoteRepo } from './remote-repo.js';
@@ -16,7 +16,7 @@ export interface RepairReport {
  * is fetched again when a remote repository cached it; what was hosted is reported, since only its
  * publisher has the bytes.
  */
-export async function repairBlobs(report: VerifyReport, blobs: FsBlobStore, index: MetadataIndex, repos: RepositoryRegistry): Promise<RepairReport> {
+export async function repairBlobs(report: VerifyReport, blobs: BlobStore, index: MetadataIndex, repos: RepositoryRegistry): Promise<RepairReport> {
   const repair: RepairReport = { refetched: [], unrepaired: [] };
   for (const sha256 of report.corrupt) await blobs.quarantine(sha256);
   for (const sha256 of [...report.corrupt, ...report.missing]) {

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Format, RepositoryConfig } from '../config/schema.js';
 import type { Checksums, StoredDigests } from '../storage/checksums.js';
-import type { BlobExpectation, ByteRange, FsBlobStore, StoredBlob } from '../storage/blob-store.js';
+import type { BlobExpectation, ByteRange, BlobStore, StoredBlob } from '../storage/blob-store.js';
 import type { DeferredDigests } from '../storage/deferred-digests.js';
 import type { ArtifactRecord, ListOptions, MetadataIndex, OverwritePolicy } from '../storage/metadata-index.js';
 import type { FlightCoordinator } from './flights.js';
@@ -31,7 +31,7 @@ export interface Artifact {
   read?(range?: ByteRange): Promise<Buffer>;
   /** Throws unless the stored bytes are there: a HEAD, which reads none, must not answer 200 for lost content. */
   check?(): Promise<void>;
-  /** The stored file relative to the blob directory, when it may be sent unchecked (see FsBlobStore.trustedFile). */
+  /** The stored file relative to the blob directory, when it may be sent unchecked (see BlobStore.trustedFile). */
   trustedFile?(): Promise<string | undefined>;
 }
 
@@ -94,7 +94,7 @@ export interface UpstreamObserver {
 
 /** What every repository is built from. */
 export interface RepoContext {
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   index: MetadataIndex;
   flights: FlightCoordinator;
   log: Logger;
@@ -122,7 +122,7 @@ export interface Repository {
 }
 
 /** An Artifact backed by a stored blob. */
-export function storedArtifact(blobs: FsBlobStore, record: ArtifactRecord, cacheStatus?: CacheStatus): Artifact {
+export function storedArtifact(blobs: BlobStore, record: ArtifactRecord, cacheStatus?: CacheStatus): Artifact {
   const { sha256, size, sha1, md5, sha512 } = record.blob;
   return {
     repo: record.repo,

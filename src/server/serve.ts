@@ -6,7 +6,7 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ShelfApp, openStorage, storagePaths } from '../app.js';
 import { ensureInitialAdmin, INITIAL_ADMIN } from '../security/initial-admin.js';
-import type { FsBlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { FlightHub } from '../cluster/flight-hub.js';
 import { WorkerFlightCoordinator } from '../cluster/worker-flights.js';
 import type { ShelfConfig } from '../config/schema.js';
@@ -78,7 +78,7 @@ export async function serve(config: ShelfConfig, log: Logger): Promise<void> {
  * Start-up work that must happen before any writer runs: migrations, removal of interrupted writes, and on
  * the first start the initial administrator.
  */
-async function prepareStorage(config: ShelfConfig, log: Logger): Promise<FsBlobStore> {
+async function prepareStorage(config: ShelfConfig, log: Logger): Promise<BlobStore> {
   const { blobs, index } = await openStorage(config);
   const removed = await blobs.removeTempFiles();
   if (removed > 0) log.warn({ removed }, 'removed temp files left by interrupted writes');
@@ -172,7 +172,7 @@ async function runWorker(config: ShelfConfig, log: Logger): Promise<void> {
   log.info({ worker: cluster.worker?.id }, 'worker ready');
 }
 
-async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blobs: FsBlobStore): Promise<void> {
+async function runPrimary(config: ShelfConfig, log: Logger, workers: number, blobs: BlobStore): Promise<void> {
   const balancer = new ConnectionBalancer();
   await balancer.listen('http', config.server.host, config.server.port);
   if (config.server.tls) await balancer.listen('https', config.server.host, config.server.tls.port);

@@ -1,14 +1,14 @@
 import { mapBounded } from '../concurrency.js';
 import { isProcessRunning } from '../process-alive.js';
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
-import { createReadStream, constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, relative } from 'node:path';
-import { setTimeout } from 'node:timers/promises';
+import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { ShelfError } from '../errors.js';
 import { findMismatch, isHexDigest, MultiHasher, type Checksums, type OtherDigests, type StoredDigests } from './checksums.js';
+import type { BlobPlace, BlobStat, SweepOutcome } from './blob-place.js';
+import { DiskBlobPlace } from './disk-blob-place.js';
 import type { DiskGuard } from './disk-guard.js';
 import { RecentlyVerifiedFiles, TRUST_MIN_BYTES, VerifiedBlobCache } from './verified-blob-cache.js';
 
@@ -133,14 +133,6 @@ export class TooLargeError extends ShelfError {
 /** The folders blobs are spread over: the first two hex digits of their digest, in order. */
 export const BLOB_PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** How often, and how far apart, `touch` looks for a blob a sweep may be holding aside. */
-const TOUCH_ATTEMPTS = 5;
-const TOUCH_RETRY_MS = 50;
-
-const ignoreMissing = (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'ENOENT') throw err;
-};
-
 /**
  * Temp files are named `<host>.<pid>-…` after their writer: in a directory several nodes share, each node
  * knows which are its own, and whether their writer still runs.
@@ -157,48 +149,52 @@ async function isAbandonedTempFile(name: string, path: string): Promise<boolean>
   return stats !== undefined && Date.now() - stats.mtimeMs > FOREIGN_TEMP_FILE_MS;
 }
 
-/** Where a blob store rooted at `root` keeps its blob files (by the first two hex digits, then the digest). */
+/** Where a blob store rooted at `root` keeps its blob files on disk (by the first two hex digits, then the digest). */
 export const blobDirOf = (root: string) => join(root, 'sha256');
+/** Where a blob store rooted at `root` writes its temp files, wherever it keeps blobs. */
+export const tempDirOf = (root: string) => join(root, 'tmp');
+
+export interface BlobStoreOptions {
+  /** How many bytes of small, verified blobs this process keeps in memory (see VerifiedBlobCache). */
+  memoryCacheBytes?: number;
+  /** How long a large blob verified whole, and unchanged since, is streamed unhashed (see RecentlyVerifiedFiles). */
+  trustVerifiedSeconds?: number;
+  /** Where large writes' other digests are computed; none: inline. */
+  otherDigests?: OtherDigestsElsewhere;
+}
 
 /**
- * Content-addressed blobs on local disk. A blob lives at sha256/<2 hex>/<64 hex>; it appears there only
- * once complete, verified and fsynced (written to tmp/ on the same filesystem, then renamed), so a reader
- * never sees half a file and a crash leaves only temp files behind.
+ * Content-addressed blobs: written to a temp file under `root` (hashed, checked against what the caller
+ * expects, then handed to the place where blobs are kept: a directory on disk or an S3 bucket), so a reader
+ * never sees half a blob and a crash leaves only temp files behind. Everything read back is verified.
  */
-export class FsBlobStore {
-  readonly blobDir: string;
+export class BlobStore<Place extends BlobPlace = BlobPlace> {
   readonly tempDir: string;
-  /** Where blobs found damaged are moved, out of service but kept for inspection. */
-  readonly quarantineDir: string;
   private readonly verified: VerifiedBlobCache;
   private readonly verifiedFiles: RecentlyVerifiedFiles;
   private readonly otherDigests: OtherDigestsElsewhere | undefined;
 
+  /** Blobs on disk under `root` (sha256/), with temp files beside them in tmp/ and damaged ones in quarantine/. */
+  static onDisk(root: string, guard?: DiskGuard, options: BlobStoreOptions = {}): BlobStore<DiskBlobPlace> {
+    return new BlobStore(root, new DiskBlobPlace(blobDirOf(root), tempDirOf(root), join(root, 'quarantine')), guard, options);
+  }
+
   constructor(
     root: string,
+    readonly place: Place,
     /** Refuses new blobs while the disk is low; none: only a full disk stops writes. */
     private readonly guard?: DiskGuard,
-    options: {
-      /** How many bytes of small, verified blobs this process keeps in memory (see VerifiedBlobCache). */
-      memoryCacheBytes?: number;
-      /** How long a large blob file verified whole, and unchanged since, is streamed unhashed (see RecentlyVerifiedFiles). */
-      trustVerifiedSeconds?: number;
-      /** Where large writes' other digests are computed; none: inline. */
-      otherDigests?: OtherDigestsElsewhere;
-    } = {},
+    options: BlobStoreOptions = {},
   ) {
     this.verified = new VerifiedBlobCache(options.memoryCacheBytes ?? 0);
     this.verifiedFiles = new RecentlyVerifiedFiles(options.trustVerifiedSeconds ?? 0);
     this.otherDigests = options.otherDigests;
-    this.blobDir = blobDirOf(root);
-    this.tempDir = join(root, 'tmp');
-    this.quarantineDir = join(root, 'quarantine');
+    this.tempDir = tempDirOf(root);
   }
 
   async init(): Promise<void> {
-    await mkdir(this.blobDir, { recursive: true });
     await mkdir(this.tempDir, { recursive: true });
-    await mkdir(this.quarantineDir, { recursive: true });
+    await this.place.init();
   }
 
   /**
@@ -214,32 +210,21 @@ export class FsBlobStore {
     return gone.length;
   }
 
-  pathOf(sha256: string): string {
-    if (!isHexDigest('sha256', sha256)) throw new ShelfError('DIGEST_INVALID', 400, `not a sha256 digest: ${sha256}`);
-    return join(this.blobDir, sha256.slice(0, 2), sha256);
-  }
-
   async has(sha256: string): Promise<boolean> {
-    return this.verified.has(sha256) || (await this.statBlob(sha256)) !== undefined;
+    requireDigest(sha256);
+    return this.verified.has(sha256) || (await this.place.has(sha256));
   }
 
   /**
    * A stream of the blob's bytes (or of one range of them); fails with MissingBlobError when absent. A whole
    * blob is hashed as it streams: when the bytes turn out not to match, the blob is quarantined and the
    * stream fails at its end, so the client's transfer breaks off instead of completing with damaged bytes.
-   * (A range is not checked: that would mean reading the whole blob for every part of it.) A file this
+   * (A range is not checked: that would mean reading the whole blob for every part of it.) A blob this
    * process verified recently and that is unchanged since is not hashed again (see RecentlyVerifiedFiles).
    */
   async open(sha256: string, range?: ByteRange): Promise<Readable> {
-    const handle = await this.openHandle(sha256);
-    let identity: string | undefined;
-    try {
-      identity = range ? undefined : await this.verifiedFiles.identityOf(handle);
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
-    const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
+    requireDigest(sha256);
+    const { stream, identity } = await this.place.stream(sha256, range, !range && this.verifiedFiles.enabled);
     if (range || this.verifiedFiles.isTrusted(sha256, identity)) return stream;
     const hash = createHash('sha256');
     // The latest chunk is held back until the previous ones are passed on, and the last one until the whole
@@ -266,22 +251,21 @@ export class FsBlobStore {
   }
 
   /**
-   * The blob's file, relative to the blob directory, when another server may send it unchecked: this process
-   * verified it whole, and it is unchanged since (see RecentlyVerifiedFiles). Otherwise undefined, and the
-   * caller streams it through `open`, which verifies it (and so makes it trusted for next time).
+   * The blob's file, relative to the blob directory, when another server may send it unchecked: it is on
+   * disk, this process verified it whole, and it is unchanged since (see RecentlyVerifiedFiles). Otherwise
+   * undefined, and the caller streams it through `open`, which verifies it (and so makes it trusted for next time).
    */
   async trustedFile(sha256: string, size: number): Promise<string | undefined> {
-    if (size < TRUST_MIN_BYTES) return undefined;
-    const path = this.pathOf(sha256);
-    const identity = await this.verifiedFiles.identityOf(path).catch(() => undefined);
-    return this.verifiedFiles.isTrusted(sha256, identity) ? relative(this.blobDir, path) : undefined;
+    if (size < TRUST_MIN_BYTES || !this.place.localFile || !this.verifiedFiles.enabled) return undefined;
+    requireDigest(sha256);
+    const file = await this.place.localFile(sha256);
+    return file && this.verifiedFiles.isTrusted(sha256, file.identity) ? file.relativePath : undefined;
   }
 
   /**
-   * A small blob's bytes (or one range of them) in one buffer: an open, one read and a close, without a
-   * stream's machinery, which costs more than the read itself for files of a few kilobytes. The whole blob
-   * is read and verified before anything is returned; a damaged one is quarantined (CorruptBlobError).
-   * Verified bytes are kept in memory (within memoryCacheBytes) and served from there next time.
+   * A small blob's bytes (or one range of them) in one buffer. The whole blob is read and verified before
+   * anything is returned; a damaged one is quarantined (CorruptBlobError). Verified bytes are kept in
+   * memory (within memoryCacheBytes) and served from there next time.
    */
   async read(sha256: string, size: number, range?: ByteRange): Promise<Buffer> {
     let buffer = this.verified.get(sha256);
@@ -293,115 +277,70 @@ export class FsBlobStore {
   }
 
   private async readVerified(sha256: string, size: number): Promise<Buffer> {
-    const handle = await this.openHandle(sha256);
-    let buffer: Buffer;
-    let identity: string | undefined;
-    try {
-      if (size >= TRUST_MIN_BYTES) identity = await this.verifiedFiles.identityOf(handle);
-      buffer = Buffer.allocUnsafe(size);
-      const { bytesRead } = await handle.read(buffer, 0, size, 0);
-      buffer = buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-    const actual = await sha256Of(buffer);
-    if (actual !== sha256 || buffer.length !== size) {
+    requireDigest(sha256);
+    const { bytes, identity } = await this.place.read(sha256, size, size >= TRUST_MIN_BYTES && this.verifiedFiles.enabled);
+    const actual = await sha256Of(bytes);
+    if (actual !== sha256 || bytes.length !== size) {
       await this.quarantine(sha256);
       throw new CorruptBlobError(sha256, actual);
     }
     this.verifiedFiles.verified(sha256, identity);
-    return buffer;
+    return bytes;
   }
 
-  /** Whether the blob file is there; an indexed path whose blob is not must not be answered as present. */
+  /** Whether the blob is there; an indexed path whose blob is not must not be answered as present. */
   async requirePresent(sha256: string): Promise<void> {
     if (!(await this.has(sha256))) throw new MissingBlobError(sha256);
   }
 
   /** Moves a damaged blob out of service; the next writer of the same content stores it afresh. */
   async quarantine(sha256: string): Promise<void> {
+    requireDigest(sha256);
+    this.forget(sha256);
+    await this.place.quarantine(sha256);
+  }
+
+  private forget(sha256: string): void {
     this.verified.forget(sha256);
     this.verifiedFiles.forget(sha256);
-    await rename(this.pathOf(sha256), join(this.quarantineDir, `${sha256}.${Date.now()}`)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
   }
 
-  private async openHandle(sha256: string): Promise<FileHandle> {
-    try {
-      return await open(this.pathOf(sha256), fsConstants.O_RDONLY);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingBlobError(sha256);
-      throw err;
-    }
+  /** The stored blobs in one prefix folder (see BLOB_PREFIXES), by digest. */
+  listPrefix(prefix: string): Promise<string[]> {
+    return this.place.list(prefix);
   }
 
-  /** The blob files in one prefix folder (see BLOB_PREFIXES), by digest. */
-  async listPrefix(prefix: string): Promise<string[]> {
-    const names = await readdir(join(this.blobDir, prefix)).catch((err: NodeJS.ErrnoException) => {
-      ignoreMissing(err);
-      return [];
-    });
-    return names.filter((name) => isHexDigest('sha256', name) && name.startsWith(prefix));
-  }
-
-  async statBlob(sha256: string): Promise<{ size: number; mtimeMs: number } | undefined> {
-    return stat(this.pathOf(sha256)).catch((err: NodeJS.ErrnoException) => {
-      ignoreMissing(err);
-      return undefined;
-    });
+  statBlob(sha256: string): Promise<BlobStat | undefined> {
+    requireDigest(sha256);
+    return this.place.stat(sha256);
   }
 
   /**
    * Marks an existing blob as just used, before the index is given a new reference to it without the blob
    * being written again (a link, a mount): a garbage collection sweeping now then keeps it (see sweep).
    */
-  async touch(sha256: string): Promise<void> {
-    // A sweep holds a blob aside for a moment while it decides; one it keeps is back within milliseconds.
-    for (let attempt = 0; ; attempt++) {
-      const now = new Date();
-      try {
-        return await utimes(this.pathOf(sha256), now, now);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        if (attempt === TOUCH_ATTEMPTS - 1) throw new MissingBlobError(sha256);
-        await setTimeout(TOUCH_RETRY_MS);
-      }
-    }
+  touch(sha256: string): Promise<void> {
+    requireDigest(sha256);
+    return this.place.touch(sha256);
   }
 
   /**
    * Deletes a blob the caller found unreferenced, unless it was written or touched at or after
-   * `notModifiedSince` ('young'), or `stillNeeded()` says it has been referenced meanwhile ('needed'). The
-   * file is first moved aside (atomically), so a writer or a link that races with the sweep either renews it
-   * before the move (and it is put back) or finds it gone. Resolves to the bytes freed, or why it was kept
-   * (undefined: there was no such file).
+   * `notModifiedSince` ('young'), or `stillNeeded()` says it has been referenced meanwhile ('needed'); a
+   * writer or a link racing with the sweep never loses its blob (see the places' sweep). With `dryRun`,
+   * says what it would do. Resolves to the bytes freed (undefined: there was nothing to sweep).
    */
-  async sweep(sha256: string, notModifiedSince: number, stillNeeded: () => Promise<boolean>): Promise<number | 'young' | 'needed' | undefined> {
-    const path = this.pathOf(sha256);
-    // Named after this process, so that a crash between the move and the decision leaves a temp file that
-    // start-up (or the primary, when a worker dies) removes.
-    const aside = join(this.tempDir, `${tempOwner()}-gc-${sha256}`);
-    try {
-      await rename(path, aside);
-    } catch (err) {
-      ignoreMissing(err as NodeJS.ErrnoException);
-      return undefined;
-    }
-    const { size, mtimeMs } = await stat(aside);
-    const kept = mtimeMs >= notModifiedSince ? 'young' : (await stillNeeded()) ? 'needed' : undefined;
-    if (kept) {
-      // Another writer may have stored the same bytes under the name meanwhile: either copy will do.
-      await link(aside, path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-      await unlink(aside);
-      return kept;
-    }
-    await unlink(aside);
-    this.verified.forget(sha256);
-    this.verifiedFiles.forget(sha256);
-    return size;
+  async sweep(sha256: string, notModifiedSince: number, stillNeeded: () => Promise<boolean>, dryRun = false): Promise<SweepOutcome> {
+    requireDigest(sha256);
+    const outcome = await this.place.sweep(sha256, notModifiedSince, stillNeeded, dryRun);
+    if (!dryRun && (typeof outcome === 'number' || outcome === undefined)) this.forget(sha256);
+    return outcome;
+  }
+
+  /** Runs `use` with a local file holding the blob's bytes (for hashing it in a worker thread); MissingBlobError when absent. */
+  withLocalFile<T>(sha256: string, use: (path: string) => Promise<T>): Promise<T> {
+    requireDigest(sha256);
+    return this.place.withLocalFile(sha256, use);
   }
 
   /** Streams `source` into the store; resolves once the blob is durable and visible under its digest. */
@@ -417,22 +356,22 @@ export class FsBlobStore {
   }
 
   /**
-   * Moves a complete file whose digests the caller has computed (e.g. a finished resumable upload, hashed in
-   * a worker thread) into the store. The file must be on the store's filesystem.
+   * Stores a complete file whose digests the caller has computed (e.g. a finished resumable upload, hashed
+   * in a worker thread). The file must be on the temp directory's filesystem; it is moved or consumed.
    */
   async adopt(path: string, blob: StoredBlob): Promise<void> {
-    const handle = await open(path, 'r+');
-    try {
-      // Written over a long time perhaps, but stored now: a sweep must see it as new.
-      const now = new Date();
-      await handle.utimes(now, now);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    if (this.place.keepsTempFiles) {
+      const handle = await open(path, 'r+');
+      try {
+        // Written over a long time perhaps, but stored now: a sweep must see it as new.
+        const now = new Date();
+        await handle.utimes(now, now);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     }
-    const finalPath = this.pathOf(blob.sha256);
-    await mkdir(join(finalPath, '..'), { recursive: true });
-    await rename(path, finalPath);
+    await this.place.put(path, blob.sha256, blob.size);
   }
 
   /** Throws 507 while the data disk has less free space than the guard demands. */
@@ -445,8 +384,12 @@ export class FsBlobStore {
     await this.ensureSpace();
     const tempPath = join(this.tempDir, `${tempOwner()}-${randomUUID()}.part`);
     const handle = await open(tempPath, 'wx');
-    return new BlobWriter(this, handle, tempPath, options, this.otherDigests);
+    return new BlobWriter(this.place, handle, tempPath, options, this.otherDigests);
   }
+}
+
+function requireDigest(sha256: string): void {
+  if (!isHexDigest('sha256', sha256)) throw new ShelfError('DIGEST_INVALID', 400, `not a sha256 digest: ${sha256}`);
 }
 
 export class BlobWriter {
@@ -462,7 +405,7 @@ export class BlobWriter {
   private failure: unknown;
 
   constructor(
-    private readonly store: FsBlobStore,
+    private readonly place: BlobPlace,
     private readonly handle: FileHandle,
     readonly tempPath: string,
     private readonly options: BlobWriteOptions,
@@ -530,8 +473,8 @@ export class BlobWriter {
     this.finished = true;
     try {
       await this.drained();
-      // The file is made durable while the thread that follows it finishes the other digests.
-      const [others] = await Promise.all([this.follower?.finished(), this.handle.sync()]);
+      // A file that becomes the blob is made durable while the thread that follows it finishes the other digests.
+      const [others] = await Promise.all([this.follower?.finished(), this.place.keepsTempFiles && this.handle.sync()]);
       const checksums = this.hasher.digest(others);
       const expect = this.options.expect ?? {};
       if (expect.size !== undefined && expect.size !== this.hasher.size) {
@@ -540,10 +483,7 @@ export class BlobWriter {
       const mismatch = findMismatch(checksums, expect);
       if (mismatch) throw new DigestMismatchError(mismatch, expect[mismatch]!, checksums[mismatch] ?? 'not computed');
       await this.handle.close();
-      const finalPath = this.store.pathOf(checksums.sha256);
-      await mkdir(join(finalPath, '..'), { recursive: true });
-      // Renaming over an existing blob is harmless: same digest, same bytes.
-      await rename(this.tempPath, finalPath);
+      await this.place.put(this.tempPath, checksums.sha256, this.hasher.size);
       return { ...checksums, size: this.hasher.size };
     } catch (err) {
       await this.discard();

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { WorkerPool } from '../workers/pool.js';
-import type { FsBlobStore } from './blob-store.js';
+import { MissingBlobError, type BlobStore } from './blob-store.js';
 import { CHECKSUM_ALGORITHMS } from './checksums.js';
 import type { MetadataIndex } from './metadata-index.js';
 
@@ -21,7 +21,7 @@ export class DeferredDigests {
   private stopped = false;
 
   constructor(
-    private readonly blobs: FsBlobStore,
+    private readonly blobs: BlobStore,
     private readonly index: MetadataIndex,
     /** Threads apart from those that build metadata: a large layer keeps one busy for seconds. */
     private readonly threads: Pick<WorkerPool, 'hashFile'>,
@@ -72,9 +72,9 @@ export class DeferredDigests {
   }
 
   private async fill(sha256: string): Promise<void> {
-    const result = await this.threads.hashFile(this.blobs.pathOf(sha256), [...CHECKSUM_ALGORITHMS]).catch((err: NodeJS.ErrnoException) => {
+    const result = await this.blobs.withLocalFile(sha256, (path) => this.threads.hashFile(path, [...CHECKSUM_ALGORITHMS])).catch((err: unknown) => {
       // Collected meanwhile (its index entry went with it), or lost: `shelf storage verify` reports that.
-      if (err.code === 'ENOENT') return undefined;
+      if (err instanceof MissingBlobError) return undefined;
       throw err;
     });
     if (!result) return;

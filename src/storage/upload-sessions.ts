@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'n
 import { join } from 'node:path';
 import { ShelfError } from '../errors.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { DigestMismatchError, SizeMismatchError, TooLargeError, type BlobExpectation, type CompleteBlob, type FsBlobStore } from './blob-store.js';
+import { DigestMismatchError, SizeMismatchError, TooLargeError, type BlobExpectation, type CompleteBlob, type BlobStore } from './blob-store.js';
 import { CHECKSUM_ALGORITHMS, findMismatch, type Checksums } from './checksums.js';
 
 export interface UploadSession {
@@ -35,7 +35,7 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export class UploadSessions {
   constructor(
     private readonly dir: string,
-    private readonly blobs: FsBlobStore,
+    private readonly blobs: BlobStore,
     private readonly workers: WorkerPool,
     private readonly limits: UploadLimits,
   ) {}

@@ -1,4 +1,3 @@
-import { stat, type FileHandle } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -36,11 +35,12 @@ export class VerifiedBlobCache {
 export const TRUST_MIN_BYTES = 64 * 1024;
 
 /**
- * Blob files this process read whole and found to hash right, by the identity of the file
- * (device, inode, size, modification and change times in nanoseconds). Any write to a file, or a file put
- * in its place, changes that identity, and the change time cannot be set back; a file whose identity is
- * unchanged since it was verified, less than `trustSeconds` ago, is streamed without hashing it again.
- * What this leaves to `shelf storage verify` is damage below the filesystem (a failing disk).
+ * Blobs this process read whole and found to hash right, by the identity of what was read: for a file, its
+ * device, inode, size, modification and change times in nanoseconds (any write to a file, or a file put in
+ * its place, changes that identity, and the change time cannot be set back); for an S3 object, its ETag and
+ * modification time. A blob whose identity is unchanged since it was verified, less than `trustSeconds`
+ * ago, is streamed without hashing it again. What this leaves to `shelf storage verify` is damage below the
+ * filesystem (a failing disk) or inside the object store.
  */
 export class RecentlyVerifiedFiles {
   private readonly files: LRUCache<string, string> | undefined;
@@ -50,11 +50,9 @@ export class RecentlyVerifiedFiles {
     if (trustSeconds > 0) this.files = new LRUCache({ max: 100_000, ttl: trustSeconds * 1000, ttlAutopurge: false });
   }
 
-  /** The identity of the open file (or the file at a path), when this process could trust it; undefined when it trusts nothing. */
-  async identityOf(file: FileHandle | string): Promise<string | undefined> {
-    if (!this.files) return undefined;
-    const s = typeof file === 'string' ? await stat(file, { bigint: true }) : await file.stat({ bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  /** Whether anything is trusted: otherwise nobody need work out a blob's identity. */
+  get enabled(): boolean {
+    return this.files !== undefined;
   }
 
   isTrusted(sha256: string, identity: string | undefined): boolean {

@@ -1,4 +1,4 @@
-import { BLOB_PREFIXES, type FsBlobStore } from './blob-store.js';
+import { BLOB_PREFIXES, MissingBlobError, type BlobStore } from './blob-store.js';
 import type { MetadataIndex } from './metadata-index.js';
 import type { WorkerPool } from '../workers/pool.js';
 
@@ -16,7 +16,7 @@ export interface VerifyReport {
  * Re-hashes every blob the index refers to, in worker threads, and reports what no longer matches, and the
  * blob files the index does not know.
  */
-export async function verifyBlobs(blobs: FsBlobStore, index: MetadataIndex, pool: WorkerPool): Promise<VerifyReport> {
+export async function verifyBlobs(blobs: BlobStore, index: MetadataIndex, pool: WorkerPool): Promise<VerifyReport> {
   const report: VerifyReport = { checked: 0, corrupt: [], missing: [], orphans: [] };
   for (const prefix of BLOB_PREFIXES) {
     const referenced = new Set(await index.blobDigestsWithPrefix(prefix));
@@ -28,11 +28,14 @@ export async function verifyBlobs(blobs: FsBlobStore, index: MetadataIndex, pool
     if (page.length === 0) return report;
     await Promise.all(
       page.map(async (sha256) => {
-        if (!(await blobs.has(sha256))) {
+        const digests = await blobs.withLocalFile(sha256, async (path) => (await pool.hashFile(path, ['sha256'])).digests).catch((err: unknown) => {
+          if (err instanceof MissingBlobError) return undefined;
+          throw err;
+        });
+        if (!digests) {
           report.missing.push(sha256);
           return;
         }
-        const { digests } = await pool.hashFile(blobs.pathOf(sha256), ['sha256']);
         if (digests.sha256 !== sha256) report.corrupt.push(sha256);
         report.checked++;
       }),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 
 /** The CLI with an explicit npm upstream, as `npm start` provides one (npm_config_registry). */
@@ -59,7 +59,7 @@ t.test('config check: ok, or every problem with its key path and exit code 2', a
 
 t.test('storage verify finds blobs that changed or vanished on disk', async (t) => {
   const dataDir = join(dir, 'data');
-  const blobs = new FsBlobStore(join(dataDir, 'blobs'));
+  const blobs = BlobStore.onDisk(join(dataDir, 'blobs'));
   await blobs.init();
   const index = new SqliteIndex(join(dataDir, 'index.sqlite'));
   const stored = [];
@@ -76,8 +76,8 @@ t.test('storage verify finds blobs that changed or vanished on disk', async (t) 
   t.equal(clean.status, 0, clean.stderr);
   t.match(clean.stdout, /3 blobs checked, 0 corrupt, 0 missing/);
 
-  appendFileSync(blobs.pathOf(stored[0]!), 'bit rot');
-  unlinkSync(blobs.pathOf(stored[1]!));
+  appendFileSync(blobs.place.pathOf(stored[0]!), 'bit rot');
+  unlinkSync(blobs.place.pathOf(stored[1]!));
   const damaged = shelf('storage', 'verify', '--config', config);
   t.equal(damaged.status, 1);
   t.match(damaged.stdout, /2 blobs checked, 1 corrupt, 1 missing/);

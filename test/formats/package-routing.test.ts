@@ -8,7 +8,7 @@ import { npmRules } from '../../src/formats/npm/npm-rules.js';
 import { leafMembers, loadPackageMembers } from '../../src/formats/package-routing.js';
 import { LocalFlightCoordinator } from '../../src/repos/flights.js';
 import { RepositoryRegistry } from '../../src/repos/repository-registry.js';
-import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shelf-routing-'));
@@ -17,7 +17,7 @@ t.teardown(async () => {
   await index.close();
   rmSync(dir, { recursive: true, force: true });
 });
-const blobs = new FsBlobStore(join(dir, 'blobs'));
+const blobs = BlobStore.onDisk(join(dir, 'blobs'));
 await blobs.init();
 const config = validateConfig({
   repositories: [

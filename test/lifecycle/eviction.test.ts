@@ -6,7 +6,7 @@ import t from 'tap';
 import { validateConfig } from '../../src/config/load.js';
 import { CacheEviction } from '../../src/lifecycle/eviction.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 
 const DAY = 86_400_000;
@@ -17,7 +17,7 @@ const DAY = 86_400_000;
  */
 async function setup(t: Tap.Test, raw: Record<string, unknown>, files: Record<string, number>, downloadedAt?: (i: number) => number) {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-eviction-'));
-  const blobs = new FsBlobStore(join(dir, 'blobs'));
+  const blobs = BlobStore.onDisk(join(dir, 'blobs'));
   await blobs.init();
   const index = new SqliteIndex(join(dir, 'index.sqlite'));
   t.teardown(async () => {

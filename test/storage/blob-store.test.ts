@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import t from 'tap';
-import { FsBlobStore, tempOwner } from '../../src/storage/blob-store.js';
+import { BlobStore, tempOwner } from '../../src/storage/blob-store.js';
+import { blobStoreContract } from './blob-store-contract.js';
 
 const hex = (alg: string, data: Buffer | string) => createHash(alg).update(data).digest('hex');
 
 async function freshStore(options: { memoryCacheBytes?: number; trustVerifiedSeconds?: number } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'shelf-blobs-'));
-  const store = new FsBlobStore(root, undefined, options);
+  const store = BlobStore.onDisk(root, undefined, options);
   await store.init();
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   return store;
@@ -81,7 +82,7 @@ t.test('the same content twice is one blob', async (t) => {
   const a = await store.write(chunks('same'));
   const b = await store.write(chunks('sa', 'me'));
   t.equal(a.sha256, b.sha256);
-  t.equal(readdirSync(join(store.blobDir, a.sha256.slice(0, 2))).length, 1);
+  t.equal(readdirSync(join(store.place.blobDir, a.sha256.slice(0, 2))).length, 1);
 });
 
 t.test("temp files: at start-up those of this host's dead processes and long-abandoned ones of other hosts; or those of one dead process", async (t) => {
@@ -106,7 +107,7 @@ t.test("temp files: at start-up those of this host's dead processes and long-aba
 t.test('unknown and malformed digests', async (t) => {
   const store = await freshStore();
   await t.rejects(store.open('0'.repeat(64)), { code: 'BLOB_MISSING', status: 500 });
-  t.throws(() => store.pathOf('../../etc/passwd'), { code: 'DIGEST_INVALID' });
+  t.throws(() => store.place.pathOf('../../etc/passwd'), { code: 'DIGEST_INVALID' });
 });
 
 t.test('read: a small blob, or a range of it, in one buffer, verified; a damaged one is quarantined', async (t) => {
@@ -118,7 +119,7 @@ t.test('read: a small blob, or a range of it, in one buffer, verified; a damaged
   t.notOk(await store.has(blob.sha256), 'and moved out of service');
   await t.rejects(store.read('a'.repeat(64), 3), { code: 'BLOB_MISSING' });
   const other = await store.write(chunks('abcdefghij'));
-  writeFileSync(store.pathOf(other.sha256), 'abcdefghiX');
+  writeFileSync(store.place.pathOf(other.sha256), 'abcdefghiX');
   await t.rejects(store.read(other.sha256, other.size, { start: 0, end: 1 }), { code: 'BLOB_CORRUPT' }, 'a range of a damaged blob too');
   await t.rejects(store.requirePresent(other.sha256), { code: 'BLOB_MISSING' });
 });
@@ -127,7 +128,7 @@ t.test('read: verified bytes are kept in memory and served from there, within th
   const store = await freshStore({ memoryCacheBytes: 16 });
   const blob = await store.write(chunks('0123456789'));
   t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789');
-  writeFileSync(store.pathOf(blob.sha256), '012345678X');
+  writeFileSync(store.place.pathOf(blob.sha256), '012345678X');
   t.equal((await store.read(blob.sha256, blob.size)).toString(), '0123456789', 'the verified copy, not the damaged file');
   t.equal((await store.read(blob.sha256, blob.size, { start: 8, end: 9 })).toString(), '89');
 
@@ -146,7 +147,7 @@ t.test('open: a whole blob is verified as it streams, and a damaged one ends sho
   t.same(Buffer.concat((await (await store.open(blob.sha256)).toArray()) as Buffer[]), content);
   const damaged = Buffer.from(content);
   damaged[5] = 8;
-  writeFileSync(store.pathOf(blob.sha256), damaged);
+  writeFileSync(store.place.pathOf(blob.sha256), damaged);
   const received: Buffer[] = [];
   const stream = await store.open(blob.sha256);
   await t.rejects(
@@ -166,7 +167,7 @@ t.test('open: a file verified whole is trusted only while unchanged; damage with
   const readAll = async () => Buffer.concat((await (await store.open(blob.sha256)).toArray()) as Buffer[]);
   t.same(await readAll(), content, 'verified whole');
   t.same(await readAll(), content, 'and again, unchanged');
-  const path = store.pathOf(blob.sha256);
+  const path = store.place.pathOf(blob.sha256);
   const { mtime, atime } = statSync(path);
   const damaged = Buffer.from(content);
   damaged[1_500_000] = 8;
@@ -179,7 +180,7 @@ t.test('open: a file verified whole is trusted only while unchanged; damage with
 t.test('sweep deletes an old unreferenced blob, and keeps one a write or a link renewed, or the index took back', async (t) => {
   const store = await freshStore();
   const old = new Date(Date.now() - 3600_000);
-  const age = async (sha256: string) => (await import('node:fs/promises')).utimes(store.pathOf(sha256), old, old);
+  const age = async (sha256: string) => (await import('node:fs/promises')).utimes(store.place.pathOf(sha256), old, old);
   const cutoff = Date.now() - 60_000;
 
   const garbage = await store.write(chunks('garbage'));
@@ -220,7 +221,7 @@ t.test('a large write hands its sha1, md5 and sha512 to a worker thread that fol
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   let follows = 0;
   const threaded = new ThreadedDigests(pool);
-  const store = new FsBlobStore(root, undefined, { otherDigests: { follow: (path) => (follows++, threaded.follow(path)) } });
+  const store = BlobStore.onDisk(root, undefined, { otherDigests: { follow: (path) => (follows++, threaded.follow(path)) } });
   await store.init();
 
   const content = randomBytes(5 * 1024 * 1024 + 17);
@@ -244,4 +245,16 @@ t.test('a large write hands its sha1, md5 and sha512 to a worker thread that fol
   await writer.append(content);
   await writer.abort();
   t.same(readdirSync(store.tempDir), [], 'an abandoned write leaves nothing');
+});
+
+t.test('the blob store contract, on disk', async (t) => {
+  blobStoreContract(t, async () => {
+    const store = await freshStore();
+    return {
+      store,
+      damage: async (sha256, bytes) => writeFileSync(store.place.pathOf(sha256), bytes),
+      remove: async (sha256) => rmSync(store.place.pathOf(sha256)),
+      partBytes: 0,
+    };
+  });
 });

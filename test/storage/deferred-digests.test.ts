@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
 import { DeferredDigests } from '../../src/storage/deferred-digests.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 import { WorkerPool } from '../../src/workers/pool.js';
@@ -14,7 +14,7 @@ const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(da
 async function setUp(t: Test) {
   const root = mkdtempSync(join(tmpdir(), 'shelf-deferred-'));
   const pool = new WorkerPool(2);
-  const blobs = new FsBlobStore(join(root, 'blobs'));
+  const blobs = BlobStore.onDisk(join(root, 'blobs'));
   await blobs.init();
   const index = new SqliteIndex(join(root, 'index.sqlite'));
   const deferred = new DeferredDigests(blobs, index, pool, pino({ level: 'silent' }));
@@ -75,14 +75,14 @@ t.test('a blob damaged before its digests are computed is quarantined, not descr
   const { blobs, index, deferred, store } = await setUp(t);
   const content = randomBytes(2 * 1024 * 1024);
   const blob = await store('layer', content);
-  const file = blobs.pathOf(blob.sha256);
+  const file = blobs.place.pathOf(blob.sha256);
   const damaged = readFileSync(file);
   damaged[1000] ^= 0xff;
   writeFileSync(file, damaged);
   deferred.add(blob.sha256);
   await deferred.idle();
   t.equal((await index.getArtifact('r', 'layer'))!.blob.sha1, undefined, 'no digests of the damage were recorded');
-  t.ok(readdirSync(blobs.quarantineDir).some((name) => name.startsWith(blob.sha256)), 'quarantined');
+  t.ok(readdirSync(blobs.place.quarantineDir).some((name) => name.startsWith(blob.sha256)), 'quarantined');
 });
 
 t.test('resume takes up, page by page, what a stopped process left waiting', async (t) => {

@@ -3,12 +3,12 @@ import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { FsBlobStore } from '../../src/storage/blob-store.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
 import { UploadSessions } from '../../src/storage/upload-sessions.js';
 import { WorkerPool } from '../../src/workers/pool.js';
 
 const root = mkdtempSync(join(tmpdir(), 'shelf-uploads-'));
-const blobs = new FsBlobStore(root);
+const blobs = BlobStore.onDisk(root);
 await blobs.init();
 const workers = new WorkerPool(1);
 const sessions = new UploadSessions(join(root, 'uploads'), blobs, workers, { expirySeconds: 3600, maxPerUser: 100 });
