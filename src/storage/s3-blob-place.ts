@@ -60,6 +60,8 @@ const PART_CONCURRENCY = 4;
 /** S3's modification times have whole seconds: a blob stored within this of a cut-off counts as young. */
 const MTIME_RESOLUTION_MS = 1000;
 
+const QUIET = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 const isNotFound = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
 
 /**
@@ -87,6 +89,8 @@ export class S3BlobPlace implements BlobPlace {
       ...(options.credentials && { credentials: options.credentials }),
       // Checksums only where S3 demands them: many S3-compatible servers refuse the SDK's default trailers.
       // What is read back is verified by its sha256 anyway.
+      // Failures become errors Shelf reports with the request; the SDK would otherwise warn on the console.
+      logger: QUIET,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
@@ -117,10 +121,17 @@ export class S3BlobPlace implements BlobPlace {
   }
 
   async put(file: string, sha256: string, size: number): Promise<void> {
+    await this.upload(file, sha256, size).catch((err: unknown) => {
+      throw storageError(err);
+    });
+    await unlink(file);
+  }
+
+  private async upload(file: string, sha256: string, size: number): Promise<void> {
     const key = this.liveKey(sha256);
     // A large blob stored already is renewed in place rather than sent again.
     const present = size > this.options.partBytes ? await this.head(key) : undefined;
-    if (present?.size === size && (await this.renew(key, size))) return unlink(file);
+    if (present?.size === size && (await this.renew(key, size))) return;
     if (size <= this.options.partBytes) {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: createReadStream(file), ContentLength: size }),
@@ -134,7 +145,6 @@ export class S3BlobPlace implements BlobPlace {
         ),
       );
     }
-    await unlink(file);
   }
 
   async stream(sha256: string, range: ByteRange | undefined, wantIdentity: boolean): Promise<{ stream: Readable; identity?: string }> {

@@ -17,6 +17,8 @@ export interface RunningS3 {
   newBucket(): string;
   /** The `storage.blobs` section of a Shelf config for a new bucket on this server. */
   blobsConfig(extra?: Record<string, unknown>): Record<string, unknown>;
+  /** Stops the server for good (its objects were in memory). */
+  stop(): void;
 }
 
 /** Why S3 tests cannot run here, if they cannot. */
@@ -32,21 +34,11 @@ export function s3Missing(): string | false {
   return absent.length > 0 ? `Ceph's RADOS gateway is not installed (apt-get install -y radosgw ceph-mon ceph-osd): no ${absent.join(', ')}` : false;
 }
 
-/**
- * An S3 server for a test file: started, and stopped when the file ends; undefined where it cannot run,
- * with the file skipped and the reason given.
- */
-export async function s3For(t: Test): Promise<RunningS3 | undefined> {
-  const missing = s3Missing();
-  if (missing) {
-    t.skip(missing);
-    return undefined;
-  }
+/** Starts a RADOS gateway (stopped by the harness should this process die first). */
+export async function startS3(): Promise<RunningS3 & { destroy(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'shelf-s3-'));
   const [monPort, rgwPort] = [await freePort(), await freePort()];
-  // Stopped by the harness if this process dies before its teardown.
   const endpoint = execFileSync(HARNESS, ['start', dir, String(monPort), String(rgwPort), String(process.pid)], { encoding: 'utf8' }).trim();
-  t.teardown(() => execFileSync(HARNESS, ['stop', dir]));
   let buckets = 0;
   const newBucket = () => `shelf-test-${++buckets}`;
   return {
@@ -66,5 +58,22 @@ export async function s3For(t: Test): Promise<RunningS3 | undefined> {
         ...extra,
       };
     },
+    stop: () => execFileSync(HARNESS, ['stop', dir]),
+    destroy: () => execFileSync(HARNESS, ['stop', dir]),
   };
+}
+
+/**
+ * An S3 server for a test file: started, and stopped when the file ends; undefined where it cannot run,
+ * with the file skipped and the reason given.
+ */
+export async function s3For(t: Test): Promise<RunningS3 | undefined> {
+  const missing = s3Missing();
+  if (missing) {
+    t.skip(missing);
+    return undefined;
+  }
+  const server = await startS3();
+  t.teardown(() => server.destroy());
+  return server;
 }

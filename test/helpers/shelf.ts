@@ -14,6 +14,7 @@ import { boundPort, listen } from '../../src/server/http-server.js';
 import { closeGracefully } from '../../src/server/graceful-close.js';
 import { freePort } from './ports.js';
 import { startPostgres, type RunningPostgres } from './postgres.js';
+import { startS3, type RunningS3 } from './s3.js';
 
 export interface RunningShelf {
   url: string;
@@ -36,21 +37,33 @@ export const OPEN_SECURITY = {
 };
 
 let testPostgres: Promise<RunningPostgres> | undefined;
+let testS3: Promise<RunningS3 & { destroy(): void }> | undefined;
 
 /**
  * A storage section as tests run it: with SHELF_TEST_INDEX=postgres, every Shelf a test starts keeps its index
- * in a PostgreSQL database of its own (one server per test file, removed when the file ends), so any suite
- * runs against either index. A test that prepares a data directory with the CLI before starting Shelf takes
- * the section from here first.
+ * in a PostgreSQL database of its own, and with SHELF_TEST_BLOBS=s3 its blobs in a bucket of its own on a
+ * RADOS gateway (one server per test file, removed when the file ends), so any suite runs against either
+ * index and either blob store. A test that prepares a data directory with the CLI before starting Shelf
+ * takes the section from here first.
  */
 export async function testStorage(storage: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  if (process.env.SHELF_TEST_INDEX !== 'postgres' || storage.index) return storage;
-  if (!testPostgres) {
-    testPostgres = startPostgres();
-    const server = await testPostgres;
-    process.once('exit', () => server.destroy());
+  let result = storage;
+  if (process.env.SHELF_TEST_INDEX === 'postgres' && !storage.index) {
+    testPostgres ??= startOnce(startPostgres);
+    result = { ...result, index: { type: 'postgres', url: await (await testPostgres).createDatabase() } };
   }
-  return { ...storage, index: { type: 'postgres', url: await (await testPostgres).createDatabase() } };
+  if (process.env.SHELF_TEST_BLOBS === 's3' && !storage.blobs) {
+    testS3 ??= startOnce(startS3);
+    result = { ...result, blobs: (await testS3).blobsConfig() };
+  }
+  return result;
+}
+
+/** A server shared by the test file's Shelfs, destroyed when the file's process exits. */
+async function startOnce<T extends { destroy(): void }>(start: () => Promise<T>): Promise<T> {
+  const server = await start();
+  process.once('exit', () => server.destroy());
+  return server;
 }
 
 /** Shelf in this process (one worker), on a free port with a fresh data directory. */
