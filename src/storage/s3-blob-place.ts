@@ -95,8 +95,12 @@ export class S3BlobPlace implements BlobPlace {
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
         connectionTimeout: Math.min(options.requestTimeoutMs, 10_000),
-        // A socket with no traffic for this long fails the request (a transfer that still moves goes on).
+        // No answer within this fails the request (each call may give its own, see transferDeadline)...
         requestTimeout: options.requestTimeoutMs,
+        throwOnRequestTimeout: true,
+        // ...and so does a socket without traffic for this long, also while a body streams (one that still
+        // moves goes on: a download follows its client's pace).
+        socketTimeout: options.requestTimeoutMs,
         httpAgent: new HttpAgent(agentOptions),
         httpsAgent: new Agent(agentOptions),
       },
@@ -128,10 +132,8 @@ export class S3BlobPlace implements BlobPlace {
   }
 
   private async upload(file: string, sha256: string, size: number): Promise<void> {
+    // Sent even when the bucket has it: that copy may be damaged, and a new write must repair it.
     const key = this.liveKey(sha256);
-    // A large blob stored already is renewed in place rather than sent again.
-    const present = size > this.options.partBytes ? await this.head(key) : undefined;
-    if (present?.size === size && (await this.renew(key, size))) return;
     if (size <= this.options.partBytes) {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: createReadStream(file), ContentLength: size }),
@@ -350,13 +352,17 @@ export class S3BlobPlace implements BlobPlace {
     });
   }
 
+  /**
+   * The longest wait for an answer. (Not an AbortSignal: one stays armed after the answer, and would cut a
+   * download's body off half-way.)
+   */
   private deadline() {
-    return { abortSignal: AbortSignal.timeout(this.options.requestTimeoutMs) };
+    return { requestTimeout: this.options.requestTimeoutMs };
   }
 
-  /** A transfer of `bytes` may take the request deadline plus a second per 8 MiB (slower than any working link). */
+  /** An upload or a copy of `bytes` may take the request deadline plus a second per 8 MiB (slower than any working link). */
   private transferDeadline(bytes: number) {
-    return { abortSignal: AbortSignal.timeout(this.options.requestTimeoutMs + Math.ceil(bytes / (8 * 1024 * 1024)) * 1000) };
+    return { requestTimeout: this.options.requestTimeoutMs + Math.ceil(bytes / (8 * 1024 * 1024)) * 1000 };
   }
 }
 

@@ -102,6 +102,32 @@ t.test('the index: SQLite by default; PostgreSQL with a connection string that h
   t.ok(problemsOf('server: { nodeId: "node one" }').length > 0, 'a node id is one word');
 });
 
+t.test('blobs: on disk by default; in an S3 bucket with the secret key from a secret, never inline', async (t) => {
+  t.same(parseConfig('{}').storage.blobs, { type: 'filesystem' });
+  t.same(
+    parseConfig('storage: { blobs: { type: s3, bucket: shelf-blobs, endpoint: "http://rgw:7480", forcePathStyle: true, accessKeyId: k, secretAccessKey: { env: S3_SECRET } } }').storage.blobs,
+    {
+      type: 's3',
+      bucket: 'shelf-blobs',
+      prefix: '',
+      region: 'us-east-1',
+      endpoint: 'http://rgw:7480',
+      forcePathStyle: true,
+      accessKeyId: 'k',
+      secretAccessKey: { env: 'S3_SECRET' },
+      requestTimeoutSeconds: 60,
+      partSize: 16 * 1024 * 1024,
+    },
+  );
+  t.match(parseConfig('storage: { blobs: { type: s3, bucket: b-1, prefix: shelf/prod/, partSize: 64MiB } }').storage.blobs, { prefix: 'shelf/prod/', partSize: 64 * 1024 ** 2 });
+  t.ok(problemsOf('storage: { blobs: { type: s3, bucket: b-1, accessKeyId: k, secretAccessKey: hunter2 } }').length > 0, 'no inline secret');
+  t.same(problemsOf('storage: { blobs: { type: s3, bucket: b-1, accessKeyId: k } }'), ['storage.blobs: give both accessKeyId and secretAccessKey, or neither']);
+  t.ok(problemsOf('storage: { blobs: { type: s3, bucket: B } }').length > 0, 'a bucket name S3 would refuse');
+  t.ok(problemsOf('storage: { blobs: { type: s3, bucket: b-1, prefix: /abs } }').length > 0);
+  t.ok(problemsOf('storage: { blobs: { type: s3, bucket: b-1, partSize: 1MiB } }').length > 0, 'below S3 minimum part size');
+  t.ok(problemsOf('storage: { blobs: { type: s3 } }').length > 0, 'a bucket is required');
+});
+
 t.test('YAML syntax errors are reported', async (t) => {
   t.match(problemsOf('server: [unclosed')[0], /^YAML: /);
 });

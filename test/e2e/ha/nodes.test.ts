@@ -4,11 +4,10 @@ import { get as httpGet } from 'node:http';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { Identity } from '../../../src/security/identity.js';
 import { PostgresIndex } from '../../../src/storage/postgres-index.js';
 import { JobLease } from '../../../src/lifecycle/lease.js';
 import { FaultyUpstream } from '../../helpers/faulty-upstream.js';
-import { startHaCluster } from '../../helpers/ha-cluster.js';
+import { addClusterAdmin, serveSlowly, startHaCluster } from '../../helpers/ha-cluster.js';
 import { ClientProject, publishPackage } from '../../helpers/npm-harness.js';
 import { ociImages, pullCheck, pushImages } from '../../helpers/docker-harness.js';
 import { postgresFor } from '../../helpers/postgres.js';
@@ -18,27 +17,11 @@ import { postgresFor } from '../../helpers/postgres.js';
 const postgres = await postgresFor(t);
 if (postgres) {
   const databaseUrl = await postgres.createDatabase();
-  // The test user: an administrator, made in the shared index before any node starts.
-  const setup = await PostgresIndex.open({ url: databaseUrl });
-  await new Identity(setup).addUser({ name: 'shelf', password: 'shelf', admin: true });
-  await setup.close();
-  const admin = `Basic ${Buffer.from('shelf:shelf').toString('base64')}`;
+  const admin = await addClusterAdmin(databaseUrl);
 
   const BIG = randomBytes(8 * 1024 * 1024);
   const upstream = new FaultyUpstream();
-  // Slow enough (about a second) that fifty requests arriving together all find the fetch under way.
-  upstream.on('/big.bin', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BIG.length });
-    let offset = 0;
-    const timer = setInterval(() => {
-      res.write(BIG.subarray(offset, offset + 512 * 1024));
-      offset += 512 * 1024;
-      if (offset >= BIG.length) {
-        clearInterval(timer);
-        res.end();
-      }
-    }, 60);
-  });
+  serveSlowly(upstream, '/big.bin', BIG, 60);
   // Half the body, then nothing until the test lets it finish.
   let releasePaused!: () => void;
   const pausedReleased = new Promise<void>((resolve) => (releasePaused = resolve));
