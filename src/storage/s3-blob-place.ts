@@ -55,6 +55,8 @@ export interface S3BlobPlaceOptions {
 const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
 /** S3 allows at most this many parts in a multipart upload. */
 const MAX_PARTS = 10_000;
+/** How long a listing page answers later prefixes of a scan. */
+const PAGE_KEPT_MS = 60_000;
 /** Parts sent at once per upload or copy. */
 const PART_CONCURRENCY = 4;
 /** S3's modification times have whole seconds: a blob stored within this of a cut-off counts as young. */
@@ -79,6 +81,8 @@ export class S3BlobPlace implements BlobPlace {
   readonly kind = 's3';
   readonly keepsTempFiles = false;
   private readonly client: S3Client;
+  /** The last listing page of each area, for the prefixes after it (see listArea). */
+  private readonly pages = new Map<string, { first: string; keys: string[]; truncated: boolean; at: number }>();
 
   constructor(private readonly options: S3BlobPlaceOptions) {
     const agentOptions = { keepAlive: true, maxSockets: 256 };
@@ -191,21 +195,42 @@ export class S3BlobPlace implements BlobPlace {
   async list(prefix: string): Promise<string[]> {
     const found = new Set<string>();
     for (const area of ['sha256', 'trash']) {
-      const keyPrefix = `${this.options.prefix}${area}/${prefix}/`;
-      let token: string | undefined;
-      do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: keyPrefix, ...(token && { ContinuationToken: token }) }),
-          this.deadline(),
-        );
-        for (const object of page.Contents ?? []) {
-          const name = object.Key?.slice(keyPrefix.length);
-          if (name && isHexDigest('sha256', name) && name.startsWith(prefix)) found.add(name);
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      for (const name of await this.listArea(area, prefix)) if (isHexDigest('sha256', name) && name.startsWith(prefix)) found.add(name);
     }
     return [...found].sort();
+  }
+
+  /**
+   * The names under <area>/<prefix>/. A scan goes through the prefixes in order (garbage collection,
+   * verify), and one listing page (up to 1000 keys) often spans many of them: the last page is kept for a
+   * minute and answers the prefixes after it covers, so a small store is scanned in one request per area
+   * instead of 256 (each one tens of milliseconds on an S3 server).
+   */
+  private async listArea(area: string, prefix: string): Promise<string[]> {
+    const base = `${this.options.prefix}${area}/`;
+    const namesIn = (keys: string[]) => keys.filter((key) => key.startsWith(`${base}${prefix}/`)).map((key) => key.slice(base.length + prefix.length + 1));
+    const kept = this.pages.get(area);
+    // Only for a later prefix: a scan asks for each once, so the same one again is a new scan, which must see new blobs.
+    const covers = kept && prefix > kept.first && (!kept.truncated || kept.keys.at(-1)! >= `${base}${prefix}0`);
+    if (covers && Date.now() - kept.at < PAGE_KEPT_MS) {
+      return namesIn(kept.keys);
+    }
+    const names: string[] = [];
+    let token: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: base, ...(token ? { ContinuationToken: token } : { StartAfter: `${base}${prefix}` }) }),
+        this.deadline(),
+      );
+      const keys = (page.Contents ?? []).map((object) => object.Key!);
+      names.push(...namesIn(keys));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      // Done with this prefix once the listing has gone past it.
+      if (!token || keys.at(-1)! >= `${base}${prefix}0`) {
+        this.pages.set(area, { first: prefix, keys, truncated: token !== undefined, at: Date.now() });
+        return names;
+      }
+    }
   }
 
   async quarantine(sha256: string): Promise<void> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { Test } from 'tap';
-import type { BlobStore } from '../../src/storage/blob-store.js';
+import { BLOB_PREFIXES, type BlobStore } from '../../src/storage/blob-store.js';
 
 /** A blob store under test, with a way around it to damage or remove what it stores (as a failing disk or an operator would). */
 export interface StoreUnderTest {
@@ -42,6 +42,24 @@ export function blobStoreContract(t: Test, make: () => Promise<StoreUnderTest>):
     // Stored again: harmless, and still one blob.
     await store.write(fromBuffers(bytes));
     t.same(await read(store, blob.sha256), bytes);
+  });
+
+  t.test('a scan of every prefix in order lists each blob once, under its own prefix; a new scan sees new blobs', async (t) => {
+    const { store } = await make();
+    const stored = new Set<string>();
+    for (let i = 0; i < 40; i++) stored.add((await store.write(fromBuffers(Buffer.from(`blob ${i}`)))).sha256);
+    const scan = async () => {
+      const listed: string[] = [];
+      for (const prefix of BLOB_PREFIXES) {
+        const names = await store.listPrefix(prefix);
+        t.ok(names.every((name) => name.startsWith(prefix)), `only ${prefix}…`);
+        listed.push(...names);
+      }
+      return listed;
+    };
+    t.same((await scan()).sort(), [...stored].sort());
+    const late = await store.write(fromBuffers(Buffer.from('written after the first scan')));
+    t.ok((await scan()).includes(late.sha256));
   });
 
   t.test('content larger than a part is stored in parts and read back whole', async (t) => {
