@@ -32,6 +32,7 @@ if (postgres && s3) {
         { key: 'npm-local', format: 'npm', type: 'local' },
         { key: 'docker-local', format: 'docker', type: 'local' },
       ],
+      docker: { defaultRepository: 'docker-local' },
       storage: { blobs: s3.blobsConfig() },
       security: { permissions: [{ name: 'read-all', repositories: ['ANY'], anonymous: ['read'] }] },
     },
