@@ -85,7 +85,8 @@ export class S3BlobPlace implements BlobPlace {
   private readonly pages = new Map<string, { first: string; keys: string[]; truncated: boolean; at: number }>();
 
   constructor(private readonly options: S3BlobPlaceOptions) {
-    const agentOptions = { keepAlive: true, maxSockets: 256 };
+    // noDelay: a request's segments go out at once rather than wait for the server's delayed ACK.
+    const agentOptions = { keepAlive: true, maxSockets: 256, noDelay: true };
     this.client = new S3Client({
       region: options.region,
       forcePathStyle: options.forcePathStyle,

@@ -57,7 +57,7 @@ osd data = $dir/osd
 osd objectstore = memstore
 memstore device bytes = 4294967296
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $dir/rgw
 rgw dns name = 127.0.0.1
 EOF
