@@ -22,11 +22,14 @@ start)
   port=$3 owner=${4:-}
   (cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null)
-  if [ -n "$owner" ]; then
-    (while kill -0 "$owner" 2>/dev/null && [ -d "$dir/data" ]; do sleep 2; done
-     [ -d "$dir/data" ] && cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
-     rm -rf "$dir") </dev/null >/dev/null 2>&1 &
-  fi ;;
+  # In a session of its own, so that a signal to the owner's process group (timeout, Ctrl-C) spares it.
+  if [ -n "$owner" ]; then setsid "$0" watch "$dir" "$owner" </dev/null >/dev/null 2>&1 & fi
+  ;;
+watch)
+  owner=$3
+  while kill -0 "$owner" 2>/dev/null && [ -d "$dir/data" ]; do sleep 2; done
+  [ -d "$dir/data" ] && cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
+  rm -rf "$dir" ;;
 stop) (cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null) ;;
 createdb) "$bin/psql" -h 127.0.0.1 -p "$3" -U shelf -d postgres -qc "CREATE DATABASE $4" ;;
 *) echo "usage: $0 init DIR | start DIR PORT [OWNER_PID] | stop DIR | createdb DIR PORT NAME" >&2; exit 2 ;;

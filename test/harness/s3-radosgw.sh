@@ -81,11 +81,13 @@ EOF
   done
   curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/" || { echo "radosgw did not answer; see $dir/log" >&2; exit 1; }
   radosgw-admin -c "$conf" user create --uid shelf --display-name shelf --access-key shelf --secret-key shelf-secret >/dev/null
-  if [ -n "$owner" ]; then
-    (while kill -0 "$owner" 2>/dev/null && [ -d "$dir/run" ]; do sleep 2; done
-     [ -d "$dir/run" ] && stop) </dev/null >/dev/null 2>&1 &
-  fi
+  # In a session of its own, so that a signal to the owner's process group (timeout, Ctrl-C) spares it.
+  if [ -n "$owner" ]; then setsid "$0" watch "$dir" "$owner" </dev/null >/dev/null 2>&1 & fi
   echo "http://127.0.0.1:$rgw_port" ;;
 stop) stop ;;
+watch)
+  owner=$3
+  while kill -0 "$owner" 2>/dev/null && [ -d "$dir/run" ]; do sleep 2; done
+  [ -d "$dir/run" ] && stop ;;
 *) echo "usage: $0 start DIR MON_PORT RGW_PORT [OWNER_PID] | stop DIR" >&2; exit 2 ;;
 esac
