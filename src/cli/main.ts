@@ -210,4 +210,6 @@ function loadOrExit(file: string) {
   }
 }
 
-await program.parseAsync();
+// A command that fails outside its own handling (a secret that cannot be read, storage that cannot be
+// opened) says why in one line, as the others do, rather than with a stack trace.
+await program.parseAsync().catch(commandFailed);

@@ -96,3 +96,14 @@ t.test('storage verify finds blobs that changed or vanished on disk', async (t) 
   t.match(gc.stdout, /freed 1 blobs/);
   t.notMatch(shelf('storage', 'verify', '--config', config).stdout, /orphan/);
 });
+
+t.test('a command that cannot open its storage says why in one line and exits 1', async (t) => {
+  const config = join(dir, 'unreadable-secret.yaml');
+  writeFileSync(
+    config,
+    `storage: { dataDir: ${join(dir, 's3-data')}, blobs: { type: s3, bucket: shelf-blobs, endpoint: "http://127.0.0.1:9", accessKeyId: k, secretAccessKey: { env: SHELF_TEST_UNSET_SECRET } } }\n`,
+  );
+  const failed = shelf('storage', 'verify', '--config', config);
+  t.equal(failed.status, 1);
+  t.equal(failed.stderr.trim(), 'failed: environment variable SHELF_TEST_UNSET_SECRET is not set');
+});
