@@ -378,7 +378,8 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
   }
 
   async recordDownloads(tallies: DownloadTally[], cache: CacheTally[]): Promise<void> {
-    await this.transaction(async (db) => {
+    // Only the counted rows are stale here, and elsewhere nothing is announced (see NotifiedReadMemo).
+    await this.attempts(async (db) => {
       if (tallies.length > 0) {
         await db.query(
           `UPDATE artifacts a SET download_count = a.download_count + t.count, downloaded_at = GREATEST(COALESCE(a.downloaded_at, 0), t.last_at)
@@ -397,6 +398,7 @@ export class PostgresIndex implements MetadataIndex, IdentityStore {
         );
       }
     });
+    for (const tally of tallies) this.memo.forget(`${tally.repo}\u0000${tally.path}`);
   }
 
   async getProperties(repo: string, path: string): Promise<Properties> {

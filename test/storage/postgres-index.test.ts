@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import t from 'tap';
 import type { ShelfIndex } from '../../src/app.js';
 import { ShelfError } from '../../src/errors.js';
 import { copySqliteToPostgres } from '../../src/storage/index-copy.js';
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres-migrations.js';
 import { PostgresIndex } from '../../src/storage/postgres-index.js';
+import { UNANNOUNCED_LAG_MS } from '../../src/storage/notified-read-memo.js';
 import { SqliteIndex } from '../../src/storage/sqlite-index.js';
 import { blob, metadataIndexContract } from './index-contract.js';
 import { postgresFor } from '../helpers/postgres.js';
@@ -69,6 +71,27 @@ if (server) {
     t.ok(await until(async () => (await b.getArtifact('r', 'q')) !== undefined, 1000));
     await a.setOtherDigests(blob(3).sha256, { sha1: blob(3).sha1, md5: blob(3).md5, sha512: blob(3).sha512 });
     t.ok(await until(async () => (await b.getArtifact('r', 'q'))?.blob.sha1 === blob(3).sha1, 1000), 'digests computed later');
+  });
+
+  t.test('download counts are not announced: the counting process sees them at once, others within the lag, and kept records stay kept', async (t) => {
+    const url = await server.createDatabase();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    await a.putArtifact({ repo: 'r', path: 'counted', blob: blob(1), contentType: 'x' }, 'always');
+    await a.putArtifact({ repo: 'r', path: 'other', blob: blob(2), contentType: 'x' }, 'always');
+    t.ok(await until(async () => (await b.getArtifact('r', 'counted')) !== undefined, 1000));
+    t.equal((await b.getArtifact('r', 'other'))?.downloadCount, 0, 'b keeps this record');
+    // Changed behind every index's back, unannounced: b would see it only by reading the row again.
+    const direct = new pg.Client({ connectionString: url });
+    await direct.connect();
+    await direct.query(`UPDATE artifacts SET download_count = 99 WHERE path = 'other'`);
+    await direct.end();
+    await a.recordDownloads([{ repo: 'r', path: 'counted', count: 3, lastAt: Date.now() }], []);
+    t.equal((await a.getArtifact('r', 'counted'))?.downloadCount, 3, "the counting process's own count, at once");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.equal((await b.getArtifact('r', 'other'))?.downloadCount, 0, 'counting announced nothing: b did not read its records again');
+    t.ok(await until(async () => (await b.getArtifact('r', 'counted'))?.downloadCount === 3, UNANNOUNCED_LAG_MS + 1000), 'another process sees the count within the lag');
+    await a.putArtifact({ repo: 'r', path: 'counted', blob: blob(3), contentType: 'x' }, 'always');
+    t.ok(await until(async () => (await b.getArtifact('r', 'counted'))?.blob.sha256 === blob(3).sha256, 1000), 'a change of content is still announced');
   });
 
   t.test('an SQLite index copied into PostgreSQL, and back into SQLite, answers the same', async (t) => {
