@@ -388,7 +388,8 @@ export class BlobStore<Place extends BlobPlace = BlobPlace> {
   }
 }
 
-function requireDigest(sha256: string): void {
+/** A blob's name must be a sha256 in hex: anything else (a path, `..`) is refused before it names a file or a key. */
+export function requireDigest(sha256: string): void {
   if (!isHexDigest('sha256', sha256)) throw new ShelfError('DIGEST_INVALID', 400, `not a sha256 digest: ${sha256}`);
 }
 

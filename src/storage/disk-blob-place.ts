@@ -2,9 +2,8 @@ import { createReadStream, constants as fsConstants, type BigIntStats } from 'no
 import { access, link, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
-import { ShelfError } from '../errors.js';
 import type { BlobPlace, BlobStat, SweepOutcome } from './blob-place.js';
-import { MissingBlobError, tempOwner, type ByteRange } from './blob-store.js';
+import { MissingBlobError, requireDigest, tempOwner, type ByteRange } from './blob-store.js';
 import { isHexDigest } from './checksums.js';
 
 /** How often, and how far apart, `touch` looks for a blob a sweep may be holding aside. */
@@ -44,7 +43,7 @@ export class DiskBlobPlace implements BlobPlace {
   }
 
   pathOf(sha256: string): string {
-    if (!isHexDigest('sha256', sha256)) throw new ShelfError('DIGEST_INVALID', 400, `not a sha256 digest: ${sha256}`);
+    requireDigest(sha256);
     return join(this.blobDir, sha256.slice(0, 2), sha256);
   }
 
